@@ -50,25 +50,55 @@ VITALS: dict[VitalCode, VitalDefinition] = {
     for d in (
         VitalDefinition(VitalCode.heart_rate, "8867-4", "Heart rate", "/min", 0, 350, {}),
         VitalDefinition(
-            VitalCode.systolic_bp, "8480-6", "Systolic blood pressure", "mm[Hg]", 20, 300,
+            VitalCode.systolic_bp,
+            "8480-6",
+            "Systolic blood pressure",
+            "mm[Hg]",
+            20,
+            300,
             {"kPa": _kpa_to_mmhg},
         ),
         VitalDefinition(
-            VitalCode.diastolic_bp, "8462-4", "Diastolic blood pressure", "mm[Hg]", 10, 250,
+            VitalCode.diastolic_bp,
+            "8462-4",
+            "Diastolic blood pressure",
+            "mm[Hg]",
+            10,
+            250,
             {"kPa": _kpa_to_mmhg},
         ),
         VitalDefinition(
-            VitalCode.mean_bp, "8478-0", "Mean blood pressure", "mm[Hg]", 15, 280,
+            VitalCode.mean_bp,
+            "8478-0",
+            "Mean blood pressure",
+            "mm[Hg]",
+            15,
+            280,
             {"kPa": _kpa_to_mmhg},
         ),
-        VitalDefinition(VitalCode.spo2, "59408-5", "Oxygen saturation (pulse oximetry)", "%", 0, 100, {}),
-        VitalDefinition(VitalCode.respiratory_rate, "9279-1", "Respiratory rate", "/min", 0, 150, {}),
         VitalDefinition(
-            VitalCode.temperature, "8310-5", "Body temperature", "Cel", 25, 45,
+            VitalCode.spo2, "59408-5", "Oxygen saturation (pulse oximetry)", "%", 0, 100, {}
+        ),
+        VitalDefinition(
+            VitalCode.respiratory_rate, "9279-1", "Respiratory rate", "/min", 0, 150, {}
+        ),
+        VitalDefinition(
+            VitalCode.temperature,
+            "8310-5",
+            "Body temperature",
+            "Cel",
+            25,
+            45,
             {"[degF]": _degf_to_cel},
         ),
         VitalDefinition(
-            VitalCode.etco2, "19889-5", "End-tidal CO2", "mm[Hg]", 0, 150, {"kPa": _kpa_to_mmhg},
+            VitalCode.etco2,
+            "19889-5",
+            "End-tidal CO2",
+            "mm[Hg]",
+            0,
+            150,
+            {"kPa": _kpa_to_mmhg},
         ),
     )
 }
