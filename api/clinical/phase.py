@@ -1,0 +1,53 @@
+"""Phase of a reading, derived from the session timeline (SPEC §4 "Phase").
+
+The phase is never trusted from the client: ``pre`` before dosing started, ``intra`` from dosing
+start (inclusive) to dosing end (exclusive), ``post`` from dosing end on. While dosing has started
+but not ended, every reading from the start on is ``intra``.
+
+All datetimes must be timezone-aware (DOMAIN.md "Lessons": naive local times produced wrong UTC
+in earlier systems); a naive datetime raises ValueError rather than being compared silently.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    pre = "pre"
+    intra = "intra"
+    post = "post"
+
+
+def require_aware(name: str, value: datetime) -> None:
+    """Raise ValueError when ``value`` has no UTC offset."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def derive_phase(
+    measured_at: datetime,
+    dosing_started_at: datetime | None,
+    dosing_ended_at: datetime | None,
+) -> Phase:
+    """Return the phase a reading measured at ``measured_at`` belongs to (SPEC §4).
+
+    ``dosing_ended_at`` without ``dosing_started_at``, or an end before the start, is an
+    inconsistent timeline and raises ValueError.
+    """
+    require_aware("measured_at", measured_at)
+    if dosing_started_at is None:
+        if dosing_ended_at is not None:
+            raise ValueError("dosing_ended_at is set but dosing_started_at is not")
+        return Phase.pre
+    require_aware("dosing_started_at", dosing_started_at)
+    if dosing_ended_at is not None:
+        require_aware("dosing_ended_at", dosing_ended_at)
+        if dosing_ended_at < dosing_started_at:
+            raise ValueError("dosing_ended_at is before dosing_started_at")
+    if measured_at < dosing_started_at:
+        return Phase.pre
+    if dosing_ended_at is None or measured_at < dosing_ended_at:
+        return Phase.intra
+    return Phase.post
