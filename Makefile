@@ -1,0 +1,60 @@
+# Vigil — one command per chore. Needs only python3.11 (or newer) and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-pg check lint format typecheck bench faults fuzz clean lock
+
+$(VENV)/.runtime: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+$(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	touch $@
+
+## run: create the environment, migrate the database (SQLite under ./var by default), serve
+run: $(VENV)/.runtime
+	mkdir -p var
+	$(PY) -m api.cli migrate
+	$(PY) -m api.cli serve
+
+## test: the whole suite on SQLite, and on PostgreSQL too when VIGIL_TEST_DATABASE_URL is set
+test: $(VENV)/.dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## test-pg: the suite on SQLite and the local PostgreSQL
+test-pg: $(VENV)/.dev
+	VIGIL_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(VENV)/.dev
+	$(VENV)/bin/mypy
+
+## check: lint, types, tests
+check: lint typecheck test
+
+## bench: benchmarks against a live server on PostgreSQL (see bench/README.md)
+bench: $(VENV)/.dev
+	$(PY) -m bench.run
+
+## lock: re-pin dependencies after editing requirements*.in
+lock:
+	rm -rf /tmp/vigil-lock && $(PYTHON) -m venv /tmp/vigil-lock
+	/tmp/vigil-lock/bin/pip install --quiet -r requirements.in
+	(echo "# Runtime dependencies, pinned (pip freeze of requirements.in)."; /tmp/vigil-lock/bin/pip freeze) > requirements.lock
+	/tmp/vigil-lock/bin/pip install --quiet -r requirements-dev.in
+	(echo "# Runtime + development dependencies, pinned (pip freeze of requirements-dev.in)."; /tmp/vigil-lock/bin/pip freeze) > requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""The ``vigil`` command: serve, migrate, and administrative chores."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.config import get_settings
+
+    settings = get_settings()
+    settings.resolved_secret_key()  # fail fast on a placeholder secret in production
+    uvicorn.run(
+        "api.asgi:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        access_log=False,  # Vigil logs requests itself, without query strings
+        proxy_headers=True,
+        log_level="warning",
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from api.readiness import alembic_config
+
+    command.upgrade(alembic_config(), args.revision)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigil", description="Vigil treatment-session record")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API (VIGIL_HOST, VIGIL_PORT, VIGIL_WORKERS)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(handler=_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations (alembic upgrade)")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(handler=_migrate)
+
+    for register in EXTENSIONS:
+        register(sub)
+    return parser
+
+
+# Other modules add their sub-commands here (users, simulate, mllp).
+EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""One typed settings object, read from the environment (``VIGIL_*`` and ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.clinical.thresholds import DEFAULT_THRESHOLDS
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/vigil.db"
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    database_url: str = Field(
+        default=DEFAULT_SQLITE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "VIGIL_DATABASE_URL"),
+    )
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    secret_key: str = ""
+    secret_key_file: Path = Path("var/secret_key")
+    token_ttl_minutes: int = 480
+    bootstrap_admin_password: str | None = None
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    clinic_tz: str = "UTC"
+    max_body_bytes: int = 2_000_000
+    max_batch_observations: int = 1000
+    future_tolerance_seconds: int = 120
+    thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    log_level: str = "INFO"
+
+    @field_validator("thresholds")
+    @classmethod
+    def _complete_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        from api.clinical.thresholds import validate_thresholds
+
+        merged = {**DEFAULT_THRESHOLDS, **value}
+        problems = validate_thresholds(merged)
+        if problems:
+            raise ValueError("; ".join(f"{k}: {m}" for k, m in problems))
+        return merged
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    def resolved_secret_key(self) -> str:
+        """The token-signing key: configured, or (development) generated once under ``var/``."""
+        if self.secret_key and self.secret_key.lower() not in PLACEHOLDER_SECRETS:
+            return self.secret_key
+        if self.environment == "production":
+            raise RuntimeError(
+                "VIGIL_SECRET_KEY must be set to a real secret (at least 32 characters) "
+                "in production"
+            )
+        path = self.secret_key_file
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,39 @@
+"""Who is acting: the one dependency every route takes the actor from.
+
+Authentication plugs in here (``api.security``); routes never look at credentials themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+ActorKind = Literal["user", "integration", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    id: str
+    role: str  # admin | clinician | nurse | integration | system
+    kind: ActorKind = "user"
+    name: str = ""
+
+    @property
+    def source(self) -> str:
+        """The namespace of ``external_id``s this actor sends (unique per source)."""
+        return f"{self.kind}:{self.id}"
+
+
+async def current_actor(request: Request) -> Actor:
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is not None:
+        return actor
+    resolver = request.app.state.actor_resolver
+    actor = await resolver(request)
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

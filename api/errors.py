@@ -1,0 +1,211 @@
+"""Domain errors and the one place that turns every error into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("vigil.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://vigil.invalid/problems/"
+
+
+class DomainError(Exception):
+    """Raised by services; rendered as problem+json by :func:`install_error_handlers`."""
+
+    status: int = 400
+    type_slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": TYPE_BASE + self.type_slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extra,
+        }
+
+
+class BadRequest(DomainError):
+    status, type_slug, title = 400, "bad-request", "Malformed request"
+
+
+class Unauthorized(DomainError):
+    status, type_slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(DomainError):
+    status, type_slug, title = 403, "forbidden", "Not allowed for your role"
+
+
+class NotFound(DomainError):
+    status, type_slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(DomainError):
+    status, type_slug, title = 409, "conflict", "Conflict with the current state"
+
+
+class PreconditionFailed(DomainError):
+    status, type_slug, title = 412, "precondition-failed", "The resource has changed"
+
+
+class PayloadTooLarge(DomainError):
+    status, type_slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, type_slug, title = 415, "unsupported-media-type", "Unsupported content type"
+
+
+class ServiceUnavailable(DomainError):
+    status, type_slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+class ValidationFailed(DomainError):
+    """422 with an ``errors`` list of ``{loc, msg}`` pointing into the request."""
+
+    status, type_slug, title = 422, "validation", "Invalid request"
+
+    def __init__(self, errors: Sequence[dict[str, Any]], detail: str | None = None) -> None:
+        super().__init__(detail or _summarize(errors), errors=list(errors))
+
+
+def field_error(loc: Sequence[str | int], msg: str) -> dict[str, Any]:
+    return {"loc": list(loc), "msg": msg}
+
+
+def _summarize(errors: Sequence[dict[str, Any]]) -> str:
+    if not errors:
+        return "The request is not valid."
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", []))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first.get('msg')}{more}"
+
+
+def problem_response(
+    status: int, title: str, detail: str, *, type_slug: str | None = None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": TYPE_BASE + (type_slug or HTTPStatus(status).phrase.lower().replace(" ", "-")),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _clean_validation_message(error: dict[str, Any]) -> str:
+    msg = str(error.get("msg", "invalid"))
+    if error.get("type") == "extra_forbidden":
+        return "unknown field"
+    return msg.removeprefix("Value error, ")
+
+
+def _is_malformed_body(errors: Sequence[Any]) -> bool:
+    return any(e.get("type") == "json_invalid" for e in errors)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM_JSON)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if _is_malformed_body(errors):
+            detail = next(
+                (e.get("ctx", {}).get("error") for e in errors if e.get("type") == "json_invalid"),
+                None,
+            )
+            return problem_response(
+                400,
+                "Malformed JSON",
+                f"The request body is not valid JSON: {detail}",
+                type_slug="malformed-json",
+            )
+        items = [
+            field_error(
+                [p for p in e.get("loc", ()) if isinstance(p, str | int)],
+                _clean_validation_message(e),
+            )
+            for e in errors
+        ]
+        return JSONResponse(
+            ValidationFailed(items).body(), status_code=422, media_type=PROBLEM_JSON
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        phrase = HTTPStatus(exc.status_code).phrase
+        detail = exc.detail if isinstance(exc.detail, str) else phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No resource at this path."
+        response = problem_response(exc.status_code, phrase, detail)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(OSError)
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "The database is not reachable; try again shortly.",
+            type_slug="service-unavailable",
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated or _looks_like_connection_loss(exc):
+            return problem_response(
+                503,
+                "Service unavailable",
+                "The database is not reachable; try again shortly.",
+                type_slug="service-unavailable",
+            )
+        log.exception("database error")
+        return problem_response(500, "Internal server error", "An unexpected error occurred.")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error: %s", type(exc).__name__)
+        return problem_response(500, "Internal server error", "An unexpected error occurred.")
+
+
+def _looks_like_connection_loss(exc: DBAPIError) -> bool:
+    name = type(exc.orig).__name__ if exc.orig is not None else ""
+    return any(
+        word in name
+        for word in (
+            "ConnectionDoesNotExist",
+            "CannotConnectNow",
+            "ConnectionFailure",
+            "InterfaceError",
+            "AdminShutdown",
+            "ConnectionRefused",
+        )
+    )

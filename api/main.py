@@ -1,0 +1,69 @@
+"""create_app(): settings, database, middleware, error handlers, routers, docs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import routers
+from api.config import Settings, get_settings
+from api.db import create_engine, create_session_factory
+from api.docs import install_docs
+from api.errors import install_error_handlers
+from api.health import router as health_router
+from api.logging import configure_logging
+from api.middleware import RequestContextMiddleware, RequestGuardMiddleware
+from api.readiness import Readiness
+from api.security.actor import install_actor_resolver
+
+DESCRIPTION = """
+Vigil is the system of record for ketamine and esketamine treatment sessions: dosing plans,
+doses given, and vital signs before, during and after dosing, watched against each plan's limits.
+
+Every error is `application/problem+json` (RFC 9457). Timestamps are RFC 3339 with an offset and
+are returned in UTC. Lists use keyset pagination (`limit`, `cursor`, `next_cursor`).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    engine = create_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await app.state.readiness.check()
+        for hook in app.state.startup_hooks:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in app.state.shutdown_hooks:
+                await hook(app)
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Vigil",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = create_session_factory(engine)
+    app.state.readiness = Readiness(engine)
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    install_actor_resolver(app)
+    install_error_handlers(app)
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router)
+    for router in routers.ALL:
+        app.include_router(router)
+    install_docs(app)
+    return app

@@ -1,0 +1,177 @@
+"""Pure ASGI middleware: request ids, body size and content-type checks, readiness guard.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) so the ingest hot path pays almost nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import PROBLEM_JSON, TYPE_BASE
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+access_log = logging.getLogger("vigil.access")
+
+# Content types accepted per path prefix for requests that carry a body; first match wins.
+_BODY_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/v1/auth/token", ("application/x-www-form-urlencoded", "multipart/form-data")),
+    (
+        "/v1/integrations/hl7v2",
+        ("application/hl7-v2", "x-application/hl7-v2+er7", "text/plain", "application/edi-hl7"),
+    ),
+    ("/fhir/", ("application/fhir+json", "application/json")),
+    ("/v1/", ("application/json",)),
+)
+
+
+async def send_problem(send: Send, status: int, title: str, detail: str, **headers: str) -> None:
+    slug = title.lower().replace(" ", "-")
+    body = orjson.dumps(
+        {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    )
+    raw_headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *[(k.encode(), v.encode()) for k, v in headers.items()],
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    """Request id in a context variable (for logs) and the ``X-Request-ID`` response header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and len(incoming) <= 128 else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_holder: dict[str, int] = {}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            # Path only: query strings can carry names (patient search) and never reach logs.
+            access_log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope["path"],
+                status_holder.get("status", 0),
+                (time.perf_counter() - started) * 1000,
+            )
+            request_id_var.reset(token)
+
+
+class RequestGuardMiddleware:
+    """413 for bodies over the limit, 415 for the wrong content type, 503 when not migrated."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(("/v1/", "/fhir/")):
+            readiness = scope["app"].state.readiness
+            if not readiness.ready and not await readiness.recheck():
+                await send_problem(
+                    send,
+                    503,
+                    "Service unavailable",
+                    f"The database is not ready: {readiness.reason}",
+                    **{"retry-after": "5"},
+                )
+                return
+        length = _header(scope, b"content-length")
+        has_body = (length is not None and length != "0") or _header(
+            scope, b"transfer-encoding"
+        ) is not None
+        if scope["method"] in ("POST", "PUT", "PATCH") and has_body:
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                await send_problem(
+                    send,
+                    413,
+                    "Payload too large",
+                    f"The request body is larger than {self.max_body_bytes} bytes.",
+                )
+                return
+            allowed = _allowed_types(path)
+            content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+            if allowed and content_type not in allowed:
+                await send_problem(
+                    send,
+                    415,
+                    "Unsupported media type",
+                    f"Send the body as {' or '.join(allowed)} (got {content_type or 'none'}).",
+                )
+                return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await send_problem(
+                    send,
+                    413,
+                    "Payload too large",
+                    f"The request body is larger than {self.max_body_bytes} bytes.",
+                )
+
+
+def _allowed_types(path: str) -> tuple[str, ...]:
+    for prefix, types in _BODY_TYPES:
+        if path.startswith(prefix):
+            return types
+    return ()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None

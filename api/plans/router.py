@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Response, status
+
+from api.audit import AuditDep
+from api.db import DbSession
+from api.etag import set_etag
+from api.openapi import PROBLEMS, problems
+from api.plans import service
+from api.plans.schemas import (
+    DiscontinueRequest,
+    PlanContent,
+    PlanRead,
+    PlanRevisionCreate,
+    RevisionRead,
+)
+
+router = APIRouter(tags=["dosing plans"], responses=PROBLEMS)
+IfMatch = Annotated[str | None, Header(description="ETag from the last read")]
+
+
+@router.post(
+    "/v1/patients/{patient_id}/dosing-plans",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlanRead,
+    summary="Create a dosing plan (revision 1)",
+    responses=problems(404, 422),
+)
+async def create_plan(
+    patient_id: str, body: PlanContent, db: DbSession, audit: AuditDep, response: Response
+) -> PlanRead:
+    plan = await service.create_plan(db, audit, patient_id, body)
+    set_etag(response, plan.version)
+    return plan
+
+
+@router.get(
+    "/v1/patients/{patient_id}/dosing-plans",
+    response_model=list[PlanRead],
+    summary="A patient's dosing plans",
+    responses=problems(404),
+)
+async def list_patient_plans(patient_id: str, db: DbSession, audit: AuditDep) -> list[PlanRead]:
+    return await service.list_patient_plans(db, audit, patient_id)
+
+
+@router.get(
+    "/v1/dosing-plans/{plan_id}",
+    response_model=PlanRead,
+    summary="A plan with its current revision",
+    responses=problems(404),
+)
+async def read_plan(plan_id: str, db: DbSession, audit: AuditDep, response: Response) -> PlanRead:
+    plan = await service.read_plan(db, audit, plan_id)
+    set_etag(response, plan.version)
+    return plan
+
+
+@router.get(
+    "/v1/dosing-plans/{plan_id}/revisions",
+    response_model=list[RevisionRead],
+    summary="Every revision of a plan",
+    responses=problems(404),
+)
+async def list_revisions(plan_id: str, db: DbSession, audit: AuditDep) -> list[RevisionRead]:
+    return await service.list_revisions(db, audit, plan_id)
+
+
+@router.get(
+    "/v1/dosing-plans/{plan_id}/revisions/{n}",
+    response_model=RevisionRead,
+    summary="One revision of a plan",
+    responses=problems(404),
+)
+async def read_revision(
+    plan_id: str, n: Annotated[int, Path(ge=1)], db: DbSession, audit: AuditDep
+) -> RevisionRead:
+    return await service.read_revision(db, audit, plan_id, n)
+
+
+@router.post(
+    "/v1/dosing-plans/{plan_id}/revisions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlanRead,
+    summary="Revise a plan (a new full revision; earlier ones stay readable)",
+    responses=problems(404, 409, 412),
+)
+async def revise_plan(
+    plan_id: str,
+    body: PlanRevisionCreate,
+    db: DbSession,
+    audit: AuditDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PlanRead:
+    content = PlanContent.model_validate(body.model_dump(exclude={"reason"}))
+    plan = await service.revise_plan(db, audit, plan_id, content, body.reason, if_match)
+    set_etag(response, plan.version)
+    return plan
+
+
+@router.post(
+    "/v1/dosing-plans/{plan_id}/discontinue",
+    response_model=PlanRead,
+    summary="Discontinue a plan (it takes no new sessions)",
+    responses=problems(404, 409, 412),
+)
+async def discontinue_plan(
+    plan_id: str,
+    body: DiscontinueRequest,
+    db: DbSession,
+    audit: AuditDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PlanRead:
+    plan = await service.discontinue_plan(db, audit, plan_id, body, if_match)
+    set_etag(response, plan.version)
+    return plan

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit import Audit
+from api.clinical.plan_rules import plan_problems
+from api.errors import Conflict, NotFound, ValidationFailed, field_error
+from api.etag import check_if_match
+from api.patients.service import get_patient
+from api.plans.schemas import DiscontinueRequest, PlanContent, PlanRead, RevisionRead
+from api.types import parse_id
+from models import DosingPlan, DosingPlanRevision
+from models.base import utcnow
+
+
+def _validate(content: PlanContent) -> dict[str, Any]:
+    data = content.model_dump()
+    if data["dose_mg_per_kg"] is not None and data["weight_basis"] is None:
+        data["weight_basis"] = "actual"
+    problems = plan_problems(data)
+    if problems:
+        raise ValidationFailed(
+            [field_error(["body", *field.split(".")], message) for field, message in problems]
+        )
+    data["thresholds"] = data["thresholds"] or {}
+    return data
+
+
+async def get_plan(db: AsyncSession, plan_id: str | uuid.UUID) -> DosingPlan:
+    pid = plan_id if isinstance(plan_id, uuid.UUID) else parse_id(plan_id)
+    plan = await db.get(DosingPlan, pid) if pid is not None else None
+    if plan is None:
+        raise NotFound(f"No dosing plan with id {plan_id}.")
+    return plan
+
+
+async def get_revision(db: AsyncSession, plan_id: uuid.UUID, revision: int) -> DosingPlanRevision:
+    row = await db.scalar(
+        select(DosingPlanRevision).where(
+            DosingPlanRevision.plan_id == plan_id, DosingPlanRevision.revision == revision
+        )
+    )
+    if row is None:
+        raise NotFound(f"Dosing plan {plan_id} has no revision {revision}.")
+    return row
+
+
+def plan_read(plan: DosingPlan, revision: DosingPlanRevision) -> PlanRead:
+    content = RevisionRead.model_validate(revision).model_dump()
+    return PlanRead(
+        **content,
+        id=plan.id,
+        patient_id=plan.patient_id,
+        status=plan.status,
+        version=plan.version,
+        discontinued_at=plan.discontinued_at,
+        discontinued_by=plan.discontinued_by,
+        discontinue_reason=plan.discontinue_reason,
+    )
+
+
+async def create_plan(
+    db: AsyncSession, audit: Audit, patient_id: str, content: PlanContent
+) -> PlanRead:
+    patient = await get_patient(db, patient_id)
+    data = _validate(content)
+    plan = DosingPlan(patient_id=patient.id, created_by=audit.actor.id)
+    db.add(plan)
+    await db.flush()
+    revision = DosingPlanRevision(plan_id=plan.id, revision=1, created_by=audit.actor.id, **data)
+    db.add(revision)
+    await db.flush()
+    audit.record("create", "dosing_plan", plan.id, patient_id=patient.id)
+    return plan_read(plan, revision)
+
+
+async def read_plan(db: AsyncSession, audit: Audit, plan_id: str) -> PlanRead:
+    plan = await get_plan(db, plan_id)
+    revision = await get_revision(db, plan.id, plan.current_revision)
+    audit.record("read", "dosing_plan", plan.id, patient_id=plan.patient_id)
+    return plan_read(plan, revision)
+
+
+async def list_revisions(db: AsyncSession, audit: Audit, plan_id: str) -> list[RevisionRead]:
+    plan = await get_plan(db, plan_id)
+    rows = await db.scalars(
+        select(DosingPlanRevision)
+        .where(DosingPlanRevision.plan_id == plan.id)
+        .order_by(DosingPlanRevision.revision)
+    )
+    audit.record("read", "dosing_plan", plan.id, patient_id=plan.patient_id)
+    return [RevisionRead.model_validate(r) for r in rows]
+
+
+async def read_revision(db: AsyncSession, audit: Audit, plan_id: str, n: int) -> RevisionRead:
+    plan = await get_plan(db, plan_id)
+    revision = await get_revision(db, plan.id, n)
+    audit.record("read", "dosing_plan", plan.id, patient_id=plan.patient_id)
+    return RevisionRead.model_validate(revision)
+
+
+async def _bump(db: AsyncSession, plan: DosingPlan, **values: Any) -> None:
+    """Compare-and-swap on the plan's version: a concurrent change makes this a 409."""
+    result = await db.execute(
+        update(DosingPlan)
+        .where(DosingPlan.id == plan.id, DosingPlan.version == plan.version)
+        .values(version=plan.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The plan was changed by someone else; reload and try again.")
+    await db.refresh(plan)
+
+
+async def revise_plan(
+    db: AsyncSession,
+    audit: Audit,
+    plan_id: str,
+    content: PlanContent,
+    reason: str | None,
+    if_match: str | None,
+) -> PlanRead:
+    plan = await get_plan(db, plan_id)
+    check_if_match(if_match, plan.version)
+    if plan.status != "active":
+        raise Conflict("A discontinued plan cannot be revised.")
+    data = _validate(content)
+    number = plan.current_revision + 1
+    await _bump(db, plan, current_revision=number)
+    revision = DosingPlanRevision(
+        plan_id=plan.id, revision=number, created_by=audit.actor.id, reason=reason, **data
+    )
+    db.add(revision)
+    await db.flush()
+    audit.record("update", "dosing_plan", plan.id, patient_id=plan.patient_id)
+    return plan_read(plan, revision)
+
+
+async def discontinue_plan(
+    db: AsyncSession, audit: Audit, plan_id: str, body: DiscontinueRequest, if_match: str | None
+) -> PlanRead:
+    plan = await get_plan(db, plan_id)
+    check_if_match(if_match, plan.version)
+    if plan.status != "active":
+        raise Conflict("The plan is already discontinued.")
+    await _bump(
+        db,
+        plan,
+        status="discontinued",
+        discontinued_at=utcnow(),
+        discontinued_by=audit.actor.id,
+        discontinue_reason=body.reason,
+    )
+    audit.record("discontinue", "dosing_plan", plan.id, patient_id=plan.patient_id)
+    revision = await get_revision(db, plan.id, plan.current_revision)
+    return plan_read(plan, revision)
+
+
+async def list_patient_plans(db: AsyncSession, audit: Audit, patient_id: str) -> list[PlanRead]:
+    patient = await get_patient(db, patient_id)
+    rows = (
+        await db.execute(
+            select(DosingPlan, DosingPlanRevision)
+            .join(
+                DosingPlanRevision,
+                (DosingPlanRevision.plan_id == DosingPlan.id)
+                & (DosingPlanRevision.revision == DosingPlan.current_revision),
+            )
+            .where(DosingPlan.patient_id == patient.id)
+            .order_by(DosingPlan.created_at.desc(), DosingPlan.id)
+        )
+    ).all()
+    audit.record("read", "dosing_plan", None, patient_id=patient.id)
+    return [plan_read(plan, revision) for plan, revision in rows]

@@ -1,0 +1,48 @@
+"""Request field types shared by every schema: aware, not-future timestamps; ids; strict base."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
+
+from api.config import get_settings
+
+
+def _not_in_future(value: datetime) -> datetime:
+    tolerance = timedelta(seconds=get_settings().future_tolerance_seconds)
+    if value > datetime.now(UTC) + tolerance:
+        raise ValueError("timestamp is in the future (more than 2 minutes past the server clock)")
+    return value.astimezone(UTC)
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# A timestamp in a request: RFC 3339 with an explicit offset, not in the future; kept in UTC.
+PastTimestamp = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+# A timestamp in a request that may lie in the future (e.g. a session's scheduled time).
+Timestamp = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+# Ids are returned as strings.
+Id = Annotated[uuid.UUID, PlainSerializer(str, return_type=str)]
+
+
+class StrictModel(BaseModel):
+    """Request bodies: unknown fields are rejected (SPEC §1)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+def parse_id(value: str) -> uuid.UUID | None:
+    """Ids are opaque; one that is not a UUID simply names nothing."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return None

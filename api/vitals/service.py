@@ -1,0 +1,342 @@
+"""Recording, listing and retracting vital-sign readings.
+
+The hot path: one query for the session, one for stored BP partners (only when the batch has
+blood pressure), one multi-row INSERT ... ON CONFLICT DO NOTHING, one look-up of duplicates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, false, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.alerts.service import raise_alerts_for_readings, resolve_alerts_for_observation
+from api.audit import Audit
+from api.clinical.phase import derive_phase
+from api.clinical.vitals import VitalValueError, normalize
+from api.errors import Conflict, NotFound, ValidationFailed, field_error
+from api.pagination import decode_cursor, encode_cursor
+from api.sessions.service import get_session
+from api.types import parse_id
+from models import Observation, TreatmentSession
+from models.base import utcnow
+
+_COLUMNS = [c.key for c in Observation.__table__.columns]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingInput:
+    code: str
+    value: float
+    unit: str
+    measured_at: datetime
+    external_id: str | None = None
+    phase: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemProblem:
+    index: int
+    field: str
+    message: str
+
+
+def with_phase(row: dict[str, Any], session: TreatmentSession) -> dict[str, Any]:
+    row["phase"] = derive_phase(
+        row["measured_at"], session.dosing_started_at, session.dosing_ended_at
+    ).value
+    return row
+
+
+def check_reading(
+    session: TreatmentSession,
+    index: int,
+    item: ReadingInput,
+    *,
+    source: str,
+    recorded_by: str | None,
+    recorded_at: datetime,
+) -> dict[str, Any] | list[ItemProblem]:
+    """Validate one reading against the vital table and the session timeline; a new row or
+    the problems with it."""
+    try:
+        normalized = normalize(item.code, item.value, item.unit)
+    except VitalValueError as err:
+        return [ItemProblem(index, err.field, err.message)]
+    derived = derive_phase(item.measured_at, session.dosing_started_at, session.dosing_ended_at)
+    if item.phase is not None and item.phase != derived.value:
+        return [
+            ItemProblem(
+                index,
+                "phase",
+                f"phase {item.phase!r} contradicts the session timeline: a reading measured at "
+                f"{item.measured_at.isoformat()} is {derived.value}",
+            )
+        ]
+    return {
+        "id": uuid.uuid4(),
+        "session_id": session.id,
+        "code": item.code,
+        "value": normalized.value,
+        "unit": normalized.unit,
+        "original_value": normalized.original_value,
+        "original_unit": normalized.original_unit,
+        "measured_at": item.measured_at.astimezone(UTC),
+        "status": "final",
+        "external_id": item.external_id,
+        "source": source,
+        "recorded_by": recorded_by,
+        "recorded_at": recorded_at,
+        "retracted_at": None,
+        "retracted_by": None,
+        "retraction_reason": None,
+    }
+
+
+def after_end(session: TreatmentSession, measured_at: datetime) -> bool:
+    return session.ended_at is not None and measured_at > session.ended_at
+
+
+async def bp_pair_problems(
+    db: AsyncSession, session_id: uuid.UUID, rows: Sequence[tuple[int, dict[str, Any]]]
+) -> list[ItemProblem]:
+    """Systolic must exceed diastolic for one BP reading (same measured_at), whether the
+    partner is in this batch or already stored."""
+    bp = [(i, r) for i, r in rows if r["code"] in ("systolic_bp", "diastolic_bp")]
+    if not bp:
+        return []
+    by_time: dict[tuple[uuid.UUID, datetime], dict[str, tuple[int | None, float]]] = {}
+    times = {r["measured_at"] for _, r in bp}
+    stored = await db.execute(
+        select(Observation.code, Observation.value, Observation.measured_at).where(
+            Observation.session_id == session_id,
+            Observation.status == "final",
+            Observation.code.in_(("systolic_bp", "diastolic_bp")),
+            Observation.measured_at.in_(times),
+        )
+    )
+    for code, value, measured_at in stored:
+        by_time.setdefault((session_id, measured_at), {})[code] = (None, value)
+    for i, r in bp:
+        by_time.setdefault((r["session_id"], r["measured_at"]), {})[r["code"]] = (i, r["value"])
+    problems = []
+    for pair in by_time.values():
+        if "systolic_bp" in pair and "diastolic_bp" in pair:
+            (si, sys_v), (di, dia_v) = pair["systolic_bp"], pair["diastolic_bp"]
+            if sys_v <= dia_v:
+                index = si if si is not None else di
+                if index is not None:
+                    problems.append(
+                        ItemProblem(
+                            index,
+                            "value",
+                            f"systolic {sys_v:g} must be above diastolic {dia_v:g} for one "
+                            "blood-pressure reading (same measured_at)",
+                        )
+                    )
+    return problems
+
+
+async def insert_readings(
+    db: AsyncSession, rows: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], bool]]:
+    """Insert new rows; a (source, external_id) already stored is answered with the stored row.
+
+    De-duplication is the database's unique constraint (ON CONFLICT DO NOTHING), so concurrent
+    retries of the same reading can never store it twice. Returns (row, is_new) in input order.
+    """
+    if not rows:
+        return []
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(Observation)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(Observation.id)
+    )
+    inserted = {r[0] for r in await db.execute(stmt)}
+    if len(inserted) == len(rows):
+        return [(r, True) for r in rows]
+    keys = [(r["source"], r["external_id"]) for r in rows if r["id"] not in inserted]
+    existing = {
+        (o.source, o.external_id): {c: getattr(o, c) for c in _COLUMNS}
+        for o in await db.scalars(
+            select(Observation).where(tuple_(Observation.source, Observation.external_id).in_(keys))
+        )
+    }
+    return [
+        (r, True) if r["id"] in inserted else (existing[(r["source"], r["external_id"])], False)
+        for r in rows
+    ]
+
+
+async def record_vitals(
+    db: AsyncSession, audit: Audit, session_id: str, items: Sequence[ReadingInput]
+) -> list[dict[str, Any]]:
+    """SPEC §5: atomic — every item valid, or nothing stored (422 names each bad item)."""
+    session = await get_session(db, session_id)
+    late = [i for i, item in enumerate(items) if after_end(session, item.measured_at)]
+    if late:
+        ended = session.ended_at.isoformat() if session.ended_at else ""
+        raise Conflict(
+            f"The session ended at {ended}; readings measured after that are not accepted "
+            f"(items {late}).",
+            items=late,
+        )
+    now = utcnow()
+    problems: list[ItemProblem] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(items):
+        checked = check_reading(
+            session,
+            index,
+            item,
+            source=audit.actor.source,
+            recorded_by=audit.actor.id,
+            recorded_at=now,
+        )
+        if isinstance(checked, list):
+            problems.extend(checked)
+        else:
+            rows.append((index, checked))
+    problems.extend(await bp_pair_problems(db, session.id, rows))
+    if problems:
+        raise ValidationFailed(
+            [
+                field_error(["body", "observations", p.index, p.field], p.message)
+                for p in sorted(problems, key=lambda p: p.index)
+            ]
+        )
+    stored = await insert_readings(db, _dedupe_in_batch([r for _, r in rows]))
+    foreign = [r["external_id"] for r, _ in stored if r["session_id"] != session.id]
+    if foreign:
+        raise Conflict(
+            f"external_id {foreign[0]!r} was already used for a reading of another session.",
+            field="external_id",
+        )
+    new = [with_phase(r, session) for r, is_new in stored if is_new]
+    await raise_alerts_for_readings(db, session, new)
+    audit.record(
+        "create",
+        "observation",
+        new[0]["id"] if len(new) == 1 else None,
+        patient_id=session.patient_id,
+    )
+    return _in_request_order(rows, [with_phase(r, session) for r, _ in stored])
+
+
+def _dedupe_in_batch(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same external_id twice in one request is one reading."""
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        key = r["external_id"]
+        if key is None or key not in seen:
+            out.append(r)
+            if key is not None:
+                seen.add(key)
+    return out
+
+
+def _in_request_order(
+    rows: list[tuple[int, dict[str, Any]]], stored: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Map every input item (in-batch repeats included) to its stored row."""
+    by_ext = {r["external_id"]: r for r in stored if r["external_id"] is not None}
+    by_id = {r["id"]: r for r in stored}
+    return [
+        by_ext[r["external_id"]] if r["external_id"] is not None else by_id[r["id"]]
+        for _, r in rows
+    ]
+
+
+def _phase_filter(stmt: Select[Any], session: TreatmentSession, phase: str) -> Select[Any]:
+    start, end = session.dosing_started_at, session.dosing_ended_at
+    if phase == "pre":
+        return stmt.where(Observation.measured_at < start) if start else stmt
+    if start is None:
+        return stmt.where(false())
+    if phase == "intra":
+        stmt = stmt.where(Observation.measured_at >= start)
+        return stmt.where(Observation.measured_at < end) if end else stmt
+    return stmt.where(Observation.measured_at >= end) if end else stmt.where(false())
+
+
+async def list_vitals(
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    *,
+    phase: str | None,
+    code: str | None,
+    since: datetime | None,
+    include_retracted: bool,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    session = await get_session(db, session_id)
+    stmt: Select[Any] = select(Observation).where(Observation.session_id == session.id)
+    if not include_retracted:
+        stmt = stmt.where(Observation.status == "final")
+    if code is not None:
+        stmt = stmt.where(Observation.code == code)
+    if since is not None:
+        stmt = stmt.where(Observation.measured_at >= since)
+    if phase is not None:
+        stmt = _phase_filter(stmt, session, phase)
+    if cursor:
+        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
+        stmt = stmt.where(
+            or_(
+                Observation.measured_at > last_at,
+                and_(Observation.measured_at == last_at, Observation.id > last_id),
+            )
+        )
+    stmt = stmt.order_by(Observation.measured_at, Observation.id).limit(limit + 1)
+    rows = [{c: getattr(o, c) for c in _COLUMNS} for o in await db.scalars(stmt)]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["measured_at"], rows[-1]["id"])
+    audit.record("read", "observation", None, patient_id=session.patient_id)
+    return [with_phase(r, session) for r in rows], next_cursor
+
+
+async def retract_observation(
+    db: AsyncSession, audit: Audit, session_id: str, observation_id: str, reason: str
+) -> dict[str, Any]:
+    session = await get_session(db, session_id)
+    oid = parse_id(observation_id)
+    observation = (
+        await db.scalar(
+            select(Observation).where(Observation.id == oid, Observation.session_id == session.id)
+        )
+        if oid
+        else None
+    )
+    if observation is None:
+        raise NotFound(f"Session {session_id} has no reading {observation_id}.")
+    if observation.status == "entered-in-error":
+        raise Conflict("This reading is already retracted.")
+    await db.execute(
+        update(Observation)
+        .where(Observation.id == observation.id)
+        .values(
+            status="entered-in-error",
+            retracted_at=utcnow(),
+            retracted_by=audit.actor.id,
+            retraction_reason=reason,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await db.refresh(observation)
+    await resolve_alerts_for_observation(db, observation.id)
+    audit.record("retract", "observation", observation.id, patient_id=session.patient_id)
+    return with_phase({c: getattr(observation, c) for c in _COLUMNS}, session)

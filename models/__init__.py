@@ -1,0 +1,17 @@
+"""Every table Vigil has. Importing this package registers them all on ``Base.metadata``."""
+
+from models.base import Base
+from models.observation import Observation
+from models.patient import Patient
+from models.plan import DosingPlan, DosingPlanRevision
+from models.session import SessionTransition, TreatmentSession
+
+__all__ = [
+    "Base",
+    "DosingPlan",
+    "DosingPlanRevision",
+    "Observation",
+    "Patient",
+    "SessionTransition",
+    "TreatmentSession",
+]

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Float, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, IdMixin, utcnow
+
+
+class Patient(IdMixin, Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        CheckConstraint("sex IN ('female', 'male', 'other', 'unknown')", name="sex"),
+        CheckConstraint("height_cm IS NULL OR (height_cm > 30 AND height_cm < 260)", name="height"),
+        Index("ix_patients_family_name_lower", func.lower("family_name")),
+    )
+
+    mrn: Mapped[str] = mapped_column(String(64), unique=True)
+    given_name: Mapped[str] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date]
+    sex: Mapped[str] = mapped_column(String(16))
+    height_cm: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+    def __repr__(self) -> str:  # no demographics in reprs: they end up in logs
+        return f"Patient(id={self.id})"

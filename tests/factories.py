@@ -1,0 +1,102 @@
+"""Small helpers that create records over HTTP, as a client would."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def ago(minutes: float) -> datetime:
+    return now() - timedelta(minutes=minutes)
+
+
+async def create_patient(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "mrn": f"MRN-{uuid.uuid4().hex[:10]}",
+        "given_name": "Ana",
+        "family_name": "Ruiz",
+        "birth_date": "1984-03-09",
+        "sex": "female",
+        "height_cm": 165,
+        **overrides,
+    }
+    r = await client.post("/v1/patients", json=body)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+IV_PLAN = {
+    "medication": "ketamine",
+    "route": "iv_infusion",
+    "indication": "trd",
+    "dose_mg_per_kg": 0.5,
+    "max_dose_mg": 60,
+    "infusion_minutes": 40,
+    "min_monitoring_minutes": 60,
+}
+
+
+async def create_plan(
+    client: httpx.AsyncClient, patient_id: str, **overrides: Any
+) -> dict[str, Any]:
+    r = await client.post(f"/v1/patients/{patient_id}/dosing-plans", json={**IV_PLAN, **overrides})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def create_session(
+    client: httpx.AsyncClient, *, plan: dict[str, Any] | None = None, **plan_overrides: Any
+) -> dict[str, Any]:
+    if plan is None:
+        patient = await create_patient(client)
+        plan = await create_plan(client, patient["id"], **plan_overrides)
+    r = await client.post(
+        "/v1/sessions",
+        json={
+            "patient_id": plan["patient_id"],
+            "dosing_plan_id": plan["id"],
+            "scheduled_at": iso(now() + timedelta(hours=1)),
+            "location": "chair-3",
+        },
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def transition(
+    client: httpx.AsyncClient, session_id: str, to: str, **body: Any
+) -> httpx.Response:
+    payload = {"to": to, **{k: iso(v) if isinstance(v, datetime) else v for k, v in body.items()}}
+    return await client.post(f"/v1/sessions/{session_id}/transitions", json=payload)
+
+
+def vital(code: str, value: float, unit: str, at: datetime, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "value": value, "unit": unit, "measured_at": iso(at), **extra}
+
+
+def good_predose(at: datetime) -> list[dict[str, Any]]:
+    return [
+        vital("systolic_bp", 122, "mm[Hg]", at),
+        vital("diastolic_bp", 78, "mm[Hg]", at),
+        vital("heart_rate", 72, "/min", at),
+        vital("spo2", 98, "%", at),
+    ]
+
+
+async def post_vitals(
+    client: httpx.AsyncClient, session_id: str, observations: list[dict[str, Any]]
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/sessions/{session_id}/vitals", json={"observations": observations}
+    )
