@@ -5,10 +5,12 @@ Written as plain ASGI (not ``BaseHTTPMiddleware``) so the ingest hot path pays a
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import time
 import uuid
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,11 +32,25 @@ _BODY_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-async def send_problem(send: Send, status: int, title: str, detail: str, **headers: str) -> None:
-    slug = title.lower().replace(" ", "-")
-    body = orjson.dumps(
-        {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
-    )
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    **headers: str,
+) -> None:
+    slug = "validation" if status == 422 else title.lower().replace(" ", "-")
+    problem: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        problem["errors"] = errors
+    body = orjson.dumps(problem)
     raw_headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
@@ -44,8 +60,8 @@ async def send_problem(send: Send, status: int, title: str, detail: str, **heade
     await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyRefused(Exception):
+    """Raised from ``receive`` to stop reading a body that will be refused."""
 
 
 class RequestContextMiddleware:
@@ -133,34 +149,79 @@ class RequestGuardMiddleware:
                     f"Send the body as {' or '.join(allowed)} (got {content_type or 'none'}).",
                 )
                 return
+        if b"%00" in scope.get("query_string", b""):
+            await send_problem(
+                send,
+                422,
+                "Invalid request",
+                "The query string contains a NUL character (%00), which no field accepts.",
+                errors=[{"loc": ["query"], "msg": "NUL characters are not accepted"}],
+            )
+            return
         received = 0
+        json_body = scope["method"] in ("POST", "PUT", "PATCH") and path.startswith(
+            ("/v1/", "/fhir/")
+        )
+        tail = b""
+        refused: tuple[int, str, str, list[dict[str, Any]] | None] | None = None
         response_started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
+        async def guarded_receive() -> Message:
+            nonlocal received, tail, refused
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    refused = (
+                        413,
+                        "Payload too large",
+                        f"The request body is larger than {self.max_body_bytes} bytes.",
+                        None,
+                    )
+                    raise _BodyRefused
+                if json_body:
+                    window = tail + chunk
+                    if _has_json_nul(window):
+                        refused = (
+                            422,
+                            "Invalid request",
+                            "The body contains a NUL character (\\u0000), which no field accepts.",
+                            [{"loc": ["body"], "msg": "NUL characters are not accepted"}],
+                        )
+                        raise _BodyRefused
+                    tail = window[-64:]
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal response_started
+            if refused is not None:
+                return  # the app's answer to a refused body is replaced by ours below
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await send_problem(
-                    send,
-                    413,
-                    "Payload too large",
-                    f"The request body is larger than {self.max_body_bytes} bytes.",
-                )
+        with contextlib.suppress(_BodyRefused):
+            await self.app(scope, guarded_receive, guarded_send)
+        if refused is not None and not response_started:
+            status, title, detail, errors = refused
+            await send_problem(send, status, title, detail, errors=errors)
+
+
+def _has_json_nul(data: bytes) -> bool:
+    """Does a JSON text contain an escaped NUL (``\\u0000`` after an even run of backslashes)?
+
+    PostgreSQL text cannot hold NUL, so such strings are refused for every field up front (and
+    on SQLite too, so both backends accept the same requests)."""
+    start = data.find(b"\\u0000")
+    while start != -1:
+        run = 0
+        while start - run - 1 >= 0 and data[start - run - 1] == 0x5C:
+            run += 1
+        if run % 2 == 0:
+            return True
+        start = data.find(b"\\u0000", start + 1)
+    return False
 
 
 def _allowed_types(path: str) -> tuple[str, ...]:
