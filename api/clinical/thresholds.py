@@ -1,0 +1,156 @@
+"""Vital-sign thresholds: clinic defaults, per-plan overrides, validation (SPEC §3, §5).
+
+Two groups (SPEC §5):
+
+* ``pre`` — the pre-dose gate limits (``pre_*``), checked before dosing starts.
+* ``alert`` — limits during and after dosing; a reading outside them raises an alert and blocks
+  discharge.
+
+Limits are inclusive: a value equal to a ``*_max`` or ``*_min`` is inside the limit.
+
+The defaults are SPEC §5's, "for a clinic to review, not clinical advice". The "sensible range"
+of each key only stops typing mistakes (e.g. a systolic limit of 1400); it is not a clinical
+recommendation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from api.clinical.vitals import VitalCode
+
+
+class Direction(StrEnum):
+    min = "min"  # a reading below the limit is outside it
+    max = "max"  # a reading above the limit is outside it
+
+
+class ThresholdGroup(StrEnum):
+    pre = "pre"
+    alert = "alert"
+
+
+@dataclass(frozen=True)
+class ThresholdKey:
+    key: str
+    vital: VitalCode
+    direction: Direction
+    group: ThresholdGroup
+    low: float  # sensible range of the limit itself, inclusive, canonical unit
+    high: float
+
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "pre_systolic_max": 140,
+    "pre_diastolic_max": 90,
+    "pre_heart_rate_max": 110,
+    "pre_spo2_min": 94,
+    "systolic_max": 180,
+    "diastolic_max": 110,
+    "heart_rate_min": 50,
+    "heart_rate_max": 120,
+    "spo2_min": 92,
+    "respiratory_rate_min": 10,
+    "respiratory_rate_max": 24,
+    "etco2_max": 50,
+    "temperature_max": 38.5,
+}
+
+_V = VitalCode
+_MIN, _MAX = Direction.min, Direction.max
+_PRE, _ALERT = ThresholdGroup.pre, ThresholdGroup.alert
+
+THRESHOLD_KEYS: dict[str, ThresholdKey] = {
+    k.key: k
+    for k in (
+        ThresholdKey("pre_systolic_max", _V.systolic_bp, _MAX, _PRE, 60, 250),
+        ThresholdKey("pre_diastolic_max", _V.diastolic_bp, _MAX, _PRE, 30, 150),
+        ThresholdKey("pre_heart_rate_max", _V.heart_rate, _MAX, _PRE, 30, 220),
+        ThresholdKey("pre_spo2_min", _V.spo2, _MIN, _PRE, 50, 100),
+        ThresholdKey("systolic_max", _V.systolic_bp, _MAX, _ALERT, 60, 250),
+        ThresholdKey("diastolic_max", _V.diastolic_bp, _MAX, _ALERT, 30, 150),
+        ThresholdKey("heart_rate_min", _V.heart_rate, _MIN, _ALERT, 20, 220),
+        ThresholdKey("heart_rate_max", _V.heart_rate, _MAX, _ALERT, 30, 220),
+        ThresholdKey("spo2_min", _V.spo2, _MIN, _ALERT, 50, 100),
+        ThresholdKey("respiratory_rate_min", _V.respiratory_rate, _MIN, _ALERT, 2, 60),
+        ThresholdKey("respiratory_rate_max", _V.respiratory_rate, _MAX, _ALERT, 2, 60),
+        ThresholdKey("etco2_max", _V.etco2, _MAX, _ALERT, 10, 100),
+        ThresholdKey("temperature_max", _V.temperature, _MAX, _ALERT, 34, 42),
+    )
+}
+
+# (min key, max key) pairs that must satisfy min < max.
+MIN_MAX_PAIRS: tuple[tuple[str, str], ...] = (
+    ("heart_rate_min", "heart_rate_max"),
+    ("respiratory_rate_min", "respiratory_rate_max"),
+)
+
+
+def _is_finite_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def validate_thresholds(
+    overrides: Mapping[str, object],
+    *,
+    defaults: Mapping[str, float] = DEFAULT_THRESHOLDS,
+) -> list[tuple[str, str]]:
+    """Return every problem with a set of threshold overrides as ``(key, message)``; [] if fine.
+
+    Checks: unknown key; not a finite number (bools rejected); outside the key's sensible range;
+    a ``*_min`` not below its ``*_max``, also when one side comes from ``defaults`` (the clinic's
+    defaults; SPEC §5 values unless given). Use it for plan ``thresholds`` and for clinic defaults.
+    """
+    problems: list[tuple[str, str]] = []
+    valid: dict[str, float] = {}
+    for key, value in overrides.items():
+        spec = THRESHOLD_KEYS.get(key)
+        if spec is None:
+            problems.append((key, f"unknown threshold {key!r}; known: {sorted(THRESHOLD_KEYS)}"))
+            continue
+        if not _is_finite_number(value):
+            problems.append((key, f"{key} must be a finite number"))
+            continue
+        assert isinstance(value, int | float)
+        if not spec.low <= value <= spec.high:
+            problems.append(
+                (
+                    key,
+                    f"{key} of {value:g} is outside the sensible range {spec.low:g}–{spec.high:g}",
+                )
+            )
+            continue
+        valid[key] = float(value)
+
+    for min_key, max_key in MIN_MAX_PAIRS:
+        if min_key not in valid and max_key not in valid:
+            continue
+        if (min_key in overrides and min_key not in valid) or (
+            max_key in overrides and max_key not in valid
+        ):
+            continue  # already reported
+        low = valid.get(min_key, defaults.get(min_key, DEFAULT_THRESHOLDS[min_key]))
+        high = valid.get(max_key, defaults.get(max_key, DEFAULT_THRESHOLDS[max_key]))
+        if not low < high:
+            key = min_key if min_key in valid else max_key
+            problems.append((key, f"{min_key} ({low:g}) must be below {max_key} ({high:g})"))
+    return problems
+
+
+def effective_thresholds(
+    clinic_defaults: Mapping[str, float], plan_overrides: Mapping[str, float] | None
+) -> dict[str, float]:
+    """The limits that apply to a session: SPEC §5 defaults, then clinic defaults, then the plan.
+
+    Every known key is present in the result; unknown keys are dropped (validate them first with
+    :func:`validate_thresholds`).
+    """
+    result = {key: float(value) for key, value in DEFAULT_THRESHOLDS.items()}
+    for layer in (clinic_defaults, plan_overrides or {}):
+        for key, value in layer.items():
+            if key in THRESHOLD_KEYS:
+                result[key] = float(value)
+    return result
