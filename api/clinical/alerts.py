@@ -1,0 +1,165 @@
+"""Alert decisions for readings and PHQ-9 item 9 (SPEC §6 "Alerts"; limits SPEC §5).
+
+Only ``intra`` and ``post`` readings raise alerts; pre-dose readings are handled by the pre-dose
+gate instead. A reading outside the session's alert limits (limits inclusive: equal is inside)
+raises exactly one alert (SPEC §6: one reading raises at most one alert).
+
+Severity rule (Vigil's choice; SPEC §6 fixes only the SpO2 and PHQ-9 cases):
+
+* **SpO2 below ``spo2_min``: always critical** (SPEC §6; pulse oximetry is required monitoring,
+  DOMAIN.md).
+* Otherwise **critical when the reading is at least a margin beyond its limit**, else warning:
+
+  ===================  ==========================  ==============================================
+  kind                 limit                       critical when
+  ===================  ==========================  ==============================================
+  systolic_bp_high     systolic_max (180)          ≥ limit + 20 (≥ 200 mmHg)
+  diastolic_bp_high    diastolic_max (110)         ≥ limit + 10 (≥ 120 mmHg; with 200 systolic
+                                                   the conventional hypertensive-crisis level)
+  heart_rate_low       heart_rate_min (50)         ≤ limit − 10 (≤ 40 /min)
+  heart_rate_high      heart_rate_max (120)        ≥ limit + 30 (≥ 150 /min)
+  respiratory_rate_low respiratory_rate_min (10)   ≤ limit − 2 (≤ 8 /min: respiratory depression)
+  respiratory_rate_high respiratory_rate_max (24)  never (warning only)
+  etco2_high           etco2_max (50)              ≥ limit + 10 (≥ 60 mmHg: hypoventilation)
+  temperature_high     temperature_max (38.5)      never (warning only)
+  spo2_low             spo2_min (92)               always
+  ===================  ==========================  ==============================================
+
+  Margins are relative to the session's limit, so a plan that moves a limit moves its critical
+  level with it. ``mean_bp`` has no limits and never alerts.
+
+Pass the session's full limits (:func:`api.clinical.thresholds.effective_thresholds`); a key
+missing from the mapping falls back to the SPEC §5 default rather than silently skipping the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from api.clinical.labels import fmt_number, vital_label, with_unit
+from api.clinical.phase import Phase
+from api.clinical.thresholds import DEFAULT_THRESHOLDS, Direction
+from api.clinical.vitals import VitalCode
+
+
+class Severity(StrEnum):
+    warning = "warning"
+    critical = "critical"
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    kind: str
+    severity: Severity
+    message: str
+    vital: str
+    value: float
+    limit: float
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    kind: str
+    vital: VitalCode
+    threshold_key: str
+    direction: Direction
+    critical_margin: float | None  # None: never critical; 0: always critical
+
+
+ALERT_RULES: tuple[AlertRule, ...] = (
+    AlertRule("systolic_bp_high", VitalCode.systolic_bp, "systolic_max", Direction.max, 20),
+    AlertRule("diastolic_bp_high", VitalCode.diastolic_bp, "diastolic_max", Direction.max, 10),
+    AlertRule("heart_rate_low", VitalCode.heart_rate, "heart_rate_min", Direction.min, 10),
+    AlertRule("heart_rate_high", VitalCode.heart_rate, "heart_rate_max", Direction.max, 30),
+    AlertRule("spo2_low", VitalCode.spo2, "spo2_min", Direction.min, 0),
+    AlertRule(
+        "respiratory_rate_low", VitalCode.respiratory_rate, "respiratory_rate_min", Direction.min, 2
+    ),
+    AlertRule(
+        "respiratory_rate_high",
+        VitalCode.respiratory_rate,
+        "respiratory_rate_max",
+        Direction.max,
+        None,
+    ),
+    AlertRule("etco2_high", VitalCode.etco2, "etco2_max", Direction.max, 10),
+    AlertRule("temperature_high", VitalCode.temperature, "temperature_max", Direction.max, None),
+)
+
+ALERT_KINDS: frozenset[str] = frozenset({rule.kind for rule in ALERT_RULES} | {"phq9_self_harm"})
+
+
+def _limit(thresholds: Mapping[str, float], key: str) -> float:
+    return float(thresholds.get(key, DEFAULT_THRESHOLDS[key]))
+
+
+def evaluate_reading(
+    code: str, value: float, phase: Phase, thresholds: Mapping[str, float]
+) -> AlertDecision | None:
+    """The alert a reading raises, or None (pre-dose phase, inside limits, or no limits)."""
+    if phase == Phase.pre:
+        return None
+    for rule in ALERT_RULES:
+        if rule.vital != code:
+            continue
+        limit = _limit(thresholds, rule.threshold_key)
+        if rule.direction is Direction.max:
+            outside = value > limit
+            beyond = value - limit
+            word = "above"
+        else:
+            outside = value < limit
+            beyond = limit - value
+            word = "below"
+        if not outside:
+            continue
+        critical = rule.critical_margin is not None and beyond >= rule.critical_margin
+        severity = Severity.critical if critical else Severity.warning
+        stage = "during dosing" if phase == Phase.intra else "after dosing"
+        message = (
+            f"{vital_label(code)} {with_unit(code, value)} {stage} is {word} the alert limit "
+            f"of {with_unit(code, limit)}."
+        )
+        if critical:
+            message += " Critical: check the patient now."
+        return AlertDecision(
+            kind=rule.kind,
+            severity=severity,
+            message=message,
+            vital=str(rule.vital),
+            value=float(value),
+            limit=limit,
+        )
+    return None
+
+
+PHQ9_ITEM9_ANSWERS = (
+    "not at all",
+    "several days",
+    "more than half the days",
+    "nearly every day",
+)
+
+
+def phq9_self_harm_alert(item9: int) -> AlertDecision | None:
+    """Critical alert when PHQ-9 item 9 (thoughts of self-harm) is above 0 (SPEC §6, DOMAIN.md).
+
+    ``item9`` must be 0–3 (ValueError otherwise).
+    """
+    if isinstance(item9, bool) or not isinstance(item9, int) or not 0 <= item9 <= 3:
+        raise ValueError(f"PHQ-9 item 9 must be an integer from 0 to 3, got {item9!r}")
+    if item9 == 0:
+        return None
+    return AlertDecision(
+        kind="phq9_self_harm",
+        severity=Severity.critical,
+        message=(
+            f"PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered "
+            f"{fmt_number(item9)} ({PHQ9_ITEM9_ANSWERS[item9]}). Assess suicide risk now."
+        ),
+        vital="phq9_item9",
+        value=float(item9),
+        limit=0.0,
+    )
