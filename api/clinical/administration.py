@@ -1,0 +1,99 @@
+"""Rules for recording a medication administration (SPEC §6 "Administrations"; DOMAIN.md
+"Controlled substances", esketamine devices).
+
+* Esketamine nasal spray comes in whole 28 mg devices (two sprays each): the dose is a positive
+  multiple of 28 mg and, when ``devices`` is given, ``devices × 28 == dose_mg``.
+* A session's administered total may not exceed its planned dose (0.05 mg tolerance for the
+  0.1 mg rounding of the planned dose) without a clinician's override: the caller decides 409.
+* Waste above zero needs a witness who is a different person from the one who gave the dose
+  (DOMAIN.md: institutions require a second person). Whether the witness is a nurse or clinician
+  is a role check for the caller.
+
+Violations raise :class:`AdministrationRuleError` with a machine ``code``, the request ``field``
+and a ``message`` for the nurse.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+ESKETAMINE_DEVICE_MG = 28
+DOSE_TOLERANCE_MG = 0.05
+
+
+class AdministrationRuleError(ValueError):
+    """Codes: ``esketamine_whole_devices``, ``device_count_mismatch``, ``invalid_waste``,
+    ``waste_witness_required``, ``waste_witness_same_person``."""
+
+    def __init__(self, code: str, field: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+
+
+def _finite_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def check_esketamine_devices(dose_mg: float, devices: int | None) -> None:
+    """Raise unless ``dose_mg`` is a whole number of 28 mg devices matching ``devices``."""
+    whole = False
+    count = 0
+    if _finite_number(dose_mg) and dose_mg > 0:
+        quotient = Decimal(str(dose_mg)) / ESKETAMINE_DEVICE_MG
+        whole = quotient == quotient.to_integral_value()
+        count = int(quotient)
+    if not whole:
+        raise AdministrationRuleError(
+            "esketamine_whole_devices",
+            "dose_mg",
+            f"Esketamine is given in whole {ESKETAMINE_DEVICE_MG} mg devices; {dose_mg!r} mg is "
+            f"not a multiple of {ESKETAMINE_DEVICE_MG} (e.g. 56 mg = 2 devices, 84 mg = 3).",
+        )
+    if devices is None:
+        return
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices != count:
+        raise AdministrationRuleError(
+            "device_count_mismatch",
+            "devices",
+            f"{dose_mg:g} mg of esketamine is {count} device{'s' if count != 1 else ''} of "
+            f"{ESKETAMINE_DEVICE_MG} mg, but {devices!r} devices were recorded.",
+        )
+
+
+def exceeds_planned_dose(
+    *, already_given_mg: float, this_dose_mg: float, planned_dose_mg: float
+) -> bool:
+    """True when the session's total with this dose would exceed the planned dose (+0.05 mg)."""
+    total = Decimal(str(already_given_mg)) + Decimal(str(this_dose_mg))
+    return total > Decimal(str(planned_dose_mg)) + Decimal(str(DOSE_TOLERANCE_MG))
+
+
+def check_waste(*, wasted_mg: float | None, witness_id: str | None, administered_by: str) -> None:
+    """Raise when waste is invalid or not witnessed by a second person.
+
+    No waste (None or 0) needs no witness. Ids are compared case-insensitively, ignoring
+    surrounding spaces (UUIDs may arrive in either case).
+    """
+    if wasted_mg is None:
+        return
+    if not _finite_number(wasted_mg) or wasted_mg < 0:
+        raise AdministrationRuleError(
+            "invalid_waste", "wasted_mg", "Wasted amount must be zero or a positive number of mg."
+        )
+    if wasted_mg == 0:
+        return
+    if witness_id is None or not witness_id.strip():
+        raise AdministrationRuleError(
+            "waste_witness_required",
+            "waste_witness_id",
+            f"{wasted_mg:g} mg was wasted: a second nurse or clinician must witness the waste.",
+        )
+    if witness_id.strip().lower() == administered_by.strip().lower():
+        raise AdministrationRuleError(
+            "waste_witness_same_person",
+            "waste_witness_id",
+            "The waste witness must be a different person from the one who gave the dose.",
+        )
