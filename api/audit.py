@@ -130,6 +130,9 @@ async def get_audit(request: Request, actor: CurrentActor, db: DbSession) -> Asy
     try:
         yield audit
     except BaseException as exc:
+        # Release the request's transaction first: on SQLite its write lock would otherwise
+        # block the separate audit write (the request's changes are being discarded anyway).
+        await db.rollback()
         outcome = outcome_for(exc)
         rows = audit.rows(outcome=outcome) or [
             audit_row(request, actor, outcome=outcome, **attempt_event(request))

@@ -144,8 +144,12 @@ async def create_staff(
     username = username or f"{role}-{uuid.uuid4().hex[:8]}"
     r = await admin.post(
         "/v1/users",
-        json={"username": username, "password": STAFF_PASSWORD, "role": role,
-              "display_name": username},
+        json={
+            "username": username,
+            "password": STAFF_PASSWORD,
+            "role": role,
+            "display_name": username,
+        },
     )
     assert r.status_code == 201, r.text
     token = (await login(admin, username, STAFF_PASSWORD)).json()["access_token"]
@@ -165,8 +169,12 @@ async def staff(app: FastAPI) -> AsyncIterator[Staff]:
             ids[role], tokens[role] = await create_staff(admin, role.rstrip("2"))
         r = await admin.post("/v1/integration-clients", json={"name": "test gateway"})
         assert r.status_code == 201, r.text
-        yield Staff(tokens=tokens, ids=ids, api_key=r.json()["api_key"],
-                    integration_client_id=r.json()["id"])
+        yield Staff(
+            tokens=tokens,
+            ids=ids,
+            api_key=r.json()["api_key"],
+            integration_client_id=r.json()["id"],
+        )
 
 
 @pytest.fixture(scope="session")
