@@ -1,10 +1,13 @@
-"""Every API router, in the order the docs list them."""
+"""Every API router behind authentication, in the order the docs list them."""
 
 from fastapi import APIRouter
 
+from api.audit_events.router import router as audit_events
+from api.integration_clients.router import router as integration_clients
 from api.patients.router import router as patients
 from api.plans.router import router as plans
 from api.sessions.router import router as sessions
+from api.users.router import router as users
 from api.vitals.router import router as vitals
 
-ALL: list[APIRouter] = [patients, plans, sessions, vitals]
+ALL: list[APIRouter] = [patients, plans, sessions, vitals, users, integration_clients, audit_events]

@@ -1,17 +1,22 @@
 """Every table Vigil has. Importing this package registers them all on ``Base.metadata``."""
 
+from models.audit import AuditEvent
 from models.base import Base
 from models.observation import Observation
 from models.patient import Patient
 from models.plan import DosingPlan, DosingPlanRevision
 from models.session import SessionTransition, TreatmentSession
+from models.user import IntegrationClient, User
 
 __all__ = [
+    "AuditEvent",
     "Base",
     "DosingPlan",
     "DosingPlanRevision",
+    "IntegrationClient",
     "Observation",
     "Patient",
     "SessionTransition",
     "TreatmentSession",
+    "User",
 ]
