@@ -5,8 +5,10 @@ in-process to the real app on a migrated database (PostgreSQL when configured: i
 lengths and integer ranges that SQLite does not, which is where 5xx bugs hide). Checks: never a
 5xx, and every response conforms to the documented status codes, content types and schemas.
 
-Path ids are swapped for ids of real records half of the time, so generated bodies reach the
-services instead of stopping at 404. Bounded by ``VIGIL_FUZZ_EXAMPLES`` (default 15 per operation).
+Each operation is called with the token of a role the policy allows (so requests get past
+authentication and authorization), and path ids are swapped for ids of real records half of the
+time, so generated bodies reach the services instead of stopping at 404. Bounded by
+``VIGIL_FUZZ_EXAMPLES`` (default 15 per operation).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 import uuid
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -30,8 +33,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.main import create_app
+from api.security.policy import allowed_roles
 from tests.conftest import (
+    ADMIN_PASSWORD,
     PG_SERVER_URL,
+    STAFF_PASSWORD,
     _create_pg_database,
     _drop_pg_database,
     make_settings,
@@ -75,12 +81,50 @@ def fuzz_database() -> Iterator[str]:
         asyncio.run(_drop_pg_database(PG_SERVER_URL, _DB_NAME))
 
 
+@dataclass
+class World:
+    """Tokens for each role and ids of real records, created through the API itself."""
+
+    tokens: dict[str, str]
+    ids: dict[str, str]
+
+
+def _login(client: Any, username: str, password: str) -> str:
+    r = client.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": password},
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
 @pytest.fixture(scope="module")
-def real_ids(fuzz_database: str) -> dict[str, str]:
-    """A patient, plan and session that exist, created through the API itself."""
+def world(fuzz_database: str) -> World:
     from schemathesis.python.asgi import get_client
 
     with get_client(APP) as client:
+        tokens = {"admin": _login(client, "admin", ADMIN_PASSWORD)}
+        for role in ("clinician", "nurse"):
+            username = f"fuzz-{role}"
+            r = client.post(
+                "/v1/users",
+                json={
+                    "username": username,
+                    "password": STAFF_PASSWORD,
+                    "role": role,
+                    "display_name": username,
+                },
+                headers={"Authorization": f"Bearer {tokens['admin']}"},
+            )
+            assert r.status_code == 201, r.text
+            tokens[role] = _login(client, username, STAFF_PASSWORD)
+        r = client.post(
+            "/v1/integration-clients",
+            json={"name": "fuzz gateway"},
+            headers={"Authorization": f"Bearer {tokens['admin']}"},
+        )
+        tokens["integration"] = r.json()["api_key"]
+        auth = {"Authorization": f"Bearer {tokens['clinician']}"}
         patient = client.post(
             "/v1/patients",
             json={
@@ -91,6 +135,7 @@ def real_ids(fuzz_database: str) -> dict[str, str]:
                 "sex": "other",
                 "height_cm": 170,
             },
+            headers=auth,
         ).json()
         plan = client.post(
             f"/v1/patients/{patient['id']}/dosing-plans",
@@ -103,6 +148,7 @@ def real_ids(fuzz_database: str) -> dict[str, str]:
                 "infusion_minutes": 40,
                 "min_monitoring_minutes": 60,
             },
+            headers=auth,
         ).json()
         session = client.post(
             "/v1/sessions",
@@ -111,13 +157,18 @@ def real_ids(fuzz_database: str) -> dict[str, str]:
                 "dosing_plan_id": plan["id"],
                 "scheduled_at": "2026-12-01T09:00:00Z",
             },
+            headers=auth,
         ).json()
-    return {
-        "patient_id": patient["id"],
-        "plan_id": plan["id"],
-        "session_id": session["id"],
-        "id": session["id"],
-    }
+    return World(
+        tokens=tokens,
+        ids={"patient_id": patient["id"], "plan_id": plan["id"], "session_id": session["id"]},
+    )
+
+
+def _role_for(method: str, path: str) -> str | None:
+    """A role the policy lets call the operation (clinician first): fuzz past the 403."""
+    roles = allowed_roles(method, path)
+    return next((r for r in ("clinician", "nurse", "admin", "integration") if r in roles), None)
 
 
 @schema.parametrize()
@@ -127,11 +178,11 @@ def real_ids(fuzz_database: str) -> dict[str, str]:
     suppress_health_check=list(HealthCheck),
     derandomize=True,
 )
-def test_every_operation_answers_without_5xx_and_as_documented(
-    case: Any, real_ids: dict[str, str]
-) -> None:
+def test_every_operation_answers_without_5xx_and_as_documented(case: Any, world: World) -> None:
     if case.path_parameters and zlib.crc32(repr(case.body).encode()) % 2:
         for key in case.path_parameters:
-            if key in real_ids:
-                case.path_parameters[key] = real_ids[key]
-    case.call_and_validate(checks=CHECKS)
+            if key in world.ids:
+                case.path_parameters[key] = world.ids[key]
+    role = _role_for(case.method.upper(), case.path)
+    headers = {"Authorization": f"Bearer {world.tokens[role]}"} if role else {}
+    case.call_and_validate(headers=headers, checks=CHECKS)
