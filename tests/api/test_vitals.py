@@ -93,7 +93,8 @@ async def test_future_reading_is_422(client: httpx.AsyncClient, session: dict) -
 async def test_non_finite_values_are_rejected(
     client: httpx.AsyncClient, session: dict, value: str
 ) -> None:
-    body = f'{{"observations": [{{"code": "spo2", "unit": "%", "measured_at": "{iso(ago(1))}", "value": {value}}}]}}'
+    item = f'"code": "spo2", "unit": "%", "measured_at": "{iso(ago(1))}", "value": {value}'
+    body = '{"observations": [{' + item + "}]}"
     r = await client.post(
         f"/v1/sessions/{session['id']}/vitals",
         content=body,
