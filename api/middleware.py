@@ -39,7 +39,7 @@ async def send_problem(
     detail: str,
     *,
     errors: list[dict[str, Any]] | None = None,
-    **headers: str,
+    headers: dict[str, str] | None = None,
 ) -> None:
     slug = "validation" if status == 422 else title.lower().replace(" ", "-")
     problem: dict[str, Any] = {
@@ -54,7 +54,7 @@ async def send_problem(
     raw_headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
-        *[(k.encode(), v.encode()) for k, v in headers.items()],
+        *[(k.encode(), v.encode()) for k, v in (headers or {}).items()],
     ]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
@@ -123,7 +123,7 @@ class RequestGuardMiddleware:
                     503,
                     "Service unavailable",
                     f"The database is not ready: {readiness.reason}",
-                    **{"retry-after": "5"},
+                    headers={"retry-after": "5"},
                 )
                 return
         length = _header(scope, b"content-length")
@@ -159,8 +159,13 @@ class RequestGuardMiddleware:
             )
             return
         received = 0
-        json_body = scope["method"] in ("POST", "PUT", "PATCH") and path.startswith(
+        check_nul = scope["method"] in ("POST", "PUT", "PATCH") and path.startswith(
             ("/v1/", "/fhir/")
+        )
+        form_body = (
+            (_header(scope, b"content-type") or "")
+            .lower()
+            .startswith("application/x-www-form-urlencoded")
         )
         tail = b""
         refused: tuple[int, str, str, list[dict[str, Any]] | None] | None = None
@@ -180,9 +185,9 @@ class RequestGuardMiddleware:
                         None,
                     )
                     raise _BodyRefused
-                if json_body:
+                if check_nul:
                     window = tail + chunk
-                    if _has_json_nul(window):
+                    if _has_nul(window, form=form_body):
                         refused = (
                             422,
                             "Invalid request",
@@ -208,11 +213,15 @@ class RequestGuardMiddleware:
             await send_problem(send, status, title, detail, errors=errors)
 
 
-def _has_json_nul(data: bytes) -> bool:
-    """Does a JSON text contain an escaped NUL (``\\u0000`` after an even run of backslashes)?
+def _has_nul(data: bytes, *, form: bool) -> bool:
+    """Does a body carry a NUL character: a raw 0x00 byte, ``%00`` in a form, or in JSON an
+    escaped ``\\u0000`` (after an even run of backslashes, so an escaped backslash followed by
+    the text ``u0000`` is not one)?
 
-    PostgreSQL text cannot hold NUL, so such strings are refused for every field up front (and
+    PostgreSQL text cannot hold NUL, so such values are refused for every field up front (and
     on SQLite too, so both backends accept the same requests)."""
+    if b"\x00" in data or (form and b"%00" in data):
+        return True
     start = data.find(b"\\u0000")
     while start != -1:
         run = 0

@@ -56,3 +56,13 @@ async def test_streamed_body_over_the_limit_is_413(client: httpx.AsyncClient) ->
     )
     assert r.status_code == 413
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_nul_character_in_a_login_form_is_422(anon_client: httpx.AsyncClient) -> None:
+    r = await anon_client.post(
+        "/v1/auth/token",
+        content=b"grant_type=password&username=ad%00min&password=x",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
