@@ -49,7 +49,7 @@ async def record_vitals(
         for o in body.observations
     ]
     stored = await service.record_vitals(db, audit, session_id, items)
-    return ObservationList(items=[ObservationRead.model_validate(r) for r in stored])
+    return ObservationList.model_validate({"items": stored})
 
 
 @router.get(
@@ -81,15 +81,15 @@ async def list_vitals(
         limit=limit,
         cursor=cursor,
     )
-    items = [ObservationRead.model_validate(r) for r in rows]
+    page = ObservationList.model_validate({"items": rows, "next_cursor": next_cursor})
     if wants_csv(request):
         return csv_response(
             list(ObservationRead.model_fields),
-            (i.model_dump() for i in items),
+            (i.model_dump() for i in page.items),
             filename=f"session-{session_id}-vitals.csv",
             next_cursor=next_cursor,
         )
-    return ObservationList(items=items, next_cursor=next_cursor)
+    return page
 
 
 @router.post(
