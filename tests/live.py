@@ -256,14 +256,16 @@ class ThrowawayPostgres:
 # --- acting as a client ------------------------------------------------------------------------
 
 
-async def staff_headers(client: httpx.AsyncClient, role: str = "clinician") -> dict[str, str]:
+async def staff_headers(
+    client: httpx.AsyncClient, role: str = "clinician", *, admin_password: str = ADMIN_PASSWORD
+) -> dict[str, str]:
     """Bearer headers for a staff user of ``role`` when the server has staff login; else none.
 
     The user is created by the bootstrap admin (``VIGIL_BOOTSTRAP_ADMIN_PASSWORD``)."""
     probe = await client.post("/v1/auth/token", data={})
     if probe.status_code == 404:
         return {}  # no staff login in this build: requests act as the development clinician
-    admin = await _token(client, "admin", ADMIN_PASSWORD)
+    admin = await _token(client, "admin", admin_password)
     username = f"{role}-{uuid.uuid4().hex[:8]}"
     r = await client.post(
         "/v1/users",
