@@ -74,6 +74,7 @@ def test_adjusted_body_weight() -> None:
 class TestWeightBased:
     def test_actual_default(self) -> None:
         d = weight_based(0.5, weight=70)
+        assert isinstance(d.weight_kg, float)
         assert d == DoseComputation(
             weight_kg=70,
             weight_basis="actual",
