@@ -2,9 +2,26 @@
 
 from fastapi import APIRouter
 
+from api.administrations.router import router as administrations
+from api.alerts.router import router as alerts
+from api.assessments.router import router as assessments
+from api.controlled_substances.router import router as controlled_substances
 from api.patients.router import router as patients
 from api.plans.router import router as plans
+from api.rems.router import router as rems
 from api.sessions.router import router as sessions
+from api.trends.router import router as trends
 from api.vitals.router import router as vitals
 
-ALL: list[APIRouter] = [patients, plans, sessions, vitals]
+ALL: list[APIRouter] = [
+    patients,
+    plans,
+    sessions,
+    vitals,
+    alerts,
+    administrations,
+    assessments,
+    rems,
+    trends,
+    controlled_substances,
+]
