@@ -3,21 +3,26 @@
 from models.administration import Administration
 from models.alert import Alert
 from models.assessment import Assessment
+from models.audit import AuditEvent
 from models.base import Base
 from models.observation import Observation
 from models.patient import Patient
 from models.plan import DosingPlan, DosingPlanRevision
 from models.session import SessionTransition, TreatmentSession
+from models.user import IntegrationClient, User
 
 __all__ = [
     "Administration",
     "Alert",
     "Assessment",
+    "AuditEvent",
     "Base",
     "DosingPlan",
     "DosingPlanRevision",
+    "IntegrationClient",
     "Observation",
     "Patient",
     "SessionTransition",
     "TreatmentSession",
+    "User",
 ]

@@ -29,7 +29,7 @@ from api.errors import Conflict, Forbidden, ValidationFailed, field_error
 from api.pagination import decode_cursor, encode_cursor
 from api.sessions.service import OVERRIDE_ROLES, get_session, session_revision
 from api.types import parse_id
-from models import Administration, TreatmentSession
+from models import Administration, TreatmentSession, User
 
 DOSING_STATUSES = ("checked_in", "dosing", "monitoring")
 WITNESS_ROLES = frozenset({"nurse", "clinician"})
@@ -42,11 +42,20 @@ def administration_dict(row: Administration) -> dict[str, Any]:
 
 async def witness_problem(db: AsyncSession, witness_id: str, actor: Actor) -> str | None:
     """Why ``witness_id`` cannot witness ``actor``'s waste, or None: it must name another person
-    who is a nurse or clinician."""
-    if parse_id(witness_id) is None:
-        return f"{witness_id!r} is not a staff user id."
-    if witness_id.strip().lower() == actor.id.strip().lower():
+    who is an active nurse or clinician."""
+    uid = parse_id(witness_id)
+    witness = await db.get(User, uid) if uid is not None else None
+    if witness is None:
+        return f"{witness_id!r} is not a member of staff."
+    if str(witness.id) == actor.id:
         return "The waste witness must be a different person from the one who gave the dose."
+    if witness.role not in WITNESS_ROLES:
+        return (
+            f"The waste witness must be a nurse or clinician; {witness.display_name} is "
+            f"{witness.role}."
+        )
+    if witness.disabled:
+        return f"{witness.display_name}'s account is disabled; another witness is needed."
     return None
 
 

@@ -131,7 +131,7 @@ async def _score_trend(
             )
         )
     stmt = stmt.order_by(Assessment.administered_at, Assessment.id).limit(limit + 1)
-    rows = list((await db.execute(stmt)).tuples())
+    rows = list((await db.execute(stmt)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
