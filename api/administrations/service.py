@@ -117,10 +117,12 @@ async def record_administration(
         )
     except AdministrationRuleError as err:
         raise _rule_error(err) from None
-    if body.wasted_mg and body.waste_witness_id:
+    witness_id = None
+    if body.waste_witness_id is not None:
         problem = await witness_problem(db, body.waste_witness_id, audit.actor)
         if problem:
             raise ValidationFailed([field_error(["body", "waste_witness_id"], problem)])
+        witness_id = str(parse_id(body.waste_witness_id))  # the canonical spelling of the id
 
     already = await given_mg(db, session.id)
     planned = session.planned_dose_mg or 0.0
@@ -157,7 +159,7 @@ async def record_administration(
         volume_drawn_ml=body.volume_drawn_ml,
         volume_administered_ml=body.volume_administered_ml,
         wasted_mg=body.wasted_mg,
-        waste_witness_id=body.waste_witness_id,
+        waste_witness_id=witness_id,
         devices=devices,
         exceeds_planned_dose=over,
         override_reason=body.override_reason,
