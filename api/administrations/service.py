@@ -130,7 +130,15 @@ async def record_administration(
         already_given_mg=already, this_dose_mg=body.dose_mg, planned_dose_mg=planned
     )
     if over:
+        # Refused attempts to exceed the plan stay on the patient's audit trail.
         if not body.override_reason:
+            audit.record(
+                "create",
+                "administration",
+                None,
+                patient_id=session.patient_id,
+                detail="above the planned dose without override",
+            )
             remaining = max(0.0, round(planned - already, 1))
             raise Conflict(
                 f"{body.dose_mg:g} mg would bring the session total to "
@@ -141,6 +149,13 @@ async def record_administration(
                 remaining_mg=remaining,
             )
         if audit.actor.role not in OVERRIDE_ROLES:
+            audit.record(
+                "override",
+                "administration",
+                None,
+                patient_id=session.patient_id,
+                detail="dose override by a role that may not override",
+            )
             raise Forbidden("Only a clinician may give more than the planned dose.")
 
     devices = body.devices

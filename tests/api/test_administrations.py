@@ -15,7 +15,7 @@ from tests.api.safety_helpers import (
     ok,
     ready_to_discharge,
 )
-from tests.conftest import Staff
+from tests.conftest import Staff, create_staff
 from tests.factories import ago, create_session, iso, transition
 
 
@@ -234,3 +234,23 @@ async def test_only_checked_in_dosing_or_monitoring_sessions_take_doses(
     assert (await client.get("/v1/sessions/nope/administrations")).status_code == 404
     r = await client.post("/v1/sessions/nope/administrations", json=dose())
     assert r.status_code == 404
+
+
+async def test_witness_id_is_stored_canonically_and_a_disabled_witness_is_refused(
+    client: httpx.AsyncClient, admin_client: httpx.AsyncClient, staff: Staff
+) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    body = await ok(
+        await give(
+            client, sid, dose_mg=20, wasted_mg=5, waste_witness_id=staff.ids["nurse"].upper()
+        ),
+        201,
+    )
+    assert body["waste_witness_id"] == staff.ids["nurse"]
+
+    leaver_id, _ = await create_staff(admin_client, "nurse")
+    await ok(await admin_client.post(f"/v1/users/{leaver_id}/disable"))
+    r = await give(client, sid, dose_mg=10, wasted_mg=5, waste_witness_id=leaver_id)
+    assert r.status_code == 422
+    assert "disabled" in r.json()["errors"][0]["msg"]
