@@ -16,6 +16,15 @@ router = APIRouter(tags=["alerts"], responses=PROBLEMS)
     "/v1/alerts",
     response_model=Page[AlertRead],
     summary="The nursing-station board: alerts, newest first (e.g. ?status=open)",
+    description=(
+        "Alerts are raised by the server when an intra- or post-dose reading is outside the "
+        "session's alert limits (the plan revision it pinned), one per reading, and when PHQ-9 "
+        "item 9 is above 0. Severity: SpO2 below `spo2_min` and PHQ-9 item 9 are always "
+        "critical; otherwise critical when the reading is at least a margin beyond its limit "
+        "(systolic +20, diastolic +10, heart rate −10 / +30, respiratory rate −2, EtCO2 +10), "
+        "else warning; high respiratory rate and temperature are warnings only. Open critical "
+        "alerts block discharge until acknowledged; retracting a reading resolves its alert."
+    ),
 )
 async def list_alerts(
     db: DbSession,

@@ -72,6 +72,8 @@ async def test_record_a_dose_with_every_field(
     record = await ok(await client.get(f"/v1/sessions/{sid}"))
     assert [a["id"] for a in record["administrations"]] == [body["id"]]
     assert record["administrations"][0]["dose_mg"] == 40
+    assert record["administrations"][0]["started_at"].endswith("Z")
+    assert record["administrations"][0]["id"] == body["id"]
 
 
 async def test_total_above_planned_dose_needs_a_clinician_override(
