@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -256,3 +257,15 @@ async def test_witness_id_is_stored_canonically_and_a_disabled_witness_is_refuse
     r = await give(client, sid, dose_mg=10, wasted_mg=5, waste_witness_id=leaver_id)
     assert r.status_code == 422
     assert "disabled" in r.json()["errors"][0]["msg"]
+
+
+async def test_concurrent_doses_cannot_both_slip_under_the_plan(client: httpx.AsyncClient) -> None:
+    """Two nurses record 30 mg at once against a 40 mg plan: exactly one is accepted."""
+    session = await dosing_session(client)
+    sid = session["id"]
+    results = await asyncio.gather(*[give(client, sid, dose_mg=30) for _ in range(6)])
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(201) == 1, codes
+    assert set(codes) == {201, 409}
+    listing = await ok(await client.get(f"/v1/sessions/{sid}/administrations"))
+    assert listing["total_given_mg"] == 30

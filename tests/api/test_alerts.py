@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.api.safety_helpers import (
@@ -248,3 +250,19 @@ async def test_session_record_counts_alerts(client: httpx.AsyncClient) -> None:
         "critical_open": 1,
     }
     assert (await client.get("/v1/sessions/nope/alerts")).status_code == 404
+
+
+async def test_concurrent_acknowledgements_one_wins(
+    client: httpx.AsyncClient, nurse_client: httpx.AsyncClient
+) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    await ok(await post_vitals(client, sid, [vital("spo2", 84, "%", ago(120))]), 201)
+    [alert] = await session_alerts(client, sid)
+    url = f"/v1/alerts/{alert['id']}/acknowledge"
+    results = await asyncio.gather(
+        *[(client if i % 2 else nurse_client).post(url, json={}) for i in range(6)]
+    )
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(200) == 1, codes
+    assert set(codes) == {200, 409}
