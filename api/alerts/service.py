@@ -22,6 +22,8 @@ from api.clinical.alerts import AlertDecision, evaluate_reading
 from api.clinical.phase import Phase, derive_phase
 from api.errors import Conflict, NotFound
 from api.pagination import decode_cursor, encode_cursor
+from api.plans.service import get_revision
+from api.sessions.gates import thresholds_for
 from api.types import parse_id
 from models import Alert, Observation, TreatmentSession
 from models.base import utcnow
@@ -63,10 +65,9 @@ async def raise_alerts_for_readings(
     candidates = [r for r in readings if r.get("phase") in (Phase.intra, Phase.post)]
     if not candidates:
         return []
-    from api.sessions.gates import thresholds_for
-    from api.sessions.service import session_revision
-
-    thresholds = thresholds_for(await session_revision(db, session))
+    # The plan revision the session pinned, never the plan's current one.
+    revision = await get_revision(db, session.plan_id, session.plan_revision)
+    thresholds = thresholds_for(revision)
     rows = []
     for reading in candidates:
         decision = evaluate_reading(
