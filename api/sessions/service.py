@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Select, false, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alerts.service import alerts_after_transition
 from api.audit import Audit
 from api.clinical.dose import DoseInputMissing, compute_session_dose
 from api.clinical.status_machine import (
@@ -311,6 +312,7 @@ async def transition(
     )
     await db.flush()
     await db.refresh(session)
+    await alerts_after_transition(db, session, target, at)
     audit.record("transition", "session", session.id, patient_id=session.patient_id)
     if overridden:
         audit.record("override", "session", session.id, patient_id=session.patient_id)
