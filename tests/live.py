@@ -26,7 +26,18 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_BIN = Path(os.environ.get("VIGIL_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """The newest installed PostgreSQL's binaries (Debian layout), or VIGIL_PG_BIN."""
+    if os.environ.get("VIGIL_PG_BIN"):
+        return Path(os.environ["VIGIL_PG_BIN"])
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    return versions[-1] if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 SECRET_KEY = "live-test-secret-key-shared-by-every-process-0123456789"
 ADMIN_PASSWORD = "live-admin-password-0123456789"
 STAFF_PASSWORD = "live-staff-password-0123456789"
