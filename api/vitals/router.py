@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import AwareDatetime
 
 from api.audit import AuditDep
 from api.csv_export import csv_response, wants_csv
 from api.db import DbSession
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit
+from api.types import Timestamp
 from api.vitals import service
 from api.vitals.schemas import (
     ObservationBatch,
@@ -65,7 +65,7 @@ async def list_vitals(
     audit: AuditDep,
     phase: Phase | None = None,
     code: Annotated[str | None, Query(max_length=32)] = None,
-    since: AwareDatetime | None = None,
+    since: Timestamp | None = None,
     include_retracted: bool = False,
     limit: Limit = 50,
     cursor: Cursor = None,

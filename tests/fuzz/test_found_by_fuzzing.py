@@ -66,3 +66,42 @@ async def test_nul_character_in_a_login_form_is_422(anon_client: httpx.AsyncClie
     )
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_timestamp_that_overflows_in_utc_is_422(client: httpx.AsyncClient) -> None:
+    patient = await create_patient(client)
+    plan = await create_plan(client, patient["id"])
+    r = await client.post(
+        "/v1/sessions",
+        json={
+            "patient_id": patient["id"],
+            "dosing_plan_id": plan["id"],
+            "scheduled_at": "0001-01-01T00:00:00+05:00",
+        },
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "scheduled_at"]
+    r = await client.post(
+        "/v1/sessions/00000000-0000-0000-0000-000000000000/vitals",
+        json={
+            "observations": [
+                {
+                    "code": "spo2",
+                    "value": 97,
+                    "unit": "%",
+                    "measured_at": "0001-01-01T00:00:00+05:00",
+                }
+            ]
+        },
+    )
+    assert r.status_code == 422
+
+
+async def test_query_timestamps_that_overflow_in_utc_are_422(client: httpx.AsyncClient) -> None:
+    for path in (
+        "/v1/sessions?from=0001-01-01T00:00:00%2B05:00",
+        "/v1/sessions?to=9999-12-31T23:59:59-05:00",
+    ):
+        r = await client.get(path)
+        assert r.status_code == 422, (path, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
