@@ -30,6 +30,8 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    client_cpu_seconds: float = 0.0
+    server_cpu_seconds: float | None = None
 
     def percentile(self, p: float) -> float:
         if not self.latencies_ms:
@@ -60,9 +62,32 @@ class LoadResult:
             "p90_ms": round(self.percentile(90), 2),
             "p99_ms": round(self.percentile(99), 2),
             "max_ms": round(max(self.latencies_ms), 2) if self.latencies_ms else None,
+            "client_cpu_ms_per_request": round(1000 * self.client_cpu_seconds / self.ok, 2)
+            if self.ok
+            else None,
+            "server_cpu_ms_per_request": round(1000 * self.server_cpu_seconds / self.ok, 2)
+            if self.ok and self.server_cpu_seconds is not None
+            else None,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": dict(self.errors),
         }
+
+
+def process_group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in a process group (Linux /proc)."""
+    import os
+    from pathlib import Path
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def local_only(base_url: str) -> str:
@@ -93,6 +118,7 @@ async def run_load(
     expect: int,
     items_per_request: int = 1,
     warmup: int = 0,
+    server_cpu: Callable[[], float] | None = None,
 ) -> LoadResult:
     result = LoadResult(name=name, connections=connections, items_per_request=items_per_request)
     async with client_for(base_url, connections, headers) as client:
@@ -121,8 +147,13 @@ async def run_load(
                     result.ok += 1
                     result.latencies_ms.append(elapsed)
 
+        cpu_before = time.process_time()
+        server_before = server_cpu() if server_cpu else None
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
         result.seconds = time.perf_counter() - started
+        result.client_cpu_seconds = time.process_time() - cpu_before
+        if server_cpu is not None and server_before is not None:
+            result.server_cpu_seconds = server_cpu() - server_before
         result.requests = issued
     return result
