@@ -200,7 +200,9 @@ _MLLP_END = "\x1c"
 
 
 def strip_mllp(raw: bytes | str) -> str:
-    """Remove MLLP framing and return the segments separated by CR (blank lines dropped).
+    """Remove MLLP framing and return the segments separated by CR.
+
+    Blank lines, a byte-order mark and whitespace around each segment are dropped.
 
     Bytes are decoded as UTF-8, falling back to latin-1 (which never fails).
     """
@@ -211,9 +213,9 @@ def strip_mllp(raw: bytes | str) -> str:
             text = raw.decode("latin-1")
     else:
         text = raw
-    text = text.replace(_MLLP_START, "").replace(_MLLP_END, "")
+    text = text.replace(_MLLP_START, "").replace(_MLLP_END, "").replace("\ufeff", "")
     lines = text.replace("\r\n", "\r").replace("\n", "\r").split("\r")
-    return "\r".join(line for line in lines if line.strip())
+    return "\r".join(stripped for line in lines if (stripped := line.strip()))
 
 
 # --------------------------------------------------------------------------------------------
