@@ -2,9 +2,22 @@
 
 from fastapi import APIRouter
 
+from api.devices.router import router as devices
+from api.fhir.router import router as fhir
+from api.integrations.router import router as integrations
+from api.live.router import router as live
 from api.patients.router import router as patients
 from api.plans.router import router as plans
 from api.sessions.router import router as sessions
 from api.vitals.router import router as vitals
 
-ALL: list[APIRouter] = [patients, plans, sessions, vitals]
+ALL: list[APIRouter] = [
+    patients,
+    plans,
+    sessions,
+    vitals,
+    devices,
+    integrations,
+    live,
+    fhir,
+]

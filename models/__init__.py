@@ -1,6 +1,9 @@
 """Every table Vigil has. Importing this package registers them all on ``Base.metadata``."""
 
 from models.base import Base
+from models.device import Device, DeviceBinding
+from models.event import LiveEvent
+from models.integration import Hl7Message, QuarantinedReading
 from models.observation import Observation
 from models.patient import Patient
 from models.plan import DosingPlan, DosingPlanRevision
@@ -8,10 +11,15 @@ from models.session import SessionTransition, TreatmentSession
 
 __all__ = [
     "Base",
+    "Device",
+    "DeviceBinding",
     "DosingPlan",
     "DosingPlanRevision",
+    "Hl7Message",
+    "LiveEvent",
     "Observation",
     "Patient",
+    "QuarantinedReading",
     "SessionTransition",
     "TreatmentSession",
 ]
