@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(handler=_migrate)
 
-    for register in EXTENSIONS:
+    from api.users.cli import register as register_users
+
+    for register in [register_users, *EXTENSIONS]:
         register(sub)
     return parser
 

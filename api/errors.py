@@ -26,6 +26,7 @@ class DomainError(Exception):
     status: int = 400
     type_slug: str = "bad-request"
     title: str = "Bad request"
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -48,6 +49,7 @@ class BadRequest(DomainError):
 
 class Unauthorized(DomainError):
     status, type_slug, title = 401, "unauthorized", "Authentication required"
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 - constant
 
 
 class Forbidden(DomainError):
@@ -127,7 +129,9 @@ def _is_malformed_body(errors: Sequence[Any]) -> bool:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM_JSON)
+        return JSONResponse(
+            exc.body(), status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

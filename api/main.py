@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import routers
+from api.auth.router import router as auth_router
 from api.config import Settings, get_settings
 from api.db import create_engine, create_session_factory
 from api.docs import install_docs
@@ -17,6 +18,8 @@ from api.logging import configure_logging
 from api.middleware import RequestContextMiddleware, RequestGuardMiddleware
 from api.readiness import Readiness
 from api.security.actor import install_actor_resolver
+from api.security.authorize import authorize
+from api.security.bootstrap import bootstrap_admin
 
 DESCRIPTION = """
 Vigil is the system of record for ketamine and esketamine treatment sessions: dosing plans,
@@ -56,14 +59,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
     app.state.readiness = Readiness(engine)
-    app.state.startup_hooks = []
+    app.state.secret_key = settings.resolved_secret_key()
+    app.state.startup_hooks = [bootstrap_admin]
     app.state.shutdown_hooks = []
     install_actor_resolver(app)
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
+    app.include_router(auth_router)
     for router in routers.ALL:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(authorize)])
     install_docs(app)
     return app

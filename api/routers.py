@@ -2,13 +2,16 @@
 
 from fastapi import APIRouter
 
+from api.audit_events.router import router as audit_events
 from api.devices.router import router as devices
 from api.fhir.router import router as fhir
+from api.integration_clients.router import router as integration_clients
 from api.integrations.router import router as integrations
 from api.live.router import router as live
 from api.patients.router import router as patients
 from api.plans.router import router as plans
 from api.sessions.router import router as sessions
+from api.users.router import router as users
 from api.vitals.router import router as vitals
 
 ALL: list[APIRouter] = [
@@ -16,6 +19,9 @@ ALL: list[APIRouter] = [
     plans,
     sessions,
     vitals,
+    users,
+    integration_clients,
+    audit_events,
     devices,
     integrations,
     live,

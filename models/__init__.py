@@ -1,5 +1,6 @@
 """Every table Vigil has. Importing this package registers them all on ``Base.metadata``."""
 
+from models.audit import AuditEvent
 from models.base import Base
 from models.device import Device, DeviceBinding
 from models.event import LiveEvent
@@ -8,18 +9,22 @@ from models.observation import Observation
 from models.patient import Patient
 from models.plan import DosingPlan, DosingPlanRevision
 from models.session import SessionTransition, TreatmentSession
+from models.user import IntegrationClient, User
 
 __all__ = [
+    "AuditEvent",
     "Base",
     "Device",
     "DeviceBinding",
     "DosingPlan",
     "DosingPlanRevision",
     "Hl7Message",
+    "IntegrationClient",
     "LiveEvent",
     "Observation",
     "Patient",
     "QuarantinedReading",
     "SessionTransition",
     "TreatmentSession",
+    "User",
 ]

@@ -90,14 +90,20 @@ async def backend(
     await _drop_pg_database(PG_SERVER_URL, name)
 
 
+ADMIN_PASSWORD = "admin-password-for-tests"
+STAFF_PASSWORD = "staff-password-for-tests"
+
+
 def make_settings(url: str, **overrides: Any) -> Settings:
-    return Settings(
-        database_url=url,
-        environment="test",
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
-        log_level="WARNING",
+    values: dict[str, Any] = {
+        "database_url": url,
+        "environment": "test",
+        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "bootstrap_admin_password": ADMIN_PASSWORD,
+        "log_level": "WARNING",
         **overrides,
-    )
+    }
+    return Settings(**values)
 
 
 @pytest.fixture(scope="session")
@@ -107,10 +113,99 @@ async def app(backend: Backend) -> AsyncIterator[FastAPI]:
         yield application
 
 
+@dataclass
+class Staff:
+    """The people (and one integration client) every test can act as."""
+
+    tokens: dict[str, str]
+    ids: dict[str, str]
+    api_key: str
+    integration_client_id: str
+
+
+def _client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://vigil.test", headers=headers
+    )
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": password},
+    )
+
+
+async def create_staff(
+    admin: httpx.AsyncClient, role: str, username: str | None = None
+) -> tuple[str, str]:
+    """Create a user with ``role`` through the API; returns (id, token)."""
+    username = username or f"{role}-{uuid.uuid4().hex[:8]}"
+    r = await admin.post(
+        "/v1/users",
+        json={
+            "username": username,
+            "password": STAFF_PASSWORD,
+            "role": role,
+            "display_name": username,
+        },
+    )
+    assert r.status_code == 201, r.text
+    token = (await login(admin, username, STAFF_PASSWORD)).json()["access_token"]
+    return r.json()["id"], token
+
+
 @pytest.fixture(scope="session")
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as c:
+async def staff(app: FastAPI) -> AsyncIterator[Staff]:
+    async with _client(app) as anon:
+        r = await login(anon, "admin", ADMIN_PASSWORD)
+        assert r.status_code == 200, r.text
+        admin_token = r.json()["access_token"]
+    async with _client(app, admin_token) as admin:
+        me = (await admin.get("/v1/users/me")).json()
+        ids, tokens = {"admin": me["id"]}, {"admin": admin_token}
+        for role in ("clinician", "nurse", "nurse2", "clinician2"):
+            ids[role], tokens[role] = await create_staff(admin, role.rstrip("2"))
+        r = await admin.post("/v1/integration-clients", json={"name": "test gateway"})
+        assert r.status_code == 201, r.text
+        yield Staff(
+            tokens=tokens,
+            ids=ids,
+            api_key=r.json()["api_key"],
+            integration_client_id=r.json()["id"],
+        )
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI, staff: Staff) -> AsyncIterator[httpx.AsyncClient]:
+    """A clinician: may do everything clinical."""
+    async with _client(app, staff.tokens["clinician"]) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def nurse_client(app: FastAPI, staff: Staff) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(app, staff.tokens["nurse"]) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def admin_client(app: FastAPI, staff: Staff) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(app, staff.tokens["admin"]) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def integration_client(app: FastAPI, staff: Staff) -> AsyncIterator[httpx.AsyncClient]:
+    """An integration client's API key: may push readings and nothing else."""
+    async with _client(app, staff.api_key) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(app) as c:
         yield c
 
 

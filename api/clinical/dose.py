@@ -133,7 +133,7 @@ def compute_session_dose(
         uncapped = _round_tenth(_dec(dose_mg))
         planned = min(uncapped, cap)
         return DoseComputation(
-            weight_kg=weight_kg,
+            weight_kg=None if weight_kg is None else float(weight_kg),
             weight_basis=None,
             basis_weight_kg=None,
             dose_mg_per_kg=None,
@@ -171,10 +171,10 @@ def compute_session_dose(
     uncapped = _round_tenth(_dec(dose_mg_per_kg) * basis_dec)
     planned = min(uncapped, cap)
     return DoseComputation(
-        weight_kg=weight_kg,
+        weight_kg=float(weight_kg),
         weight_basis=basis.value,
         basis_weight_kg=float(basis_dec),
-        dose_mg_per_kg=dose_mg_per_kg,
+        dose_mg_per_kg=float(dose_mg_per_kg),
         uncapped_dose_mg=float(uncapped),
         planned_dose_mg=float(planned),
         capped=planned < uncapped,

@@ -277,22 +277,20 @@ def evaluate_discharge_gate(
         unmet.append(
             Unmet(
                 code="missing_sedation_score",
-                message="No sedation score (MOAA/S or RASS) has been recorded since dosing started.",
+                message="No sedation score (MOAA/S or RASS) recorded since dosing started.",
             )
         )
     else:
         name, resolved = SEDATION_INSTRUMENTS[latest.instrument]
         if latest.score != resolved:
+            shown = f"{latest.score:+d}" if latest.instrument == "rass" else str(latest.score)
             unmet.append(
                 Unmet(
                     code="sedation_not_resolved",
                     value=float(latest.score),
                     message=(
-                        f"Latest sedation score is {name} {latest.score:+d}; sedation has not "
-                        f"resolved ({name} {resolved} needed)."
-                        if latest.instrument == "rass"
-                        else f"Latest sedation score is {name} {latest.score}; sedation has not "
-                        f"resolved ({name} {resolved} needed)."
+                        f"Latest sedation score is {name} {shown}; sedation has not resolved "
+                        f"({name} {resolved} needed)."
                     ),
                 )
             )

@@ -1,18 +1,53 @@
-"""How a request's actor is resolved. Until staff login exists every request acts as the
-development clinician; the security module replaces this resolver, routes stay unchanged."""
+"""Who is calling: staff bearer token or integration API key, resolved once per request."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from sqlalchemy import select
 
 from api.deps import Actor
+from api.errors import Unauthorized
+from api.security.tokens import api_key_matches, api_key_prefix, is_api_key, read_token
+from api.types import parse_id
+from models import IntegrationClient, User
 
-DEVELOPMENT_ACTOR = Actor(id="00000000-0000-0000-0000-000000000001", role="clinician", name="dev")
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("Log in and send 'Authorization: Bearer <token>'.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send credentials as 'Authorization: Bearer <token>'.")
+    return token.strip()
 
 
-async def development_actor(_: Request) -> Actor:
-    return DEVELOPMENT_ACTOR
+async def resolve_actor(request: Request) -> Actor:
+    token = _bearer(request)
+    factory = request.app.state.session_factory
+    async with factory() as db:
+        if is_api_key(token):
+            client = await db.scalar(
+                select(IntegrationClient).where(
+                    IntegrationClient.key_prefix == api_key_prefix(token)
+                )
+            )
+            if (
+                client is None
+                or client.revoked_at is not None
+                or not api_key_matches(token, client.key_hash)
+            ):
+                raise Unauthorized("The API key is not valid or has been revoked.")
+            return Actor(
+                id=str(client.id), role="integration", kind="integration", name=client.name
+            )
+        claims = read_token(token, secret=request.app.state.secret_key)
+        user_id = parse_id(claims.user_id) if claims else None
+        user = await db.get(User, user_id) if user_id else None
+        if user is None or user.disabled:
+            raise Unauthorized("The token is not valid, has expired, or the user is disabled.")
+        return Actor(id=str(user.id), role=user.role, kind="user", name=user.username)
 
 
 def install_actor_resolver(app: FastAPI) -> None:
-    app.state.actor_resolver = development_actor
+    app.state.actor_resolver = resolve_actor

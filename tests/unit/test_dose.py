@@ -74,6 +74,7 @@ def test_adjusted_body_weight() -> None:
 class TestWeightBased:
     def test_actual_default(self) -> None:
         d = weight_based(0.5, weight=70)
+        assert isinstance(d.weight_kg, float)
         assert d == DoseComputation(
             weight_kg=70,
             weight_basis="actual",
@@ -122,6 +123,9 @@ class TestWeightBased:
         # 0.5 * 70.25 = 35.125 -> 35.1 ; 0.5 * 70.3 = 35.15 -> 35.2 (half up)
         assert weight_based(0.5, weight=70.25).planned_dose_mg == 35.1
         assert weight_based(0.5, weight=70.3).planned_dose_mg == 35.2
+        # 0.5 * 70.1 = 35.05: half up gives 35.1; half-even and float round() give 35.0
+        assert weight_based(0.5, weight=70.1).planned_dose_mg == 35.1
+        assert round(0.5 * 70.1, 1) == 35.0  # why Decimal is used
         # 0.75 * 60.7 = 45.525 -> 45.5
         assert weight_based(0.75, weight=60.7).planned_dose_mg == 45.5
 

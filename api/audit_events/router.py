@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+from sqlalchemy import false, select, tuple_
+
+from api.db import DbSession
+from api.openapi import PROBLEMS
+from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.types import Id, ReadModel, parse_id
+from models import AuditEvent
+
+router = APIRouter(prefix="/v1/audit-events", tags=["audit"], responses=PROBLEMS)
+
+
+class AuditEventRead(ReadModel):
+    id: Id
+    at: datetime
+    actor_id: str | None
+    role: str | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    patient_id: Id | None
+    client_address: str | None
+    request_id: str | None
+    outcome: str
+    detail: str | None
+
+
+@router.get(
+    "",
+    response_model=Page[AuditEventRead],
+    summary="The audit trail, newest first (reading it is not itself audited per row)",
+)
+async def list_audit_events(
+    db: DbSession,
+    patient_id: str | None = None,
+    actor_id: str | None = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: AwareDatetime | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[AuditEventRead]:
+    stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if patient_id is not None:
+        pid = parse_id(patient_id)
+        stmt = stmt.where(AuditEvent.patient_id == pid) if pid else stmt.where(false())
+    if actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == actor_id)
+    if from_ is not None:
+        stmt = stmt.where(AuditEvent.at >= from_)
+    if to is not None:
+        stmt = stmt.where(AuditEvent.at < to)
+    if cursor:
+        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
+        stmt = stmt.where(tuple_(AuditEvent.at, AuditEvent.id) < tuple_(last_at, last_id))
+    rows = list((await db.scalars(stmt.limit(limit + 1))).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].at, rows[-1].id)
+    return Page(items=[AuditEventRead.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -1,0 +1,37 @@
+"""The one check in front of every /v1 and /fhir route: authenticated, and the role may call it."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Request
+
+from api.audit import attempt_event, audit_row, write_separately
+from api.deps import Actor, current_actor
+from api.errors import Forbidden, Unauthorized
+from api.security.policy import allowed_roles
+
+log = logging.getLogger("vigil.security")
+
+
+async def authorize(request: Request) -> Actor:
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    try:
+        actor = await current_actor(request)
+    except Unauthorized:
+        await write_separately(
+            request, [audit_row(request, None, outcome="unauthenticated", **attempt_event(request))]
+        )
+        raise
+    roles = allowed_roles(request.method, path)
+    if actor.role not in roles:
+        log.info("denied %s %s for role %s", request.method, path, actor.role)
+        await write_separately(
+            request, [audit_row(request, actor, outcome="denied", **attempt_event(request))]
+        )
+        raise Forbidden(
+            f"Your role ({actor.role}) may not {request.method} {path}."
+            + (f" Allowed: {', '.join(sorted(roles))}." if roles else "")
+        )
+    return actor

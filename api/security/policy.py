@@ -1,0 +1,75 @@
+"""Which role may call which route: the one table that says so (SPEC §9).
+
+Keys are (method, path template) exactly as the routes declare them. A route missing here is
+refused to everyone (fail closed), and a test checks that every route in the OpenAPI schema is
+listed.
+"""
+
+from __future__ import annotations
+
+ADMIN, CLINICIAN, NURSE, INTEGRATION = "admin", "clinician", "nurse", "integration"
+CLINICAL = frozenset({CLINICIAN, NURSE})
+CLINICIAN_ONLY = frozenset({CLINICIAN})
+ADMIN_ONLY = frozenset({ADMIN})
+PUSH = frozenset({INTEGRATION})
+ANY_STAFF = frozenset({ADMIN, CLINICIAN, NURSE})
+RECORDS_OFFICERS = frozenset({ADMIN, CLINICIAN})
+
+POLICY: dict[tuple[str, str], frozenset[str]] = {
+    # staff and integration management
+    ("POST", "/v1/users"): ADMIN_ONLY,
+    ("GET", "/v1/users"): ADMIN_ONLY,
+    ("GET", "/v1/users/me"): ANY_STAFF,
+    ("POST", "/v1/users/{user_id}/disable"): ADMIN_ONLY,
+    ("POST", "/v1/users/{user_id}/enable"): ADMIN_ONLY,
+    ("POST", "/v1/integration-clients"): ADMIN_ONLY,
+    ("GET", "/v1/integration-clients"): ADMIN_ONLY,
+    ("POST", "/v1/integration-clients/{client_id}/revoke"): ADMIN_ONLY,
+    ("GET", "/v1/audit-events"): ADMIN_ONLY,
+    # patients
+    ("POST", "/v1/patients"): CLINICAL,
+    ("GET", "/v1/patients"): CLINICAL,
+    ("GET", "/v1/patients/{patient_id}"): CLINICAL,
+    ("PATCH", "/v1/patients/{patient_id}"): CLINICAL,
+    # dosing plans: clinicians write, nurses read
+    ("POST", "/v1/patients/{patient_id}/dosing-plans"): CLINICIAN_ONLY,
+    ("GET", "/v1/patients/{patient_id}/dosing-plans"): CLINICAL,
+    ("GET", "/v1/dosing-plans/{plan_id}"): CLINICAL,
+    ("GET", "/v1/dosing-plans/{plan_id}/revisions"): CLINICAL,
+    ("GET", "/v1/dosing-plans/{plan_id}/revisions/{n}"): CLINICAL,
+    ("POST", "/v1/dosing-plans/{plan_id}/revisions"): CLINICIAN_ONLY,
+    ("POST", "/v1/dosing-plans/{plan_id}/discontinue"): CLINICIAN_ONLY,
+    # sessions and vitals
+    ("POST", "/v1/sessions"): CLINICAL,
+    ("GET", "/v1/sessions"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/transitions"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/readiness"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/vitals"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/vitals"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/vitals/{observation_id}/retract"): CLINICAL,
+    # devices and their bindings to sessions
+    ("POST", "/v1/devices"): ADMIN_ONLY,
+    ("GET", "/v1/devices"): ANY_STAFF,
+    ("POST", "/v1/sessions/{session_id}/devices"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/devices"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/devices/{binding_id}/release"): CLINICAL,
+    # integrations: push only (an API key reads no patient data); the quarantine is admin's
+    ("POST", "/v1/integrations/observations"): PUSH,
+    ("POST", "/v1/integrations/hl7v2"): PUSH,
+    ("GET", "/v1/integrations/quarantine"): ADMIN_ONLY,
+    # live streams
+    ("GET", "/v1/sessions/{session_id}/events"): CLINICAL,
+    ("GET", "/v1/events"): CLINICAL,
+    # FHIR R4 facade: integrations (and clinical staff) create, clinical staff read
+    ("GET", "/fhir/R4/metadata"): ANY_STAFF | PUSH,
+    ("POST", "/fhir/R4/Observation"): PUSH | CLINICAL,
+    ("POST", "/fhir/R4"): PUSH | CLINICAL,
+    ("GET", "/fhir/R4/Observation"): CLINICAL,
+    ("GET", "/fhir/R4/Observation/{observation_id}"): CLINICAL,
+    ("GET", "/fhir/R4/Patient/{patient_id}"): CLINICAL,
+}
+
+
+def allowed_roles(method: str, path: str) -> frozenset[str]:
+    return POLICY.get((method, path), frozenset())

@@ -1,0 +1,75 @@
+"""Signed, expiring bearer tokens for staff (JWT, HS256) and API keys for integration clients."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+ALGORITHM = "HS256"
+ISSUER = "vigil"
+API_KEY_PREFIX = "vk_"
+_PREFIX_CHARS = 12
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    role: str
+
+
+def issue_token(*, user_id: uuid.UUID, role: str, secret: str, ttl_minutes: int) -> str:
+    now = datetime.now(UTC)
+    payload = {
+        "sub": str(user_id),
+        "role": role,
+        "iss": ISSUER,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=ttl_minutes)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def read_token(token: str, *, secret: str) -> TokenClaims | None:
+    """Claims of a valid token; None for a malformed, tampered or expired one."""
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["sub", "exp", "iat", "iss"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    return TokenClaims(user_id=str(payload["sub"]), role=str(payload.get("role", "")))
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh key (shown once), its lookup prefix and its hash. 256 bits of entropy."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, api_key_prefix(key), hash_api_key(key)
+
+
+def is_api_key(token: str) -> bool:
+    return token.startswith(API_KEY_PREFIX)
+
+
+def api_key_prefix(key: str) -> str:
+    return key[len(API_KEY_PREFIX) : len(API_KEY_PREFIX) + _PREFIX_CHARS]
+
+
+def hash_api_key(key: str) -> str:
+    """SHA-256 suffices for a 256-bit random key (nothing to brute-force), and stays fast on the
+    ingest hot path where every push presents its key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_matches(key: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_api_key(key), stored_hash)
