@@ -13,6 +13,7 @@ from api.config import Settings, get_settings
 from api.db import create_engine, create_session_factory
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.fhir.errors import FhirOutcomeMiddleware
 from api.health import router as health_router
 from api.logging import configure_logging
 from api.middleware import RequestContextMiddleware, RequestGuardMiddleware
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(FhirOutcomeMiddleware)  # outermost: /fhir errors as OperationOutcome
     app.include_router(health_router)
     app.include_router(auth_router)
     for router in routers.ALL:
