@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Float, Index, String, func
+from sqlalchemy import CheckConstraint, Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin, utcnow
@@ -13,7 +13,6 @@ class Patient(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("sex IN ('female', 'male', 'other', 'unknown')", name="sex"),
         CheckConstraint("height_cm IS NULL OR (height_cm > 30 AND height_cm < 260)", name="height"),
-        Index("ix_patients_family_name_lower", func.lower("family_name")),
     )
 
     mrn: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.factories import IV_PLAN, create_patient, create_plan, create_session
+
+
+async def test_plan_revisions_are_immutable_and_sessions_pin_theirs(
+    client: httpx.AsyncClient,
+) -> None:
+    patient = await create_patient(client)
+    plan = await create_plan(client, patient["id"])
+    assert plan["revision"] == 1
+    assert plan["status"] == "active"
+    session = await create_session(client, plan=plan)
+    r = await client.post(
+        f"/v1/dosing-plans/{plan['id']}/revisions",
+        json={**IV_PLAN, "dose_mg_per_kg": 0.75, "reason": "partial response"},
+        headers={"If-Match": '"1"'},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["revision"] == 2
+    assert r.json()["dose_mg_per_kg"] == 0.75
+    first = (await client.get(f"/v1/dosing-plans/{plan['id']}/revisions/1")).json()
+    assert first["dose_mg_per_kg"] == 0.5
+    revisions = (await client.get(f"/v1/dosing-plans/{plan['id']}/revisions")).json()
+    assert [x["revision"] for x in revisions] == [1, 2]
+    assert (await client.get(f"/v1/sessions/{session['id']}")).json()["plan_revision"] == 1
+    later = await create_session(
+        client, plan=(await client.get(f"/v1/dosing-plans/{plan['id']}")).json()
+    )
+    assert later["plan_revision"] == 2
+
+
+async def test_stale_if_match_on_revision_is_412(client: httpx.AsyncClient) -> None:
+    patient = await create_patient(client)
+    plan = await create_plan(client, patient["id"])
+    r = await client.post(
+        f"/v1/dosing-plans/{plan['id']}/revisions", json=IV_PLAN, headers={"If-Match": '"7"'}
+    )
+    assert r.status_code == 412
+    assert len((await client.get(f"/v1/dosing-plans/{plan['id']}/revisions")).json()) == 1
+
+
+async def test_discontinued_plan_takes_no_sessions(client: httpx.AsyncClient) -> None:
+    patient = await create_patient(client)
+    plan = await create_plan(client, patient["id"])
+    r = await client.post(
+        f"/v1/dosing-plans/{plan['id']}/discontinue", json={"reason": "course complete"}
+    )
+    assert r.status_code == 200
+    assert r.json()["status"] == "discontinued"
+    r = await client.post(
+        "/v1/sessions",
+        json={
+            "patient_id": patient["id"],
+            "dosing_plan_id": plan["id"],
+            "scheduled_at": "2026-12-01T09:00:00Z",
+        },
+    )
+    assert r.status_code == 409
+    again = await client.post(f"/v1/dosing-plans/{plan['id']}/discontinue", json={"reason": "x"})
+    assert again.status_code == 409
+
+
+async def test_plan_of_another_patient_is_409(client: httpx.AsyncClient) -> None:
+    a = await create_patient(client)
+    b = await create_patient(client)
+    plan = await create_plan(client, a["id"])
+    r = await client.post(
+        "/v1/sessions",
+        json={
+            "patient_id": b["id"],
+            "dosing_plan_id": plan["id"],
+            "scheduled_at": "2026-12-01T09:00:00Z",
+        },
+    )
+    assert r.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"dose_mg": 40}, "dose_mg_per_kg"),  # both doses
+        ({"dose_mg_per_kg": None}, "dose_mg_per_kg"),  # neither
+        ({"infusion_minutes": None}, "infusion_minutes"),
+        ({"route": "im"}, "infusion_minutes"),
+        ({"thresholds": {"pre_systolic_max": 500}}, "thresholds"),
+        ({"thresholds": {"heart_rate_min": 130}}, "thresholds"),
+        ({"thresholds": {"made_up": 1}}, "thresholds"),
+        (
+            {
+                "medication": "esketamine",
+                "route": "intranasal",
+                "dose_mg_per_kg": None,
+                "dose_mg": 50,
+                "infusion_minutes": None,
+                "min_monitoring_minutes": 120,
+            },
+            "dose_mg",
+        ),
+        (
+            {
+                "medication": "esketamine",
+                "route": "intranasal",
+                "dose_mg_per_kg": None,
+                "dose_mg": 56,
+                "infusion_minutes": None,
+                "min_monitoring_minutes": 60,
+            },
+            "min_monitoring_minutes",
+        ),
+        ({"medication": "aspirin"}, "medication"),
+        ({"max_dose_mg": float("nan")}, "max_dose_mg"),
+    ],
+)
+async def test_incoherent_plans_are_422(
+    client: httpx.AsyncClient, change: dict[str, object], field: str
+) -> None:
+    patient = await create_patient(client)
+    r = await client.post(
+        f"/v1/patients/{patient['id']}/dosing-plans",
+        content=_json({**IV_PLAN, **change}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code in (422, 400), r.text
+    if r.status_code == 422:
+        assert any(e["loc"][1] == field for e in r.json()["errors"]), r.json()["errors"]
+    assert (await client.get(f"/v1/patients/{patient['id']}/dosing-plans")).json() == []
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, allow_nan=True)
+
+
+async def test_nurse_cannot_write_plans_but_can_read(
+    client: httpx.AsyncClient, nurse_client: httpx.AsyncClient
+) -> None:
+    patient = await create_patient(client)
+    r = await nurse_client.post(f"/v1/patients/{patient['id']}/dosing-plans", json=IV_PLAN)
+    assert r.status_code == 403
+    plan = await create_plan(client, patient["id"])
+    assert (await nurse_client.get(f"/v1/dosing-plans/{plan['id']}")).status_code == 200
