@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, status
 
 from api.audit import AuditDep
 from api.db import DbSession
@@ -81,7 +83,15 @@ async def release_binding(
     binding_id: str,
     db: DbSession,
     audit: AuditDep,
-    body: BindingRelease | None = None,
+    body: Annotated[
+        BindingRelease | None,
+        Body(
+            openapi_examples={
+                "no reason": {"value": {}},
+                "with a reason": {"value": {"reason": "monitor swapped for chair-4's"}},
+            }
+        ),
+    ] = None,
 ) -> BindingRead:
     reason = body.reason if body is not None else None
     return BindingRead.model_validate(

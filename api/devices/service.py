@@ -159,7 +159,7 @@ async def list_bindings(db: AsyncSession, audit: Audit, session_id: str) -> list
         .order_by(DeviceBinding.bound_at, DeviceBinding.id)
     )
     audit.record("read", "device_binding", None, patient_id=session.patient_id)
-    return [binding_view(b, d) for b, d in rows.tuples()]
+    return [binding_view(b, d) for b, d in rows]
 
 
 async def release_binding(
@@ -176,7 +176,7 @@ async def release_binding(
         if bid
         else None
     )
-    row = found.tuples().first() if found is not None else None
+    row = found.first() if found is not None else None
     if row is None:
         raise NotFound(f"Session {session_id} has no device binding {binding_id}.")
     binding, device = row
@@ -291,20 +291,16 @@ async def load_routes(
             ),
         )
     )
-    coverages = {b.id: Coverage(b, s) for b, s in rows.tuples()}
+    coverages = {b.id: Coverage(b, s) for b, s in rows}
     newest = (
-        (
-            await db.execute(
-                select(DeviceBinding, TreatmentSession)
-                .join(TreatmentSession, TreatmentSession.id == DeviceBinding.session_id)
-                .where(DeviceBinding.device_id == device.id)
-                .order_by(DeviceBinding.bound_at.desc())
-                .limit(1)
-            )
+        await db.execute(
+            select(DeviceBinding, TreatmentSession)
+            .join(TreatmentSession, TreatmentSession.id == DeviceBinding.session_id)
+            .where(DeviceBinding.device_id == device.id)
+            .order_by(DeviceBinding.bound_at.desc())
+            .limit(1)
         )
-        .tuples()
-        .first()
-    )
+    ).first()
     if newest is not None:
         coverages.setdefault(newest[0].id, Coverage(newest[0], newest[1]))
     return DeviceRoutes(device.identifier, list(coverages.values()))

@@ -81,8 +81,8 @@ def _json_body(name: str, example: dict[str, Any]) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {
-                FHIR_JSON: {"schema": schema, "example": example},
-                "application/json": {"schema": schema},
+                FHIR_JSON: {"schema": schema, "examples": {name: {"value": example}}},
+                "application/json": {"schema": schema, "examples": {name: {"value": example}}},
             },
         }
     }

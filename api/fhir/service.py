@@ -337,9 +337,7 @@ async def read_observation(db: AsyncSession, audit: Audit, resource_id: str) -> 
     panel = resource_id.startswith("bp-")
     oid = parse_id(resource_id.removeprefix("bp-"))
     row = (
-        (await db.execute(_readings_query().where(Observation.id == oid))).tuples().first()
-        if oid
-        else None
+        (await db.execute(_readings_query().where(Observation.id == oid))).first() if oid else None
     )
     if row is None or (panel and row[0].code != "systolic_bp"):
         raise FhirError(404, [issue("not-found", f"Observation/{resource_id} is not known")])
@@ -438,7 +436,7 @@ async def search_observations(
     if after is not None:
         stmt = stmt.where(Observation.measured_at > after)
     stmt = stmt.order_by(Observation.measured_at, Observation.id)
-    rows = list((await db.execute(stmt.limit(count + 1))).tuples().all())
+    rows = list((await db.execute(stmt.limit(count + 1))).all())
     next_after: datetime | None = None
     if len(rows) > count:
         rows = rows[:count]
@@ -448,7 +446,7 @@ async def search_observations(
                 Observation.id.not_in([o.id for o, _ in rows if o.measured_at == last])
             )
         )
-        rows += list(rest.tuples().all())
+        rows += list(rest.all())
         next_after = last
     audit.record("read", "observation", None, patient_id=patient_uuid)
     readings = [_as_stored(o, pid) for o, pid in rows]

@@ -19,6 +19,15 @@ _DESCRIPTION = (
     "with `Last-Event-ID` (or `?last_event_id=`) to resume after that event, from any API "
     "process. Without it the stream starts with what happens from now on."
 )
+MaxSeconds = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        le=86400,
+        description="End the stream after this many seconds (0: send what is there, then end); "
+        "the client reconnects with Last-Event-ID, e.g. to move to another API process",
+    ),
+]
 _SSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
 }
@@ -31,11 +40,14 @@ async def _respond(
     session_id: str | None,
     last_event_id: str | None,
     last_event_id_query: str | None,
+    max_seconds: float | None,
 ) -> EventSourceResponse:
     start = service.parse_last_event_id(last_event_id, last_event_id_query)
     sid, after = await service.open_stream(db, audit, session_id=session_id, last_event_id=start)
     service.ensure_listener(request.app)
-    stream = service.event_stream(request.app.state.session_factory, session_id=sid, after=after)
+    stream = service.event_stream(
+        request.app.state.session_factory, session_id=sid, after=after, max_seconds=max_seconds
+    )
     return EventSourceResponse(
         stream, ping=None, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
@@ -55,8 +67,11 @@ async def session_events(
     audit: AuditDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
+    max_seconds: MaxSeconds = None,
 ) -> EventSourceResponse:
-    return await _respond(request, db, audit, session_id, last_event_id, last_event_id_query)
+    return await _respond(
+        request, db, audit, session_id, last_event_id, last_event_id_query, max_seconds
+    )
 
 
 @router.get(
@@ -72,5 +87,6 @@ async def clinic_events(
     audit: AuditDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
+    max_seconds: MaxSeconds = None,
 ) -> EventSourceResponse:
-    return await _respond(request, db, audit, None, last_event_id, last_event_id_query)
+    return await _respond(request, db, audit, None, last_event_id, last_event_id_query, max_seconds)

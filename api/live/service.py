@@ -100,9 +100,13 @@ async def event_stream(
     after: int,
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
     poll_seconds: float = POLL_SECONDS,
+    max_seconds: float | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
+    """Heartbeat at once, then every event after ``after`` as it commits, forever or until
+    ``max_seconds`` have passed (0: what is there now, then the stream ends)."""
     waiter = notifier.subscribe()
     loop = asyncio.get_running_loop()
+    deadline = None if max_seconds is None else loop.time() + max_seconds
     try:
         yield _heartbeat()  # at once: the client knows it is connected
         next_heartbeat = loop.time() + heartbeat_seconds
@@ -117,10 +121,14 @@ async def event_stream(
             if len(rows) == BATCH:
                 continue
             now = loop.time()
+            if deadline is not None and now >= deadline:
+                return
             if now >= next_heartbeat:
                 yield _heartbeat()
                 next_heartbeat = now + heartbeat_seconds
             timeout = max(0.0, min(poll_seconds, next_heartbeat - loop.time()))
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - loop.time()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), timeout)
     finally:
