@@ -48,9 +48,9 @@ async def create_device(
         location=location,
         created_by=audit.actor.id,
     )
-    db.add(device)
     try:
         async with db.begin_nested():
+            db.add(device)
             await db.flush()
     except IntegrityError:
         raise Conflict(
@@ -128,9 +128,9 @@ async def bind_device(
     device = await get_device(db, device_id)
     await _close_ended(db, device.id)
     binding = DeviceBinding(device_id=device.id, session_id=session.id, bound_by=audit.actor.id)
-    db.add(binding)
     try:
         async with db.begin_nested():
+            db.add(binding)
             await db.flush()
     except IntegrityError:
         current = await db.scalar(
