@@ -69,7 +69,9 @@ async def serve_in_process(app: FastAPI) -> AsyncIterator[str]:
         uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(500):
+        if server.started:
+            break
         await asyncio.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -183,12 +185,17 @@ async def test_a_reading_posted_to_one_process_reaches_a_stream_on_another(
     }
     ports = [free_port(), free_port()]
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.asgi:app", "--port", str(port)],
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.asgi:app",
+            "--port",
+            str(port),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         for port in ports
     ]
@@ -241,6 +248,7 @@ async def test_a_reading_posted_to_one_process_reaches_a_stream_on_another(
             process.terminate()
         for process in processes:
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
                 process.kill()
+                await process.wait()
