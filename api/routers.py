@@ -2,7 +2,11 @@
 
 from fastapi import APIRouter
 
+from api.administrations.router import router as administrations
+from api.alerts.router import router as alerts
+from api.assessments.router import router as assessments
 from api.audit_events.router import router as audit_events
+from api.controlled_substances.router import router as controlled_substances
 from api.devices.router import router as devices
 from api.fhir.router import router as fhir
 from api.integration_clients.router import router as integration_clients
@@ -10,7 +14,9 @@ from api.integrations.router import router as integrations
 from api.live.router import router as live
 from api.patients.router import router as patients
 from api.plans.router import router as plans
+from api.rems.router import router as rems
 from api.sessions.router import router as sessions
+from api.trends.router import router as trends
 from api.users.router import router as users
 from api.vitals.router import router as vitals
 
@@ -19,6 +25,12 @@ ALL: list[APIRouter] = [
     plans,
     sessions,
     vitals,
+    alerts,
+    administrations,
+    assessments,
+    rems,
+    trends,
+    controlled_substances,
     users,
     integration_clients,
     audit_events,

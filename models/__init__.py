@@ -1,5 +1,8 @@
 """Every table Vigil has. Importing this package registers them all on ``Base.metadata``."""
 
+from models.administration import Administration
+from models.alert import Alert
+from models.assessment import Assessment
 from models.audit import AuditEvent
 from models.base import Base
 from models.device import Device, DeviceBinding
@@ -12,6 +15,9 @@ from models.session import SessionTransition, TreatmentSession
 from models.user import IntegrationClient, User
 
 __all__ = [
+    "Administration",
+    "Alert",
+    "Assessment",
     "AuditEvent",
     "Base",
     "Device",

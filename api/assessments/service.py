@@ -1,13 +1,137 @@
+"""Rating scales scored on the server (SPEC §6; scoring rules in :mod:`api.clinical.scoring`).
+
+MOAA/S and RASS scores feed the discharge gate; PHQ-9 item 9 above 0 raises a critical alert.
+"""
+
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.clinical.gates import SedationScore
+from api.alerts.service import raise_assessment_alert
+from api.audit import Audit
+from api.clinical.alerts import phq9_self_harm_alert
+from api.clinical.gates import SEDATION_INSTRUMENTS, SedationScore
+from api.clinical.scoring import ScoringError, score_assessment
+from api.errors import Conflict, ValidationFailed, field_error
+from api.pagination import decode_cursor, encode_cursor
+from api.sessions.service import get_session
+from models import Alert, Assessment
+
+_COLUMNS = [c.key for c in Assessment.__table__.columns]
+
+
+def assessment_dict(row: Assessment, alert_id: uuid.UUID | None = None) -> dict[str, Any]:
+    return {**{c: getattr(row, c) for c in _COLUMNS}, "alert_id": alert_id}
 
 
 async def sedation_scores_for_session(
     db: AsyncSession, session_id: uuid.UUID
 ) -> list[SedationScore]:
-    return []  # assessments arrive with the clinical-safety work
+    rows = await db.execute(
+        select(Assessment.instrument, Assessment.total, Assessment.administered_at)
+        .where(
+            Assessment.session_id == session_id,
+            Assessment.instrument.in_(tuple(SEDATION_INSTRUMENTS)),
+        )
+        .order_by(Assessment.administered_at, Assessment.recorded_at)
+    )
+    return [SedationScore(instrument=i, score=t, administered_at=a) for i, t, a in rows]
+
+
+async def cadss_totals_for_session(
+    db: AsyncSession, session_id: uuid.UUID
+) -> list[tuple[datetime, int]]:
+    rows = await db.execute(
+        select(Assessment.administered_at, Assessment.total).where(
+            Assessment.session_id == session_id, Assessment.instrument == "cadss"
+        )
+    )
+    return [(a, t) for a, t in rows]
+
+
+async def record_assessment(
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    *,
+    instrument: str,
+    items: list[int] | None,
+    score: int | None,
+    administered_at: datetime,
+) -> dict[str, Any]:
+    session = await get_session(db, session_id)
+    try:
+        result = score_assessment(instrument, items=items, score=score)
+    except ScoringError as err:
+        raise ValidationFailed([field_error(["body", *_loc(err.field)], err.message)]) from None
+    if session.ended_at is not None and administered_at > session.ended_at:
+        raise Conflict(
+            f"The session ended at {session.ended_at.isoformat()}; an assessment administered "
+            "after that belongs to another session.",
+            field="administered_at",
+        )
+    row = Assessment(
+        session_id=session.id,
+        instrument=result.instrument,
+        items=list(items) if items is not None else None,
+        total=result.total,
+        band=result.band,
+        details=result.details,
+        administered_at=administered_at,
+        recorded_by=audit.actor.id,
+    )
+    db.add(row)
+    await db.flush()
+    alert_id = None
+    if result.instrument == "phq9" and items is not None:
+        decision = phq9_self_harm_alert(items[8])
+        if decision is not None:
+            alert_id = (await raise_assessment_alert(db, session, row.id, decision)).id
+    audit.record("create", "assessment", row.id, patient_id=session.patient_id)
+    return assessment_dict(row, alert_id)
+
+
+def _loc(field: str) -> list[str | int]:
+    """``items.3`` → ``["items", 3]``."""
+    return [int(p) if p.isdigit() else p for p in field.split(".")]
+
+
+async def list_assessments(
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    *,
+    instrument: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Oldest first (the order they were administered); keyset on (administered_at, id)."""
+    session = await get_session(db, session_id)
+    stmt = (
+        select(Assessment, Alert.id)
+        .outerjoin(Alert, Alert.assessment_id == Assessment.id)
+        .where(Assessment.session_id == session.id)
+    )
+    if instrument is not None:
+        stmt = stmt.where(Assessment.instrument == instrument)
+    if cursor:
+        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
+        stmt = stmt.where(
+            or_(
+                Assessment.administered_at > last_at,
+                and_(Assessment.administered_at == last_at, Assessment.id > last_id),
+            )
+        )
+    stmt = stmt.order_by(Assessment.administered_at, Assessment.id).limit(limit + 1)
+    rows = list((await db.execute(stmt)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1][0].administered_at, rows[-1][0].id)
+    audit.record("read", "assessment", None, patient_id=session.patient_id)
+    return [assessment_dict(a, alert_id) for a, alert_id in rows], next_cursor

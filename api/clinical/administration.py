@@ -97,3 +97,71 @@ def check_waste(*, wasted_mg: float | None, witness_id: str | None, administered
             "waste_witness_id",
             "The waste witness must be a different person from the one who gave the dose.",
         )
+
+
+# Volumes are measured to 0.01 mL; a dose and its volume agree within 1 % or 0.1 mg.
+VOLUME_TOLERANCE_ML = 0.005
+AMOUNT_TOLERANCE_MG = 0.1
+AMOUNT_TOLERANCE_FRACTION = 0.01
+
+
+def _close_mg(expected: float, actual: float) -> bool:
+    return abs(expected - actual) <= max(AMOUNT_TOLERANCE_MG, AMOUNT_TOLERANCE_FRACTION * expected)
+
+
+def check_volumes(
+    *,
+    dose_mg: float,
+    concentration_mg_per_ml: float | None,
+    volume_drawn_ml: float | None,
+    volume_administered_ml: float | None,
+    wasted_mg: float | None,
+) -> None:
+    """Raise when the recorded amounts do not add up (a controlled-substance record must).
+
+    * the volume given cannot exceed the volume drawn;
+    * with a concentration, ``concentration × volume given`` must match ``dose_mg``;
+    * with a concentration and both volumes, the waste ``concentration × (drawn − given)`` must
+      match ``wasted_mg`` (a missing ``wasted_mg`` counts as 0).
+
+    Codes: ``volume_exceeds_drawn``, ``dose_volume_mismatch``, ``waste_volume_mismatch``.
+    """
+    if (
+        volume_drawn_ml is not None
+        and volume_administered_ml is not None
+        and volume_administered_ml > volume_drawn_ml + VOLUME_TOLERANCE_ML
+    ):
+        raise AdministrationRuleError(
+            "volume_exceeds_drawn",
+            "volume_administered_ml",
+            f"{volume_administered_ml:g} mL given is more than the {volume_drawn_ml:g} mL drawn.",
+        )
+    if concentration_mg_per_ml is None:
+        return
+    if volume_administered_ml is not None:
+        given = concentration_mg_per_ml * volume_administered_ml
+        if not _close_mg(dose_mg, given):
+            raise AdministrationRuleError(
+                "dose_volume_mismatch",
+                "volume_administered_ml",
+                f"{volume_administered_ml:g} mL at {concentration_mg_per_ml:g} mg/mL is "
+                f"{given:.1f} mg, not the {dose_mg:g} mg recorded as given.",
+            )
+        if volume_drawn_ml is not None:
+            residual = concentration_mg_per_ml * max(0.0, volume_drawn_ml - volume_administered_ml)
+            recorded = wasted_mg or 0.0
+            if not _close_mg(residual, recorded):
+                raise AdministrationRuleError(
+                    "waste_volume_mismatch",
+                    "wasted_mg",
+                    f"{volume_drawn_ml:g} mL drawn minus {volume_administered_ml:g} mL given "
+                    f"leaves {residual:.1f} mg at {concentration_mg_per_ml:g} mg/mL; "
+                    f"{recorded:g} mg was recorded as wasted.",
+                )
+
+
+def amount_ml(mg: float | None, concentration_mg_per_ml: float | None) -> float | None:
+    """mL for an amount in mg at a concentration, to 0.01 mL; None without a concentration."""
+    if mg is None or not concentration_mg_per_ml:
+        return None
+    return round(mg / concentration_mg_per_ml, 2)

@@ -5,13 +5,13 @@ The event ``data`` is the resource exactly as the REST API returns it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.live.outbox import publish
-from models import TreatmentSession
+from models import Alert, TreatmentSession
 
 
 def publish_readings(
@@ -45,8 +45,27 @@ async def publish_status(db: AsyncSession, session: TreatmentSession) -> None:
     )
 
 
-def publish_alerts(db: AsyncSession, session: TreatmentSession, alerts: Sequence[Any]) -> None:
-    """Alerts just raised (or changed), as the alerts API returns them (dicts or models)."""
+def publish_alerts(
+    db: AsyncSession, session: TreatmentSession, alerts: Sequence[Mapping[str, Any] | Alert]
+) -> None:
+    """Alerts raised or changed, as the alerts API returns them (``AlertRead``)."""
+    from api.alerts.schemas import AlertRead
+
     for alert in alerts:
-        data = alert.model_dump(mode="json") if hasattr(alert, "model_dump") else dict(alert)
-        publish(db, "alert", data, session_id=session.id, patient_id=session.patient_id)
+        data = (
+            dict(alert)
+            if isinstance(alert, Mapping)
+            else {c.key: getattr(alert, c.key) for c in Alert.__table__.columns}
+        )
+        if "limit_value" in data:
+            data["limit"] = data.pop("limit_value")
+        data.setdefault("patient_id", session.patient_id)
+        data.setdefault("location", session.location)
+        complete = {name: None for name in AlertRead.model_fields} | data
+        publish(
+            db,
+            "alert",
+            AlertRead.model_validate(complete).model_dump(mode="json"),
+            session_id=session.id,
+            patient_id=session.patient_id,
+        )

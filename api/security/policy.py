@@ -48,6 +48,18 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals/{observation_id}/retract"): CLINICAL,
+    # clinical safety: alerts, doses, scales (nurses and clinicians); REMS form and trends
+    # (clinicians); the controlled-substance log (administrators and clinicians)
+    ("GET", "/v1/alerts"): CLINICAL,
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/alerts"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/administrations"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/administrations"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/assessments"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/assessments"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/rems-form"): CLINICIAN_ONLY,
+    ("GET", "/v1/patients/{patient_id}/trends"): CLINICIAN_ONLY,
+    ("GET", "/v1/controlled-substances/log"): RECORDS_OFFICERS,
     # devices and their bindings to sessions
     ("POST", "/v1/devices"): ADMIN_ONLY,
     ("GET", "/v1/devices"): ANY_STAFF,

@@ -10,7 +10,15 @@ from models import TreatmentSession
 
 
 async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dict[str, Any]:
+    from api.administrations.schemas import AdministrationRead
+    from api.administrations.service import administrations_for_session
+    from api.alerts.service import alert_counts_for_session
+
+    administrations = [
+        AdministrationRead.model_validate(a).model_dump()
+        for a in await administrations_for_session(db, session.id)
+    ]
     return {
-        "administrations": [],
-        "alert_counts": {"open": 0, "acknowledged": 0, "resolved": 0, "critical_open": 0},
+        "administrations": administrations,
+        "alert_counts": await alert_counts_for_session(db, session.id),
     }

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Select, false, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alerts.service import alerts_after_transition
 from api.audit import Audit
 from api.clinical.dose import DoseInputMissing, compute_session_dose
 from api.clinical.status_machine import (
@@ -307,6 +308,7 @@ async def transition(
     )
     await db.flush()
     await db.refresh(session)
+    await alerts_after_transition(db, session, target, at)
     await release_bindings_of_ended_session(db, session)
     await publish_status(db, session)
     audit.record("transition", "session", session.id, patient_id=session.patient_id)

@@ -10,6 +10,7 @@ from tests.factories import (
     create_plan,
     create_session,
     good_predose,
+    iso,
     post_vitals,
     transition,
     vital,
@@ -59,8 +60,26 @@ async def test_full_session_walkthrough(client: httpx.AsyncClient) -> None:
     assert r.status_code == 200
     assert {i["code"] for i in r.json()["items"]} == {"systolic_bp", "diastolic_bp", "spo2"}
 
+    r = await client.post(
+        f"/v1/sessions/{sid}/assessments",
+        json={"instrument": "moaas", "score": 5, "administered_at": iso(ago(4))},
+    )
+    assert r.status_code == 201, r.text
+    r = await transition(client, sid, "discharged", at=ago(2))
+    assert r.status_code == 200, r.text
+
     r = await client.get(f"/v1/sessions/{sid}")
-    summary = r.json()["vitals_summary"]
+    record = r.json()
+    assert record["status"] == "discharged"
+    assert [t["to_status"] for t in record["transitions"]] == [
+        "checked_in",
+        "dosing",
+        "monitoring",
+        "discharged",
+    ]
+    summary = record["vitals_summary"]
     assert summary["last_pre_dose_bp"]["systolic"] == 122
     assert summary["peak_intra_systolic"]["value"] == 150
     assert summary["lowest_spo2"]["value"] == 96
+    assert summary["last_bp_before_discharge"]["systolic"] == 124
+    assert summary["monitoring_minutes"] == 88

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.conftest import Backend, Staff, make_settings
-from tests.factories import ago, good_predose, post_vitals, transition, vital
+from tests.factories import ago, good_predose, now, post_vitals, transition, vital
 from tests.integrations.helpers import bound_session, checked_in_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +131,18 @@ async def test_a_stream_receives_readings_and_status_changes(
         assert data["status"] == "dosing"
         assert data == r.json()
         assert int(status["id"]) > int(second["id"])
+
+        during = now() + timedelta(seconds=2)  # after dosing started: an intra reading
+        low = await post_vitals(client, sid, [vital("spo2", 85, "%", during)])  # critical
+        assert low.status_code == 201
+        alert = await next_event(events, "alert")
+        board = (await client.get(f"/v1/sessions/{sid}/alerts")).json()["items"]
+        assert orjson.loads(alert["data"]) == board[0]
+        assert board[0]["severity"] == "critical"
+        ack = await client.post(f"/v1/alerts/{board[0]['id']}/acknowledge", json={})
+        assert ack.status_code == 200
+        acknowledged = await next_event(events, "alert")
+        assert orjson.loads(acknowledged["data"]) == ack.json()
 
 
 async def test_last_event_id_resumes_and_the_clinic_stream_sees_every_session(

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from api.types import Id, PastTimestamp, ReadModel, StrictModel
+
+Medication = Literal["ketamine", "esketamine"]
+Route = Literal["iv_infusion", "im", "intranasal", "sublingual", "oral"]
+
+_Mg = Field(gt=0, le=2000, allow_inf_nan=False)
+
+
+class AdministrationCreate(StrictModel):
+    """One dose given (and its waste). Amounts in mg; volumes in mL."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "medication": "ketamine",
+                    "route": "iv_infusion",
+                    "dose_mg": 36,
+                    "started_at": "2026-12-01T14:05:00Z",
+                    "ended_at": "2026-12-01T14:45:00Z",
+                    "lot_number": "KET-24-0917",
+                    "expiry_date": "2027-06-30",
+                    "concentration_mg_per_ml": 10,
+                    "volume_drawn_ml": 5,
+                    "volume_administered_ml": 3.6,
+                    "wasted_mg": 14,
+                    "waste_witness_id": "7d5f5a0c-3b7e-4d55-a0d5-3a8e1c2f9b11",
+                },
+                {
+                    "medication": "esketamine",
+                    "route": "intranasal",
+                    "dose_mg": 56,
+                    "devices": 2,
+                    "started_at": "2026-12-01T14:05:00Z",
+                    "lot_number": "SPR-77812",
+                    "expiry_date": "2027-03-31",
+                },
+            ]
+        }
+    )
+
+    medication: Medication
+    route: Route
+    dose_mg: float = _Mg
+    started_at: PastTimestamp
+    lot_number: str = Field(min_length=1, max_length=64)
+    ended_at: PastTimestamp | None = None
+    expiry_date: date | None = None
+    concentration_mg_per_ml: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    volume_drawn_ml: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    volume_administered_ml: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
+    wasted_mg: float | None = Field(default=None, ge=0, le=2000, allow_inf_nan=False)
+    waste_witness_id: str | None = Field(default=None, min_length=1, max_length=64)
+    devices: int | None = Field(default=None, ge=1, le=10)
+    override_reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class AdministrationRead(ReadModel):
+    id: Id
+    session_id: Id
+    medication: Medication
+    route: Route
+    dose_mg: float
+    started_at: datetime
+    ended_at: datetime | None
+    lot_number: str
+    expiry_date: date | None
+    concentration_mg_per_ml: float | None
+    volume_drawn_ml: float | None
+    volume_administered_ml: float | None
+    wasted_mg: float | None
+    waste_witness_id: str | None
+    devices: int | None
+    exceeds_planned_dose: bool
+    override_reason: str | None
+    administered_by: str
+    recorded_at: datetime
+
+
+class AdministrationList(ReadModel):
+    items: list[AdministrationRead]
+    next_cursor: str | None = None
+    planned_dose_mg: float | None = Field(description="The session's computed dose")
+    total_given_mg: float = Field(description="Sum of every dose given in the session")

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from api.types import Id, ReadModel, StrictModel
+
+AlertStatus = Literal["open", "acknowledged", "resolved"]
+AlertSeverity = Literal["warning", "critical"]
+
+
+class AcknowledgeRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{}, {"note": "Patient repositioned, SpO2 back to 97% on recheck"}]
+        }
+    )
+
+    note: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class AlertRead(ReadModel):
+    id: Id
+    session_id: Id
+    patient_id: Id
+    location: str | None
+    kind: str
+    severity: AlertSeverity
+    status: AlertStatus
+    observation_id: Id | None
+    assessment_id: Id | None
+    message: str
+    vital: str | None
+    value: float | None
+    limit: float | None
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledge_note: str | None
+    resolved_at: datetime | None
+    resolution: str | None

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.assessments import service
+from api.assessments.schemas import (
+    AssessmentCreate,
+    AssessmentList,
+    AssessmentRead,
+    InstrumentName,
+)
+from api.audit import AuditDep
+from api.db import DbSession
+from api.openapi import PROBLEMS, problems
+from api.pagination import Cursor, Limit
+
+router = APIRouter(
+    prefix="/v1/sessions/{session_id}/assessments", tags=["assessments"], responses=PROBLEMS
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssessmentRead,
+    summary="Record a rating scale (scored by the server: total and band)",
+    description=(
+        "Wrong item count or an item out of range: 422 with `loc` into the body "
+        '(e.g. `["body","items",8]`). PHQ-9 item 9 above 0 raises a critical alert '
+        "(`alert_id`), which blocks discharge until acknowledged."
+    ),
+    responses=problems(404, 409),
+)
+async def record_assessment(
+    session_id: str, body: AssessmentCreate, db: DbSession, audit: AuditDep
+) -> AssessmentRead:
+    row = await service.record_assessment(
+        db,
+        audit,
+        session_id,
+        instrument=body.instrument,
+        items=body.items,
+        score=body.score,
+        administered_at=body.administered_at,
+    )
+    return AssessmentRead.model_validate(row)
+
+
+@router.get(
+    "",
+    response_model=AssessmentList,
+    summary="A session's assessments, in the order they were administered",
+    responses=problems(404),
+)
+async def list_assessments(
+    session_id: str,
+    db: DbSession,
+    audit: AuditDep,
+    instrument: InstrumentName | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> AssessmentList:
+    rows, next_cursor = await service.list_assessments(
+        db, audit, session_id, instrument=instrument, limit=limit, cursor=cursor
+    )
+    return AssessmentList(
+        items=[AssessmentRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )

@@ -1,0 +1,103 @@
+"""The controlled-substance log: every administration and its waste, oldest first."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit import Audit
+from api.clinical.administration import amount_ml
+from api.clinical.controlled_substances import (
+    DEA_SCHEDULE,
+    disposal,
+    dosage_form,
+    strength,
+    substance_name,
+)
+from api.pagination import decode_cursor, encode_cursor
+from models import Administration, Patient, TreatmentSession
+
+
+def _entry(a: Administration, patient: Patient) -> dict[str, Any]:
+    dose_ml = a.volume_administered_ml
+    if dose_ml is None:
+        dose_ml = amount_ml(a.dose_mg, a.concentration_mg_per_ml)
+    wasted = a.wasted_mg or 0.0
+    wasted_ml: float | None = amount_ml(wasted, a.concentration_mg_per_ml)
+    if wasted_ml is None and a.volume_drawn_ml is not None and a.volume_administered_ml is not None:
+        wasted_ml = round(max(0.0, a.volume_drawn_ml - a.volume_administered_ml), 2)
+    return {
+        "administration_id": a.id,
+        "administered_at": a.started_at,
+        "ended_at": a.ended_at,
+        "substance": substance_name(a.medication),
+        "dea_schedule": DEA_SCHEDULE,
+        "dosage_form": dosage_form(a.medication, a.route),
+        "strength": strength(a.medication, a.concentration_mg_per_ml),
+        "medication": a.medication,
+        "route": a.route,
+        "lot_number": a.lot_number,
+        "expiry_date": a.expiry_date,
+        "concentration_mg_per_ml": a.concentration_mg_per_ml,
+        "devices": a.devices,
+        "volume_drawn_ml": a.volume_drawn_ml,
+        "dose_mg": a.dose_mg,
+        "dose_ml": dose_ml,
+        "wasted_mg": wasted,
+        "wasted_ml": wasted_ml,
+        "disposal": disposal(wasted),
+        "patient_id": patient.id,
+        "patient_mrn": patient.mrn,
+        "patient_name": f"{patient.family_name}, {patient.given_name}",
+        "session_id": a.session_id,
+        "administered_by": a.administered_by,
+        "waste_witness_id": a.waste_witness_id,
+        "exceeds_planned_dose": a.exceeds_planned_dose,
+        "override_reason": a.override_reason,
+        "recorded_at": a.recorded_at,
+    }
+
+
+async def controlled_substance_log(
+    db: AsyncSession,
+    audit: Audit,
+    *,
+    from_: datetime | None,
+    to: datetime | None,
+    lot: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Keyset on (started_at, id) ascending; ``from`` inclusive, ``to`` exclusive."""
+    stmt = (
+        select(Administration, Patient)
+        .join(TreatmentSession, TreatmentSession.id == Administration.session_id)
+        .join(Patient, Patient.id == TreatmentSession.patient_id)
+    )
+    if from_ is not None:
+        stmt = stmt.where(Administration.started_at >= from_)
+    if to is not None:
+        stmt = stmt.where(Administration.started_at < to)
+    if lot is not None:
+        stmt = stmt.where(Administration.lot_number == lot)
+    if cursor:
+        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
+        stmt = stmt.where(
+            or_(
+                Administration.started_at > last_at,
+                and_(Administration.started_at == last_at, Administration.id > last_id),
+            )
+        )
+    stmt = stmt.order_by(Administration.started_at, Administration.id).limit(limit + 1)
+    rows = list((await db.execute(stmt)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1][0].started_at, rows[-1][0].id)
+    for a, patient in rows:
+        audit.record("read", "administration", a.id, patient_id=patient.id)
+    return [_entry(a, p) for a, p in rows], next_cursor

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, IdMixin, utcnow
+
+INSTRUMENTS = ("phq9", "gad7", "pcl5", "madrs", "ybocs", "cadss", "moaas", "rass")
+_INSTRUMENT_SQL = ", ".join(f"'{i}'" for i in INSTRUMENTS)
+
+
+class Assessment(IdMixin, Base):
+    """One rating-scale result, scored by the server (SPEC §6, DOMAIN.md "Scales").
+
+    ``items`` holds the answers of item instruments (null for MOAA/S and RASS, which are a
+    single ``total``). ``total`` and ``band`` are computed when recorded and stored so the record
+    shows what the clinician saw.
+    """
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        CheckConstraint(f"instrument IN ({_INSTRUMENT_SQL})", name="instrument"),
+        CheckConstraint(
+            "(items IS NULL) = (instrument IN ('moaas', 'rass'))", name="items_for_item_scales"
+        ),
+        Index("ix_assessments_session_administered", "session_id", "administered_at"),
+    )
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("treatment_sessions.id"))
+    instrument: Mapped[str] = mapped_column(String(16))
+    items: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
+    total: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    administered_at: Mapped[datetime]
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,271 @@
+"""Doses given (SPEC §6): planned-dose ceiling, esketamine devices, witnessed waste."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.safety_helpers import (
+    ESKETAMINE_PLAN,
+    checked_in_session,
+    dosing_session,
+    monitoring_session,
+    ok,
+    ready_to_discharge,
+)
+from tests.conftest import Staff, create_staff
+from tests.factories import ago, create_session, iso, transition
+
+
+def dose(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "medication": "ketamine",
+        "route": "iv_infusion",
+        "dose_mg": 40,
+        "started_at": iso(ago(140)),
+        "lot_number": "KET-24-0917",
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+async def give(client: httpx.AsyncClient, sid: str, **overrides: Any) -> httpx.Response:
+    return await client.post(f"/v1/sessions/{sid}/administrations", json=dose(**overrides))
+
+
+async def test_record_a_dose_with_every_field(
+    nurse_client: httpx.AsyncClient, client: httpx.AsyncClient, staff: Staff
+) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    body = await ok(
+        await give(
+            nurse_client,
+            sid,
+            dose_mg=40,
+            ended_at=iso(ago(100)),
+            expiry_date="2030-06-30",
+            concentration_mg_per_ml=10,
+            volume_drawn_ml=5,
+            volume_administered_ml=4,
+            wasted_mg=10,
+            waste_witness_id=staff.ids["nurse2"],
+        ),
+        201,
+    )
+    assert body["administered_by"] == staff.ids["nurse"]
+    assert body["dose_mg"] == 40
+    assert body["lot_number"] == "KET-24-0917"
+    assert body["expiry_date"] == "2030-06-30"
+    assert body["wasted_mg"] == 10
+    assert body["waste_witness_id"] == staff.ids["nurse2"]
+    assert body["exceeds_planned_dose"] is False
+    assert body["started_at"].endswith("Z")
+
+    listing = await ok(await nurse_client.get(f"/v1/sessions/{sid}/administrations"))
+    assert [a["id"] for a in listing["items"]] == [body["id"]]
+    assert listing["total_given_mg"] == 40
+    assert listing["planned_dose_mg"] == 40
+
+    record = await ok(await client.get(f"/v1/sessions/{sid}"))
+    assert [a["id"] for a in record["administrations"]] == [body["id"]]
+    assert record["administrations"][0]["dose_mg"] == 40
+    assert record["administrations"][0]["started_at"].endswith("Z")
+    assert record["administrations"][0]["id"] == body["id"]
+
+
+async def test_total_above_planned_dose_needs_a_clinician_override(
+    client: httpx.AsyncClient, nurse_client: httpx.AsyncClient
+) -> None:
+    session = await dosing_session(client)  # planned 40 mg (0.5 mg/kg × 80 kg)
+    sid = session["id"]
+    await ok(await give(client, sid, dose_mg=30), 201)
+    r = await give(nurse_client, sid, dose_mg=15, started_at=iso(ago(130)))
+    assert r.status_code == 409
+    problem = r.json()
+    assert problem["planned_dose_mg"] == 40
+    assert problem["already_given_mg"] == 30
+    assert problem["remaining_mg"] == 10
+    assert "above the planned dose of 40 mg" in problem["detail"]
+
+    r = await give(nurse_client, sid, dose_mg=15, override_reason="top-up ordered")
+    assert r.status_code == 403
+    # Within the plan, no override needed.
+    await ok(await give(nurse_client, sid, dose_mg=10), 201)
+    body = await ok(
+        await give(client, sid, dose_mg=5, override_reason="Dr. Lee: 5 mg top-up, tolerated"),
+        201,
+    )
+    assert body["exceeds_planned_dose"] is True
+    assert body["override_reason"] == "Dr. Lee: 5 mg top-up, tolerated"
+    listing = await ok(await client.get(f"/v1/sessions/{sid}/administrations"))
+    assert listing["total_given_mg"] == 45
+
+
+async def test_esketamine_is_given_in_whole_devices(client: httpx.AsyncClient) -> None:
+    session = await dosing_session(client, **ESKETAMINE_PLAN)
+    sid = session["id"]
+    esk = {"medication": "esketamine", "route": "intranasal"}
+    r = await give(client, sid, dose_mg=50, **esk)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "dose_mg"]
+    assert "28 mg" in r.json()["errors"][0]["msg"]
+
+    r = await give(client, sid, dose_mg=56, devices=3, **esk)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "devices"]
+
+    body = await ok(await give(client, sid, dose_mg=56, **esk), 201)
+    assert body["devices"] == 2
+    r = await give(client, sid, dose_mg=28, devices=1, **esk)
+    assert r.status_code == 409  # 84 mg > planned 56 mg
+
+
+async def test_devices_only_for_esketamine(client: httpx.AsyncClient) -> None:
+    session = await dosing_session(client)
+    r = await give(client, session["id"], devices=1)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "devices"]
+
+
+@pytest.mark.parametrize(
+    ("witness", "status", "words"),
+    [
+        (None, 422, "witness"),
+        ("self", 422, "different person"),
+        ("admin", 422, "nurse or clinician"),
+        ("unknown", 422, "not a member of staff"),
+        ("not-a-uuid", 422, "not a member of staff"),
+        ("nurse2", 201, None),
+        ("clinician2", 201, None),
+    ],
+)
+async def test_waste_needs_another_nurse_or_clinician_as_witness(
+    client: httpx.AsyncClient,
+    staff: Staff,
+    witness: str | None,
+    status: int,
+    words: str | None,
+) -> None:
+    session = await dosing_session(client)
+    witness_id = {
+        None: None,
+        "self": staff.ids["clinician"],
+        "unknown": "0b1f4a84-9a2c-4f7e-8f55-2c3d4e5f6a7b",
+        "not-a-uuid": "not-a-uuid",
+    }.get(witness, staff.ids.get(witness or "", ""))
+    r = await give(client, session["id"], dose_mg=36, wasted_mg=14, waste_witness_id=witness_id)
+    assert r.status_code == status, r.text
+    if words:
+        error = r.json()["errors"][0]
+        assert error["loc"] == ["body", "waste_witness_id"]
+        assert words in error["msg"]
+
+
+async def test_amounts_must_add_up(client: httpx.AsyncClient, staff: Staff) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    r = await give(client, sid, dose_mg=40, concentration_mg_per_ml=10, volume_administered_ml=3)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "volume_administered_ml"]
+    r = await give(client, sid, volume_drawn_ml=3, volume_administered_ml=4)
+    assert r.status_code == 422
+    r = await give(
+        client,
+        sid,
+        dose_mg=30,
+        concentration_mg_per_ml=10,
+        volume_drawn_ml=5,
+        volume_administered_ml=3,
+        wasted_mg=5,
+        waste_witness_id=staff.ids["nurse"],
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "wasted_mg"]
+    r = await give(client, sid, wasted_mg=-1)
+    assert r.status_code == 422
+
+
+async def test_expired_lot_and_times_are_checked(client: httpx.AsyncClient) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    r = await give(client, sid, expiry_date="2020-01-31")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "expiry_date"]
+    r = await give(client, sid, ended_at=iso(ago(150)))
+    assert r.status_code == 422
+    r = await give(client, sid, started_at=iso(ago(500)))  # before check-in
+    assert r.status_code == 422
+    r = await give(client, sid, started_at="2026-12-01T09:00:00")  # no offset
+    assert r.status_code == 422
+    r = await give(client, sid, unknown_field=1)
+    assert r.status_code == 422
+
+
+async def test_medication_and_route_must_match_the_plan(client: httpx.AsyncClient) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    r = await give(client, sid, medication="esketamine", route="intranasal", dose_mg=28)
+    assert r.status_code == 409
+    assert r.json()["field"] == "medication"
+    r = await give(client, sid, route="im")
+    assert r.status_code == 409
+    assert r.json()["field"] == "route"
+
+
+async def test_only_checked_in_dosing_or_monitoring_sessions_take_doses(
+    client: httpx.AsyncClient,
+) -> None:
+    scheduled = await create_session(client)
+    r = await give(client, scheduled["id"])
+    assert r.status_code == 409
+    assert "scheduled" in r.json()["detail"]
+
+    checked_in = await checked_in_session(client, at=160)
+    await ok(await give(client, checked_in["id"]), 201)
+
+    session = await monitoring_session(client, min_monitoring_minutes=60)
+    sid = session["id"]
+    await ok(await give(client, sid, dose_mg=40), 201)
+    await ready_to_discharge(client, sid)
+    await ok(await transition(client, sid, "discharged"))
+    r = await give(client, sid, dose_mg=1)
+    assert r.status_code == 409
+    assert (await client.get("/v1/sessions/nope/administrations")).status_code == 404
+    r = await client.post("/v1/sessions/nope/administrations", json=dose())
+    assert r.status_code == 404
+
+
+async def test_witness_id_is_stored_canonically_and_a_disabled_witness_is_refused(
+    client: httpx.AsyncClient, admin_client: httpx.AsyncClient, staff: Staff
+) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    body = await ok(
+        await give(
+            client, sid, dose_mg=20, wasted_mg=5, waste_witness_id=staff.ids["nurse"].upper()
+        ),
+        201,
+    )
+    assert body["waste_witness_id"] == staff.ids["nurse"]
+
+    leaver_id, _ = await create_staff(admin_client, "nurse")
+    await ok(await admin_client.post(f"/v1/users/{leaver_id}/disable"))
+    r = await give(client, sid, dose_mg=10, wasted_mg=5, waste_witness_id=leaver_id)
+    assert r.status_code == 422
+    assert "disabled" in r.json()["errors"][0]["msg"]
+
+
+async def test_concurrent_doses_cannot_both_slip_under_the_plan(client: httpx.AsyncClient) -> None:
+    """Two nurses record 30 mg at once against a 40 mg plan: exactly one is accepted."""
+    session = await dosing_session(client)
+    sid = session["id"]
+    results = await asyncio.gather(*[give(client, sid, dose_mg=30) for _ in range(6)])
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(201) == 1, codes
+    assert set(codes) == {201, 409}
+    listing = await ok(await client.get(f"/v1/sessions/{sid}/administrations"))
+    assert listing["total_given_mg"] == 30
