@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -208,7 +209,8 @@ def _after(cursor: str | None) -> datetime | None:
     "/Observation",
     summary="Search vital-sign Observations (searchset Bundle)",
     description=(
-        "`patient` (`Patient/{id}` or id) or `encounter` is required. `date` takes the FHIR "
+        "`patient` (`Patient/{id}` or id) or `encounter` is required. `date` (a day is the "
+        "clinic's day, `VIGIL_CLINIC_TZ`) takes the FHIR "
         "prefixes eq, ne, lt, gt, le, ge, sa, eb and may repeat (all must match); `code` is a "
         "LOINC token (`http://loinc.org|8867-4` or `8867-4`, comma = or; 85354-9 = BP). A "
         "systolic and diastolic with one `measured_at` come as one 85354-9 panel. Paged with "
@@ -237,6 +239,7 @@ async def search_observations(
         codes=code or [],
         count=count,
         after=_after(cursor),
+        day_tz=ZoneInfo(request.app.state.settings.clinic_tz),
     )
     next_url = None
     if next_after is not None:

@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Select, and_, not_, select
@@ -377,9 +377,9 @@ def _codes(values: Sequence[str]) -> set[str] | None:
     return wanted
 
 
-def _date_condition(value: str) -> Any:
+def _date_condition(value: str, day_tz: tzinfo) -> Any:
     try:
-        prefix, start, end = translate.parse_date_param(value)
+        prefix, start, end = translate.parse_date_param(value, day_tz=day_tz)
     except FhirInputError as exc:
         raise FhirError(400, [{**i, "expression": ["date"]} for i in exc.issues]) from None
     t = Observation.measured_at
@@ -405,9 +405,11 @@ async def search_observations(
     codes: Sequence[str],
     count: int,
     after: datetime | None,
+    day_tz: tzinfo,
 ) -> tuple[list[dict[str, Any]], datetime | None]:
     """Matching readings as FHIR resources (BP pairs as panels), ordered by time.
 
+    A date without a time of day (``2026-12-01``) is that day in the clinic's time zone.
     Pages end on a ``measured_at`` boundary so a BP pair is never split across pages; the
     returned time is the keyset for the next page (None on the last).
     """
@@ -429,7 +431,7 @@ async def search_observations(
             return [], None
         stmt = stmt.where(Observation.session_id == session_uuid)
     for value in dates:
-        stmt = stmt.where(_date_condition(value))
+        stmt = stmt.where(_date_condition(value, day_tz))
     wanted = _codes(codes)
     if wanted is not None:
         stmt = stmt.where(Observation.code.in_(sorted(wanted)))

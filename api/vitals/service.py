@@ -355,4 +355,6 @@ async def retract_observation(
     await db.refresh(observation)
     await resolve_alerts_for_observation(db, observation.id)
     audit.record("retract", "observation", observation.id, patient_id=session.patient_id)
-    return with_phase({c: getattr(observation, c) for c in _COLUMNS}, session)
+    row = with_phase({c: getattr(observation, c) for c in _COLUMNS}, session)
+    publish_readings(db, session, [row])
+    return row

@@ -155,7 +155,10 @@ async def test_search_groups_bp_pairs_and_filters_by_date_and_code(
     assert sorted(codes[:2]) == ["85354-9", "8867-4"]  # same time: in id order
     assert codes[2] == "59408-5"
 
+    by_day = {"patient": pid, "date": f"ge{ago(90).date().isoformat()}"}
+    assert len((await client.get("/fhir/R4/Observation", params=by_day)).json()["entry"]) == 3
     later = {"patient": pid, "date": f"ge{iso(ago(30))}"}
+
     r = await client.get("/fhir/R4/Observation", params=later)
     assert [e["resource"]["code"]["coding"][0]["code"] for e in r.json()["entry"]] == ["59408-5"]
     r = await client.get(

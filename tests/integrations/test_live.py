@@ -171,6 +171,16 @@ async def test_last_event_id_resumes_and_the_clinic_stream_sees_every_session(
     clinic = await replay("/v1/events", str(ids[0] - 1))
     assert {int(e["id"]) for e in clinic} >= set(ids)
 
+    first_reading = next(orjson.loads(e["data"]) for e in everything if e["event"] == "reading")
+    r = await client.post(
+        f"/v1/sessions/{sid}/vitals/{first_reading['id']}/retract", json={"reason": "wrong arm"}
+    )
+    assert r.status_code == 200
+    (retracted,) = await replay(f"/v1/sessions/{sid}/events", str(ids[-1]))
+    assert retracted["event"] == "reading"
+    assert orjson.loads(retracted["data"]) == r.json()
+    assert r.json()["status"] == "entered-in-error"
+
     r = await nurse_client.get(
         f"/v1/sessions/{sid}/events", params={"max_seconds": 0, "last_event_id": "x"}
     )
