@@ -208,7 +208,9 @@ async def ingest_observation(
     audit.record("create", "observation", stored[0][0]["id"], patient_id=session.patient_id)
     readings = [_stored(row, session.patient_id) for row, _ in stored]
     resources = translate.group_for_fhir(readings)
-    return Created(resource=resources[0], created=any(is_new for _, is_new in stored))
+    # A BP panel comes back as the panel (a mean pressure component is stored alongside).
+    resource = next((r for r in resources if r["id"].startswith("bp-")), resources[0])
+    return Created(resource=resource, created=any(is_new for _, is_new in stored))
 
 
 def _stored(row: Mapping[str, Any], patient_id: uuid.UUID) -> StoredReading:

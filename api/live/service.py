@@ -29,10 +29,9 @@ BATCH = 200
 
 
 def parse_last_event_id(header: str | None, query: str | None) -> int | None:
-    raw = header if header not in (None, "") else query
-    if raw in (None, ""):
+    raw = header or query
+    if not raw:
         return None
-    assert raw is not None
     if not raw.strip().isdigit():
         raise ValidationFailed(
             [field_error(["header", "Last-Event-ID"], "must be an event id from this stream")]
