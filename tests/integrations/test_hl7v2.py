@@ -246,3 +246,47 @@ async def test_mllp_over_a_real_socket(
     assert ack_segments(acks[2])["MSA"][1] == "AR"
     stored = await readings(client, session["id"])
     assert [(o["value"], o["source"]) for o in stored] == [(66, "system:mllp")]
+
+
+async def test_concurrent_copies_of_one_message_store_once(
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+) -> None:
+    """A gateway retrying before the first answer: the (sender, MSH-10) claim decides."""
+    session, device = await bound_session(client, nurse_client, admin_client)
+    # the device named only in MSH-3 (HD.3 = EUI-64), as some vendors send it
+    message = oru(
+        control(),
+        [obx(1, HR, "64", BPM, ago(2)), obx(2, SPO2, "98", PCT, ago(2))],
+        sender=f"MINDRAY_VS900^{device['identifier']}^EUI-64",
+    )
+    responses = await asyncio.gather(*[send(integration_client, message) for _ in range(8)])
+    assert len({r.text for r in responses}) == 1
+    assert ack_segments(responses[0].text)["MSA"][1] == "AA"
+    assert sorted(o["value"] for o in await readings(client, session["id"])) == [64, 98]
+
+
+async def test_the_quarantine_is_an_administrators_paginated_list(
+    admin_client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+) -> None:
+    for _ in range(3):
+        await send(integration_client, "not hl7 at all", "text/plain")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(100):
+        params: dict[str, Any] = {"limit": 2, "channel": "hl7v2"}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await admin_client.get("/v1/integrations/quarantine", params=params)).json()
+        seen += [q["id"] for q in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) >= 3
+    assert (await nurse_client.get("/v1/integrations/quarantine")).status_code == 403
+    r = await admin_client.get("/v1/integrations/quarantine", params={"cursor": "bad"})
+    assert r.status_code == 422
