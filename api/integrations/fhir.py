@@ -906,7 +906,7 @@ def capability_statement(
         "type": "Observation",
         "profile": VITAL_SIGNS_PROFILE,
         "supportedProfile": [BP_PROFILE, *SPECIFIC_PROFILES.values()],
-        "interaction": [{"code": "create"}, {"code": "search-type"}],
+        "interaction": [{"code": "create"}, {"code": "read"}, {"code": "search-type"}],
         "versioning": "no-version",
         "readHistory": False,
         "updateCreate": False,

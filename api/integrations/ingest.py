@@ -8,8 +8,9 @@ and live events are the vitals service's own functions: there is one ingest path
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,8 @@ from api.vitals.service import (
 )
 from models import QuarantinedReading, TreatmentSession
 from models.base import utcnow
+
+log = logging.getLogger("vigil.integrations")
 
 # check_reading names the field at fault; the reason says what kind of fault it is.
 _FIELD_REASONS = {
@@ -103,6 +106,14 @@ class Quarantine:
     async def write(self, db: AsyncSession) -> None:
         if self.rows:
             await db.execute(insert(QuarantinedReading), self.rows)
+            reasons = Counter(r["reason"] for r in self.rows)
+            log.info(  # counts and reasons only: quarantined items may carry patient data
+                "quarantined %d %s item(s) from %s: %s",
+                len(self.rows),
+                self.channel,
+                self.source,
+                ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())),
+            )
 
 
 async def store_routed(
