@@ -28,6 +28,7 @@ def _simulate(args: argparse.Namespace) -> int:
                 device=args.device,
                 interval=args.interval,
                 count=args.count,
+                bp_minutes=args.bp_minutes,
             )
         )
     return 0
@@ -52,4 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     simulate.add_argument("--interval", type=float, default=5.0, help="seconds between pushes")
     simulate.add_argument("--count", type=int, default=None, help="stop after N pushes")
+    simulate.add_argument(
+        "--bp-minutes", type=float, default=3.0, help="minutes between blood pressures"
+    )
     simulate.set_defaults(handler=_simulate)

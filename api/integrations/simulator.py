@@ -1,7 +1,8 @@
 """``vigil simulate``: a bedside monitor pushing realistic readings for one session.
 
-Heart rate and SpO2 every tick, non-invasive BP every few minutes, respiratory rate now and
-then, each drifting slowly (a random walk pulled back toward a resting value) through
+Heart rate and SpO2 every push (``--interval`` seconds), non-invasive BP every few minutes
+(``--bp-minutes``), respiratory rate every minute, each drifting slowly (a random walk pulled
+back toward a resting value), pushed through
 ``POST /v1/integrations/observations``, so someone new can watch a session live
 (``GET /v1/sessions/{id}/events``). Every reading carries an ``external_id``, so a resent batch
 is answered ``duplicate`` and never stored twice.
@@ -13,7 +14,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -42,10 +43,11 @@ class Drift:
 class Monitor:
     device: str
     session: str
-    bp_every: int = 3  # ticks between BP readings
-    rr_every: int = 2
+    bp_every: timedelta = timedelta(minutes=3)  # a cuff cycles every few minutes
+    rr_every: timedelta = timedelta(minutes=1)
     rng: random.Random = field(default_factory=random.Random)
-    tick: int = 0
+    last_bp: datetime | None = None
+    last_rr: datetime | None = None
     heart_rate: Drift = field(default_factory=lambda: Drift(74, 1.5, 45, 130))
     spo2: Drift = field(default_factory=lambda: Drift(97.5, 0.4, 90, 100))
     systolic: Drift = field(default_factory=lambda: Drift(126, 3, 95, 175))
@@ -69,16 +71,17 @@ class Monitor:
             item("heart_rate", self.heart_rate.next(self.rng), "/min"),
             item("spo2", self.spo2.next(self.rng), "%"),
         ]
-        if self.tick % self.rr_every == 0:
+        if self.last_rr is None or at - self.last_rr >= self.rr_every:
+            self.last_rr = at
             out.append(item("respiratory_rate", self.respiratory_rate.next(self.rng), "/min"))
-        if self.tick % self.bp_every == 0:
+        if self.last_bp is None or at - self.last_bp >= self.bp_every:
+            self.last_bp = at
             systolic = self.systolic.next(self.rng)
             diastolic = min(self.diastolic.next(self.rng), systolic - 20)
             out += [
                 item("systolic_bp", systolic, "mm[Hg]"),
                 item("diastolic_bp", diastolic, "mm[Hg]"),
             ]
-        self.tick += 1
         return out
 
 
@@ -132,6 +135,7 @@ async def run(
     device: str,
     interval: float,
     count: int | None,
+    bp_minutes: float = 3.0,
 ) -> int:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     print(
@@ -142,7 +146,7 @@ async def run(
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=10) as client:
         await simulate(
             client,
-            Monitor(device=device, session=session),
+            Monitor(device=device, session=session, bp_every=timedelta(minutes=bp_minutes)),
             interval=interval,
             count=count,
             report=lambda line: print(line, flush=True),
