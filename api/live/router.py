@@ -49,7 +49,10 @@ async def _respond(
         request.app.state.session_factory, session_id=sid, after=after, max_seconds=max_seconds
     )
     return EventSourceResponse(
-        stream, ping=None, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        stream,
+        ping=None,
+        send_timeout=30,  # a client that stops reading is dropped, not buffered for
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
