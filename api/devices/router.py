@@ -31,10 +31,14 @@ async def create_device(body: DeviceCreate, db: DbSession, audit: AuditDep) -> D
     device = await service.create_device(
         db, audit, identifier=body.identifier, model=body.model, location=body.location
     )
-    return DeviceRead.model_validate(device)
+    return DeviceRead.model_validate(service.device_view(device))
 
 
-@router.get("/v1/devices", response_model=Page[DeviceRead], summary="Registered devices")
+@router.get(
+    "/v1/devices",
+    response_model=Page[DeviceRead],
+    summary="Registered devices, with the session each is bound to now",
+)
 async def list_devices(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[DeviceRead]:
     rows, next_cursor = await service.list_devices(db, limit=limit, cursor=cursor)
     return Page(items=[DeviceRead.model_validate(d) for d in rows], next_cursor=next_cursor)

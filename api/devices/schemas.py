@@ -33,6 +33,9 @@ class DeviceRead(ReadModel):
     location: str | None
     created_at: datetime
     created_by: str | None
+    bound_session_id: Id | None = Field(
+        default=None, description="The session the device is bound to now; null when free"
+    )
 
 
 class BindingCreate(StrictModel):

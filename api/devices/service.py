@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,17 +63,31 @@ async def create_device(
 
 async def list_devices(
     db: AsyncSession, *, limit: int, cursor: str | None
-) -> tuple[list[Device], str | None]:
-    stmt = select(Device).order_by(Device.identifier, Device.id).limit(limit + 1)
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Devices by identifier, each with the session it is bound to now (None: free)."""
+    open_binding = and_(DeviceBinding.device_id == Device.id, DeviceBinding.released_at.is_(None))
+    stmt = (
+        select(Device, DeviceBinding.session_id)
+        .outerjoin(DeviceBinding, open_binding)
+        .order_by(Device.identifier, Device.id)
+        .limit(limit + 1)
+    )
     if cursor:
         last_identifier, last_id = decode_cursor(cursor, (str, uuid.UUID))
         stmt = stmt.where(tuple_(Device.identifier, Device.id) > tuple_(last_identifier, last_id))
-    rows = list((await db.scalars(stmt)).all())
+    rows = list((await db.execute(stmt)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].identifier, rows[-1].id)
-    return rows, next_cursor
+        next_cursor = encode_cursor(rows[-1][0].identifier, rows[-1][0].id)
+    return [device_view(d, bound) for d, bound in rows], next_cursor
+
+
+def device_view(device: Device, bound_session_id: uuid.UUID | None = None) -> dict[str, Any]:
+    return {
+        **{c.key: getattr(device, c.key) for c in Device.__table__.columns},
+        "bound_session_id": bound_session_id,
+    }
 
 
 async def get_device(db: AsyncSession, device_id: str | uuid.UUID) -> Device:

@@ -75,6 +75,8 @@ async def test_a_device_has_one_open_binding(
     assert again.status_code == 409
 
     await bind(nurse_client, second["id"], device["id"])
+    devices = (await nurse_client.get("/v1/devices", params={"limit": 500})).json()["items"]
+    assert next(d for d in devices if d["id"] == device["id"])["bound_session_id"] == second["id"]
     listed = (await nurse_client.get(f"/v1/sessions/{first['id']}/devices")).json()
     assert [b["id"] for b in listed] == [binding["id"]]
 
