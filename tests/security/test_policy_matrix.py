@@ -108,3 +108,16 @@ async def test_public_routes_answer_without_credentials(
 ) -> None:
     r = await anon_client.get(path)
     assert r.status_code == 200
+
+
+async def test_openapi_declares_how_to_authenticate(app: FastAPI) -> None:
+    spec = app.openapi()
+    assert set(spec["components"]["securitySchemes"]) == {"staffLogin", "integrationKey"}
+    flows = spec["components"]["securitySchemes"]["staffLogin"]["flows"]
+    assert flows["password"]["tokenUrl"] == "/v1/auth/token"
+    for method, path in _operations(app):
+        operation = spec["paths"][path][method.lower()]
+        if (method, path) in PUBLIC:
+            assert "security" not in operation
+        else:
+            assert operation["security"], f"{method} {path}"
