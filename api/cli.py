@@ -51,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(handler=_migrate)
 
+    from api.integrations.cli import register as register_integrations
     from api.users.cli import register as register_users
 
-    for register in [register_users, *EXTENSIONS]:
+    for register in [register_users, register_integrations, *EXTENSIONS]:
         register(sub)
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
@@ -13,9 +14,11 @@ from api.config import Settings, get_settings
 from api.db import create_engine, create_session_factory
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.fhir.errors import FhirOutcomeMiddleware
 from api.health import router as health_router
 from api.logging import configure_logging
 from api.middleware import RequestContextMiddleware, RequestGuardMiddleware
+from api.openapi import with_security
 from api.readiness import Readiness
 from api.security.actor import install_actor_resolver
 from api.security.authorize import authorize
@@ -66,9 +69,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(FhirOutcomeMiddleware)  # outermost: /fhir errors as OperationOutcome
     app.include_router(health_router)
     app.include_router(auth_router)
     for router in routers.ALL:
         app.include_router(router, dependencies=[Depends(authorize)])
     install_docs(app)
+    _declare_security(app)
     return app
+
+
+def _declare_security(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_security(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -51,3 +51,28 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 # Every /v1 route can answer these.
 PROBLEMS = problems(400, 401, 403, 413, 415, 422, 503)
+
+
+PUBLIC_OPERATIONS = frozenset({("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/token")})
+SECURITY_SCHEMES = {
+    "staffLogin": {
+        "type": "oauth2",
+        "description": "Staff: log in with username and password (POST /v1/auth/token).",
+        "flows": {"password": {"tokenUrl": "/v1/auth/token", "scopes": {}}},
+    },
+    "integrationKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Integration clients: `Authorization: Bearer <API key>`.",
+    },
+}
+
+
+def with_security(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare how to authenticate, and that every operation but the public ones needs it."""
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if (method.upper(), path) not in PUBLIC_OPERATIONS:
+                operation["security"] = [{"staffLogin": []}, {"integrationKey": []}]
+    return schema

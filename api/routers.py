@@ -7,7 +7,11 @@ from api.alerts.router import router as alerts
 from api.assessments.router import router as assessments
 from api.audit_events.router import router as audit_events
 from api.controlled_substances.router import router as controlled_substances
+from api.devices.router import router as devices
+from api.fhir.router import router as fhir
 from api.integration_clients.router import router as integration_clients
+from api.integrations.router import router as integrations
+from api.live.router import router as live
 from api.patients.router import router as patients
 from api.plans.router import router as plans
 from api.rems.router import router as rems
@@ -30,4 +34,8 @@ ALL: list[APIRouter] = [
     users,
     integration_clients,
     audit_events,
+    devices,
+    integrations,
+    live,
+    fhir,
 ]

@@ -5,6 +5,9 @@ from models.alert import Alert
 from models.assessment import Assessment
 from models.audit import AuditEvent
 from models.base import Base
+from models.device import Device, DeviceBinding
+from models.event import LiveEvent
+from models.integration import Hl7Message, QuarantinedReading
 from models.observation import Observation
 from models.patient import Patient
 from models.plan import DosingPlan, DosingPlanRevision
@@ -17,11 +20,16 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "Base",
+    "Device",
+    "DeviceBinding",
     "DosingPlan",
     "DosingPlanRevision",
+    "Hl7Message",
     "IntegrationClient",
+    "LiveEvent",
     "Observation",
     "Patient",
+    "QuarantinedReading",
     "SessionTransition",
     "TreatmentSession",
     "User",

@@ -21,6 +21,7 @@ from api.audit import Audit
 from api.clinical.alerts import AlertDecision, evaluate_reading
 from api.clinical.phase import Phase, derive_phase
 from api.errors import Conflict, NotFound
+from api.live.publishers import publish_alerts
 from api.pagination import decode_cursor, encode_cursor
 from api.plans.service import get_revision
 from api.sessions.gates import thresholds_for
@@ -81,7 +82,9 @@ async def raise_alerts_for_readings(
     # per round trip) rather than .values(rows), which is compiled afresh for every batch.
     stmt = _INSERT_ALERTS[db.get_bind().dialect.name]
     created = {r[0] for r in await db.execute(stmt, rows)}
-    return [r for r in rows if r["id"] in created]
+    new = [r for r in rows if r["id"] in created]
+    publish_alerts(db, session, new)
+    return new
 
 
 def _insert_alerts(insert: Any) -> Any:
@@ -131,6 +134,7 @@ async def raise_assessment_alert(
     alert = Alert(**_row(session, decision, assessment_id=assessment_id))
     db.add(alert)
     await db.flush()
+    publish_alerts(db, session, [alert])
     return alert
 
 
@@ -295,6 +299,7 @@ async def acknowledge_alert(
         await db.refresh(alert)
         raise Conflict(_not_open_message(alert), status=alert.status)
     await db.refresh(alert)
+    publish_alerts(db, session, [alert])
     audit.record("acknowledge", "alert", alert.id, patient_id=session.patient_id)
     return alert_dict(alert, session)
 

@@ -60,6 +60,26 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/sessions/{session_id}/rems-form"): CLINICIAN_ONLY,
     ("GET", "/v1/patients/{patient_id}/trends"): CLINICIAN_ONLY,
     ("GET", "/v1/controlled-substances/log"): RECORDS_OFFICERS,
+    # devices and their bindings to sessions
+    ("POST", "/v1/devices"): ADMIN_ONLY,
+    ("GET", "/v1/devices"): ANY_STAFF,
+    ("POST", "/v1/sessions/{session_id}/devices"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/devices"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/devices/{binding_id}/release"): CLINICAL,
+    # integrations: push only (an API key reads no patient data); the quarantine is admin's
+    ("POST", "/v1/integrations/observations"): PUSH,
+    ("POST", "/v1/integrations/hl7v2"): PUSH,
+    ("GET", "/v1/integrations/quarantine"): ADMIN_ONLY,
+    # live streams
+    ("GET", "/v1/sessions/{session_id}/events"): CLINICAL,
+    ("GET", "/v1/events"): CLINICAL,
+    # FHIR R4 facade: integrations (and clinical staff) create, clinical staff read
+    ("GET", "/fhir/R4/metadata"): ANY_STAFF | PUSH,
+    ("POST", "/fhir/R4/Observation"): PUSH | CLINICAL,
+    ("POST", "/fhir/R4"): PUSH | CLINICAL,
+    ("GET", "/fhir/R4/Observation"): CLINICAL,
+    ("GET", "/fhir/R4/Observation/{observation_id}"): CLINICAL,
+    ("GET", "/fhir/R4/Patient/{patient_id}"): CLINICAL,
 }
 
 

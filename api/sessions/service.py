@@ -18,8 +18,10 @@ from api.clinical.status_machine import (
     is_allowed,
 )
 from api.clinical.summary import SummaryReading, summarize_vitals
+from api.devices.lifecycle import release_bindings_of_ended_session
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from api.etag import check_if_match
+from api.live.publishers import publish_status
 from api.pagination import decode_cursor, encode_cursor
 from api.patients.service import get_patient
 from api.plans.service import get_plan, get_revision
@@ -313,6 +315,8 @@ async def transition(
     await db.flush()
     await db.refresh(session)
     await alerts_after_transition(db, session, target, at)
+    await release_bindings_of_ended_session(db, session)
+    await publish_status(db, session)
     audit.record("transition", "session", session.id, patient_id=session.patient_id)
     if overridden:
         audit.record("override", "session", session.id, patient_id=session.patient_id)

@@ -21,6 +21,7 @@ from api.audit import Audit
 from api.clinical.phase import derive_phase
 from api.clinical.vitals import VitalValueError, normalize
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
+from api.live.publishers import publish_readings
 from api.pagination import decode_cursor, encode_cursor
 from api.sessions.service import get_session
 from api.types import parse_id
@@ -193,6 +194,22 @@ async def insert_readings(
     ]
 
 
+async def store_readings(
+    db: AsyncSession, session: TreatmentSession, rows: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], bool]]:
+    """Store checked rows of one session (every entry point: REST, push, HL7 v2, FHIR).
+
+    Repeats of one external_id in ``rows`` are one reading; (row, is_new) comes back for each
+    distinct row, in order (an already stored reading may belong to another session). New
+    readings raise their alerts and are announced on the live streams.
+    """
+    stored = await insert_readings(db, _dedupe_in_batch(rows))
+    new = [with_phase(r, session) for r, is_new in stored if is_new]
+    await raise_alerts_for_readings(db, session, new)
+    publish_readings(db, session, new)
+    return stored
+
+
 async def record_vitals(
     db: AsyncSession, audit: Audit, session_id: str, items: Sequence[ReadingInput]
 ) -> list[dict[str, Any]]:
@@ -230,15 +247,14 @@ async def record_vitals(
                 for p in sorted(problems, key=lambda p: p.index)
             ]
         )
-    stored = await insert_readings(db, _dedupe_in_batch([r for _, r in rows]))
+    stored = await store_readings(db, session, [r for _, r in rows])
     foreign = [r["external_id"] for r, _ in stored if r["session_id"] != session.id]
     if foreign:
         raise Conflict(
             f"external_id {foreign[0]!r} was already used for a reading of another session.",
             field="external_id",
         )
-    new = [with_phase(r, session) for r, is_new in stored if is_new]
-    await raise_alerts_for_readings(db, session, new)
+    new = [r for r, is_new in stored if is_new]
     audit.record(
         "create",
         "observation",
@@ -383,4 +399,6 @@ async def retract_observation(
     await db.refresh(observation)
     await resolve_alerts_for_observation(db, observation.id)
     audit.record("retract", "observation", observation.id, patient_id=session.patient_id)
-    return with_phase({c: getattr(observation, c) for c in _COLUMNS}, session)
+    row = with_phase({c: getattr(observation, c) for c in _COLUMNS}, session)
+    publish_readings(db, session, [row])
+    return row

@@ -38,7 +38,16 @@ async def _call(client: httpx.AsyncClient, method: str, path: str) -> httpx.Resp
     kwargs: dict[str, Any] = {}
     if method in ("POST", "PATCH", "PUT"):
         kwargs["json"] = {}
+    if path.endswith("/hl7v2"):  # an HL7 v2 message, not JSON
+        kwargs = {"content": b"MSH|", "headers": {"content-type": "application/hl7-v2"}}
+    if path.endswith("/events"):
+        kwargs["params"] = {"max_seconds": 0}  # a live stream: catch up, then end
     return await client.request(method, _concrete(path), **kwargs)
+
+
+def _error_type(path: str) -> str:
+    """FHIR routes answer errors as OperationOutcome, everything else as problem+json."""
+    return "application/fhir+json" if path.startswith("/fhir/") else "application/problem+json"
 
 
 def _token(staff: Staff, role: str) -> str:
@@ -70,7 +79,7 @@ async def test_role_route_matrix(app: FastAPI, staff: Staff) -> None:
                 if not allowed and r.status_code != 403:
                     failures.append(f"{role} {method} {path}: {r.status_code}, expected 403")
                 if r.status_code == 403:
-                    assert r.headers["content-type"].startswith("application/problem+json")
+                    assert r.headers["content-type"].startswith(_error_type(path))
     assert failures == []
 
 
@@ -86,7 +95,10 @@ async def test_every_non_public_route_needs_credentials(
             wrong.append(f"{method} {path}: {r.status_code}")
         else:
             assert r.headers["www-authenticate"] == "Bearer"
-            assert r.json()["status"] == 401
+            if path.startswith("/fhir/"):
+                assert r.json()["resourceType"] == "OperationOutcome"
+            else:
+                assert r.json()["status"] == 401
     assert wrong == []
 
 
@@ -96,3 +108,16 @@ async def test_public_routes_answer_without_credentials(
 ) -> None:
     r = await anon_client.get(path)
     assert r.status_code == 200
+
+
+async def test_openapi_declares_how_to_authenticate(app: FastAPI) -> None:
+    spec = app.openapi()
+    assert set(spec["components"]["securitySchemes"]) == {"staffLogin", "integrationKey"}
+    flows = spec["components"]["securitySchemes"]["staffLogin"]["flows"]
+    assert flows["password"]["tokenUrl"] == "/v1/auth/token"
+    for method, path in _operations(app):
+        operation = spec["paths"][path][method.lower()]
+        if (method, path) in PUBLIC:
+            assert "security" not in operation
+        else:
+            assert operation["security"], f"{method} {path}"

@@ -1,0 +1,1 @@
+"""Monitoring devices and their bindings to sessions (SPEC §8)."""

@@ -1,0 +1,1 @@
+"""FHIR R4 facade (SPEC §8): Observation create/search, Bundles, Patient read."""

@@ -1,0 +1,457 @@
+"""FHIR R4 facade over the record: vital-sign Observations in and out, Patient read.
+
+Incoming Observations go through the vitals service (check_reading, bp_pair_problems,
+store_readings): the same rules, de-duplication, alerts and live events as every other entry
+point. Failures are OperationOutcomes whose expressions name the element (inside a Bundle:
+``Bundle.entry[i]...``); what could not be stored is also kept in the quarantine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Select, and_, not_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit import Audit
+from api.devices.service import patient_session_at
+from api.errors import NotFound
+from api.fhir.errors import FhirError
+from api.integrations import fhir as translate
+from api.integrations.fhir import FhirInputError, InboundObservation, issue
+from api.integrations.ingest import Quarantine
+from api.sessions.service import get_session
+from api.types import parse_id
+from api.vitals.service import (
+    ReadingInput,
+    after_end,
+    bp_pair_problems,
+    check_reading,
+    store_readings,
+)
+from models import Observation, Patient, TreatmentSession
+from models.base import utcnow
+
+MAX_EXTERNAL_ID = 200
+
+
+@dataclass(frozen=True)
+class StoredReading:
+    """A stored reading in the shape the FHIR builders read (``ReadingLike``)."""
+
+    id: str
+    code: str
+    value: float
+    unit: str
+    measured_at: datetime
+    status: str
+    session_id: str
+    patient_id: str
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Created:
+    resource: dict[str, Any]
+    created: bool  # False: every reading was already stored (a retried identifier)
+
+
+def _external_id(identifier: str | None, code: str, panel: bool) -> str | None:
+    if identifier is None:
+        return None
+    value = f"{identifier}#{code}" if panel else identifier
+    if len(value) <= MAX_EXTERNAL_ID:
+        return value
+    return "fhir:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+async def _target_session(
+    db: AsyncSession, inbound: InboundObservation, path: str
+) -> TreatmentSession:
+    if inbound.encounter_session_id is not None:
+        try:
+            session = await get_session(db, inbound.encounter_session_id)
+        except NotFound:
+            raise FhirError(
+                422,
+                [
+                    issue(
+                        "not-found",
+                        f"Encounter/{inbound.encounter_session_id} names no session",
+                        [f"{path}.encounter"],
+                    )
+                ],
+            ) from None
+        if (
+            inbound.subject_patient_id is not None
+            and str(session.patient_id) != inbound.subject_patient_id
+        ):
+            raise FhirError(
+                422,
+                [
+                    issue(
+                        "business-rule",
+                        "the encounter is a session of another patient than the subject",
+                        [f"{path}.subject"],
+                    )
+                ],
+            )
+        return session
+    if inbound.subject_patient_id is None:
+        raise FhirError(
+            422,
+            [
+                issue(
+                    "required",
+                    "subject (Patient/{id}) or encounter (Encounter/{session id}) is required",
+                    [f"{path}.subject"],
+                )
+            ],
+        )
+    pid = parse_id(inbound.subject_patient_id)
+    patient = await db.get(Patient, pid) if pid is not None else None
+    if patient is None:
+        raise FhirError(
+            422,
+            [
+                issue(
+                    "not-found",
+                    f"Patient/{inbound.subject_patient_id} names no patient",
+                    [f"{path}.subject"],
+                )
+            ],
+        )
+    found = await patient_session_at(db, patient.id, inbound.measured_at)
+    if found is None:
+        raise FhirError(
+            422,
+            [
+                issue(
+                    "business-rule",
+                    f"Patient/{patient.id} has no session checked in and not ended at "
+                    f"{translate.fhir_instant(inbound.measured_at)}; name one with encounter",
+                    [f"{path}.effective"],
+                )
+            ],
+        )
+    return found
+
+
+async def ingest_observation(
+    db: AsyncSession, audit: Audit, resource: Any, *, path: str = "Observation"
+) -> Created:
+    """Check, route and store one Observation; raise :class:`FhirError` naming every problem."""
+    try:
+        inbound = translate.parse_observation(resource, path=path)
+    except FhirInputError as exc:
+        raise FhirError(422, exc.issues) from None
+    if not inbound.readings:
+        raise FhirError(
+            422,
+            [
+                issue(
+                    "not-supported",
+                    "the Observation carries no value (dataAbsentReason): Vigil records "
+                    "measured values only",
+                    [f"{path}.value[x]"],
+                )
+            ],
+        )
+    session = await _target_session(db, inbound, path)
+    if after_end(session, inbound.measured_at):
+        ended = translate.fhir_instant(session.ended_at) if session.ended_at else ""
+        raise FhirError(
+            422,
+            [
+                issue(
+                    "business-rule",
+                    f"measured after session {session.id} ended at {ended}",
+                    [f"{path}.effective"],
+                )
+            ],
+        )
+    panel = len(inbound.readings) > 1
+    now = utcnow()
+    issues: list[dict[str, Any]] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for index, reading in enumerate(inbound.readings):
+        checked = check_reading(
+            session,
+            index,
+            ReadingInput(
+                code=reading.code,
+                value=reading.value,
+                unit=reading.unit,
+                measured_at=reading.measured_at,
+                external_id=_external_id(inbound.identifier, reading.code, panel),
+            ),
+            source=audit.actor.source,
+            recorded_by=audit.actor.id,
+            recorded_at=now,
+        )
+        if isinstance(checked, list):
+            issues += [issue("value", p.message, [reading.value_path]) for p in checked]
+        else:
+            rows.append((index, checked))
+    for problem in await bp_pair_problems(db, session.id, rows):
+        issues.append(
+            issue("business-rule", problem.message, [inbound.readings[problem.index].value_path])
+        )
+    if issues:
+        raise FhirError(422, issues)
+    stored = await store_readings(db, session, [r for _, r in rows])
+    audit.record("create", "observation", stored[0][0]["id"], patient_id=session.patient_id)
+    readings = [_stored(row, session.patient_id) for row, _ in stored]
+    resources = translate.group_for_fhir(readings)
+    # A BP panel comes back as the panel (a mean pressure component is stored alongside).
+    resource = next((r for r in resources if r["id"].startswith("bp-")), resources[0])
+    return Created(resource=resource, created=any(is_new for _, is_new in stored))
+
+
+def _stored(row: Mapping[str, Any], patient_id: uuid.UUID) -> StoredReading:
+    return StoredReading(
+        id=str(row["id"]),
+        code=row["code"],
+        value=row["value"],
+        unit=row["unit"],
+        measured_at=row["measured_at"],
+        status=row["status"],
+        session_id=str(row["session_id"]),
+        patient_id=str(patient_id),
+        recorded_at=row.get("recorded_at"),
+    )
+
+
+def rejected(audit: Audit, failures: Sequence[tuple[int | None, Any, FhirError]]) -> Quarantine:
+    """Quarantine rows for refused resources, with the resource as sent."""
+    quarantine = Quarantine("fhir", audit.actor.source)
+    for index, resource, exc in failures:
+        quarantine.add(
+            reason="rejected_resource", detail=exc.detail, raw=resource, device=None, index=index
+        )
+    return quarantine
+
+
+async def ingest_bundle(
+    db: AsyncSession, audit: Audit, bundle: Any
+) -> tuple[dict[str, Any], list[tuple[int, Any, FhirError]]]:
+    """A batch or transaction Bundle. Returns the response Bundle and the failed entries.
+
+    batch: each entry on its own (failures answered in their entry). transaction: any failure
+    raises :class:`FhirError` naming every failed entry; the caller rolls everything back.
+    """
+    try:
+        bundle_type, entries = translate.parse_bundle(bundle)
+    except FhirInputError as exc:
+        raise FhirError(400, exc.issues) from None
+    responses: list[translate.EntryResponse] = []
+    failures: list[tuple[int, Any, FhirError]] = []
+    for index, resource in entries:
+        try:
+            created = await ingest_observation(
+                db, audit, resource, path=f"Bundle.entry[{index}].resource"
+            )
+        except FhirError as exc:
+            failures.append((index, resource, exc))
+            responses.append(translate.EntryResponse.failed(exc.status, exc.extra["issue"]))
+            continue
+        responses.append(
+            translate.EntryResponse.created(
+                created.resource, status_code=201 if created.created else 200
+            )
+        )
+    if bundle_type == "transaction":
+        if failures:
+            issues = [
+                {**i, "diagnostics": f"entry {index}: {i.get('diagnostics', '')}"}
+                for index, _, exc in failures
+                for i in exc.extra["issue"]
+            ]
+            status = 400 if all(exc.status == 400 for _, _, exc in failures) else 422
+            raise TransactionFailed(
+                FhirError(
+                    status,
+                    issues,
+                    detail="transaction not applied: "
+                    + ", ".join(f"entry {i}" for i, _, _ in failures)
+                    + " failed",
+                ),
+                failures,
+            )
+        return translate.transaction_response_bundle(responses), failures
+    return translate.batch_response_bundle(responses), failures
+
+
+class TransactionFailed(Exception):
+    def __init__(self, error: FhirError, failures: list[tuple[int, Any, FhirError]]) -> None:
+        super().__init__(error.detail)
+        self.error = error
+        self.failures = failures
+
+
+# --------------------------------------------------------------------------------------------
+# Reads
+# --------------------------------------------------------------------------------------------
+
+
+async def read_patient(db: AsyncSession, audit: Audit, patient_id: str) -> dict[str, Any]:
+    pid = parse_id(patient_id)
+    patient = await db.get(Patient, pid) if pid is not None else None
+    if patient is None:
+        raise FhirError(404, [issue("not-found", f"Patient/{patient_id} is not known")])
+    audit.record("read", "patient", patient.id, patient_id=patient.id)
+    return translate.patient_resource(
+        id=str(patient.id),
+        mrn=patient.mrn,
+        given_name=patient.given_name,
+        family_name=patient.family_name,
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+    )
+
+
+def _readings_query() -> Select[Observation, uuid.UUID]:
+    return select(Observation, TreatmentSession.patient_id).join(
+        TreatmentSession, TreatmentSession.id == Observation.session_id
+    )
+
+
+def _as_stored(observation: Observation, patient_id: uuid.UUID) -> StoredReading:
+    return StoredReading(
+        id=str(observation.id),
+        code=observation.code,
+        value=observation.value,
+        unit=observation.unit,
+        measured_at=observation.measured_at,
+        status=observation.status,
+        session_id=str(observation.session_id),
+        patient_id=str(patient_id),
+        recorded_at=observation.recorded_at,
+    )
+
+
+async def read_observation(db: AsyncSession, audit: Audit, resource_id: str) -> dict[str, Any]:
+    panel = resource_id.startswith("bp-")
+    oid = parse_id(resource_id.removeprefix("bp-"))
+    row = (
+        (await db.execute(_readings_query().where(Observation.id == oid))).first() if oid else None
+    )
+    if row is None or (panel and row[0].code != "systolic_bp"):
+        raise FhirError(404, [issue("not-found", f"Observation/{resource_id} is not known")])
+    observation, patient_id = row
+    readings = [_as_stored(observation, patient_id)]
+    if panel:
+        partner = await db.scalar(
+            select(Observation).where(
+                Observation.session_id == observation.session_id,
+                Observation.measured_at == observation.measured_at,
+                Observation.status == observation.status,
+                Observation.code == "diastolic_bp",
+            )
+        )
+        if partner is None:
+            raise FhirError(404, [issue("not-found", f"Observation/{resource_id} is not known")])
+        readings.append(_as_stored(partner, patient_id))
+    audit.record("read", "observation", observation.id, patient_id=patient_id)
+    resources = translate.group_for_fhir(readings)
+    return resources[0]
+
+
+def _codes(values: Sequence[str]) -> set[str] | None:
+    """Vigil codes for ``code`` search tokens (comma = or); None when not searched."""
+    if not values:
+        return None
+    wanted: set[str] = set()
+    for value in values:
+        for token in value.split(","):
+            system, bar, code = token.strip().rpartition("|")
+            if bar and system not in ("", translate.LOINC):
+                continue
+            if code in translate.BP_PANEL_LOINCS:
+                wanted |= {"systolic_bp", "diastolic_bp"}
+            elif code in translate.LOINC_TO_VITAL:
+                wanted.add(translate.LOINC_TO_VITAL[code].value)
+    return wanted
+
+
+def _date_condition(value: str, day_tz: tzinfo) -> Any:
+    try:
+        prefix, start, end = translate.parse_date_param(value, day_tz=day_tz)
+    except FhirInputError as exc:
+        raise FhirError(400, [{**i, "expression": ["date"]} for i in exc.issues]) from None
+    t = Observation.measured_at
+    return {
+        "eq": and_(t >= start, t < end),
+        "ne": not_(and_(t >= start, t < end)),
+        "lt": t < start,
+        "eb": t < start,
+        "le": t < end,
+        "gt": t >= end,
+        "sa": t >= end,
+        "ge": t >= start,
+    }[prefix]
+
+
+async def search_observations(
+    db: AsyncSession,
+    audit: Audit,
+    *,
+    patient: str | None,
+    encounter: str | None,
+    dates: Sequence[str],
+    codes: Sequence[str],
+    count: int,
+    after: datetime | None,
+    day_tz: tzinfo,
+) -> tuple[list[dict[str, Any]], datetime | None]:
+    """Matching readings as FHIR resources (BP pairs as panels), ordered by time.
+
+    A date without a time of day (``2026-12-01``) is that day in the clinic's time zone.
+    Pages end on a ``measured_at`` boundary so a BP pair is never split across pages; the
+    returned time is the keyset for the next page (None on the last).
+    """
+    if patient is None and encounter is None:
+        raise FhirError(
+            400,
+            [issue("required", "search by patient (or encounter)", ["patient"])],
+        )
+    stmt = _readings_query().where(Observation.status == "final")
+    patient_uuid: uuid.UUID | None = None
+    if patient is not None:
+        patient_uuid = parse_id(patient.strip().removeprefix("Patient/"))
+        if patient_uuid is None:
+            return [], None
+        stmt = stmt.where(TreatmentSession.patient_id == patient_uuid)
+    if encounter is not None:
+        session_uuid = parse_id(encounter.strip().removeprefix("Encounter/"))
+        if session_uuid is None:
+            return [], None
+        stmt = stmt.where(Observation.session_id == session_uuid)
+    for value in dates:
+        stmt = stmt.where(_date_condition(value, day_tz))
+    wanted = _codes(codes)
+    if wanted is not None:
+        stmt = stmt.where(Observation.code.in_(sorted(wanted)))
+    if after is not None:
+        stmt = stmt.where(Observation.measured_at > after)
+    stmt = stmt.order_by(Observation.measured_at, Observation.id)
+    rows = list((await db.execute(stmt.limit(count + 1))).all())
+    next_after: datetime | None = None
+    if len(rows) > count:
+        rows = rows[:count]
+        last = rows[-1][0].measured_at
+        rest = await db.execute(
+            stmt.where(Observation.measured_at == last).where(
+                Observation.id.not_in([o.id for o, _ in rows if o.measured_at == last])
+            )
+        )
+        rows += list(rest.all())
+        next_after = last
+    audit.record("read", "observation", None, patient_id=patient_uuid)
+    readings = [_as_stored(o, pid) for o, pid in rows]
+    return translate.group_for_fhir(readings), next_after

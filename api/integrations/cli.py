@@ -1,0 +1,59 @@
+"""``vigil mllp`` and ``vigil simulate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+
+
+def _mllp(args: argparse.Namespace) -> int:
+    from api.integrations import mllp
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(mllp.run(args.host, args.port))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from api.integrations import simulator
+
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(
+            simulator.run(
+                base_url=args.base_url,
+                api_key=args.api_key,
+                session=args.session,
+                device=args.device,
+                interval=args.interval,
+                count=args.count,
+                bp_minutes=args.bp_minutes,
+            )
+        )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mllp = sub.add_parser("mllp", help="receive HL7 v2 ORU^R01 over MLLP (TCP) and answer ACKs")
+    mllp.add_argument("--host", default="0.0.0.0", help="interface to listen on")  # noqa: S104
+    mllp.add_argument("--port", type=int, default=2575)
+    mllp.set_defaults(handler=_mllp)
+
+    simulate = sub.add_parser(
+        "simulate", help="push realistic monitor readings for a session (device simulator)"
+    )
+    simulate.add_argument("--session", required=True, help="session id (for the live view)")
+    simulate.add_argument("--device", required=True, help="identifier of a device bound to it")
+    simulate.add_argument("--base-url", default="http://127.0.0.1:8000")
+    simulate.add_argument(
+        "--api-key",
+        default=os.environ.get("VIGIL_API_KEY"),
+        help="integration client API key (default: $VIGIL_API_KEY)",
+    )
+    simulate.add_argument("--interval", type=float, default=5.0, help="seconds between pushes")
+    simulate.add_argument("--count", type=int, default=None, help="stop after N pushes")
+    simulate.add_argument(
+        "--bp-minutes", type=float, default=3.0, help="minutes between blood pressures"
+    )
+    simulate.set_defaults(handler=_simulate)

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette.sse import EventSourceResponse
+
+from api.audit import AuditDep
+from api.db import DbSession
+from api.live import service
+from api.openapi import PROBLEMS, problems
+
+router = APIRouter(tags=["live"], responses=PROBLEMS)
+
+_DESCRIPTION = (
+    "Server-Sent Events. On connect a `heartbeat` event arrives at once, then `reading`, "
+    "`alert` and `status` events whose `data` is the reading, alert or session exactly as the "
+    "REST API returns it, each with an increasing `id`; a `heartbeat` every 15 s. Reconnect "
+    "with `Last-Event-ID` (or `?last_event_id=`) to resume after that event, from any API "
+    "process. Without it the stream starts with what happens from now on."
+)
+MaxSeconds = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        le=86400,
+        description="End the stream after this many seconds (0: send what is there, then end); "
+        "the client reconnects with Last-Event-ID, e.g. to move to another API process",
+    ),
+]
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+}
+
+
+async def _respond(
+    request: Request,
+    db: DbSession,
+    audit: AuditDep,
+    session_id: str | None,
+    last_event_id: str | None,
+    last_event_id_query: str | None,
+    max_seconds: float | None,
+) -> EventSourceResponse:
+    start = service.parse_last_event_id(last_event_id, last_event_id_query)
+    sid, after = await service.open_stream(db, audit, session_id=session_id, last_event_id=start)
+    service.ensure_listener(request.app)
+    stream = service.event_stream(
+        request.app.state.session_factory, session_id=sid, after=after, max_seconds=max_seconds
+    )
+    return EventSourceResponse(
+        stream,
+        ping=None,
+        send_timeout=30,  # a client that stops reading is dropped, not buffered for
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/v1/sessions/{session_id}/events",
+    summary="Live events of one session (SSE)",
+    description=_DESCRIPTION,
+    response_class=EventSourceResponse,
+    responses={**problems(404), **_SSE},
+)
+async def session_events(
+    session_id: str,
+    request: Request,
+    db: DbSession,
+    audit: AuditDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
+    max_seconds: MaxSeconds = None,
+) -> EventSourceResponse:
+    return await _respond(
+        request, db, audit, session_id, last_event_id, last_event_id_query, max_seconds
+    )
+
+
+@router.get(
+    "/v1/events",
+    summary="Live events of the whole clinic (SSE)",
+    description=_DESCRIPTION,
+    response_class=EventSourceResponse,
+    responses=_SSE,
+)
+async def clinic_events(
+    request: Request,
+    db: DbSession,
+    audit: AuditDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
+    max_seconds: MaxSeconds = None,
+) -> EventSourceResponse:
+    return await _respond(request, db, audit, None, last_event_id, last_event_id_query, max_seconds)

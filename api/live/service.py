@@ -1,0 +1,134 @@
+"""The live streams: read the ``live_events`` outbox after an id, wait for wake-ups, repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sse_starlette import ServerSentEvent
+
+from api.audit import Audit
+from api.errors import ValidationFailed, field_error
+from api.live.notifier import PgListener, notifier
+from api.sessions.service import get_session
+from models import LiveEvent
+
+HEARTBEAT_SECONDS = 15.0
+# Safety net: re-read the outbox this often even without a wake-up (e.g. a writer in another
+# process on SQLite, or a NOTIFY lost while the listener reconnected).
+POLL_SECONDS = 5.0
+BATCH = 200
+
+
+def parse_last_event_id(header: str | None, query: str | None) -> int | None:
+    raw = header or query
+    if not raw:
+        return None
+    if not raw.strip().isdigit():
+        raise ValidationFailed(
+            [field_error(["header", "Last-Event-ID"], "must be an event id from this stream")]
+        )
+    return int(raw.strip())
+
+
+async def open_stream(
+    db: AsyncSession, audit: Audit, *, session_id: str | None, last_event_id: int | None
+) -> tuple[uuid.UUID | None, int]:
+    """Check the session exists, audit the subscription, and find where the stream starts:
+    after ``Last-Event-ID``, else after the newest event (only what happens from now on)."""
+    sid: uuid.UUID | None = None
+    if session_id is not None:
+        session = await get_session(db, session_id)
+        sid = session.id
+        audit.record("read", "live_events", session.id, patient_id=session.patient_id)
+    else:
+        audit.record("read", "live_events", None)
+    if last_event_id is not None:
+        return sid, last_event_id
+    newest = await db.scalar(select(func.max(LiveEvent.id)))
+    return sid, int(newest or 0)
+
+
+def ensure_listener(app: FastAPI) -> None:
+    """One LISTEN connection per process on PostgreSQL, started with the first stream."""
+    if not app.state.settings.is_postgres:
+        return
+    listener: PgListener | None = getattr(app.state, "live_listener", None)
+    if listener is None:
+        listener = PgListener(app.state.settings.database_url)
+        app.state.live_listener = listener
+
+        async def _stop(_: FastAPI) -> None:
+            await listener.stop()
+
+        app.state.shutdown_hooks.append(_stop)
+    listener.start()
+
+
+async def _fetch(
+    factory: async_sessionmaker[AsyncSession], *, after: int, session_id: uuid.UUID | None
+) -> list[tuple[int, str, Any]]:
+    stmt = select(LiveEvent.id, LiveEvent.kind, LiveEvent.payload).where(LiveEvent.id > after)
+    if session_id is not None:
+        stmt = stmt.where(LiveEvent.session_id == session_id)
+    async with factory() as db:
+        rows = (await db.execute(stmt.order_by(LiveEvent.id).limit(BATCH))).all()
+        await db.rollback()
+    return [(int(i), str(k), p) for i, k, p in rows]
+
+
+def _heartbeat() -> ServerSentEvent:
+    return ServerSentEvent(
+        data=orjson.dumps({"at": datetime.now(UTC).isoformat().replace("+00:00", "Z")}).decode(),
+        event="heartbeat",
+    )
+
+
+async def event_stream(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    session_id: uuid.UUID | None,
+    after: int,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    poll_seconds: float = POLL_SECONDS,
+    max_seconds: float | None = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Heartbeat at once, then every event after ``after`` as it commits, forever or until
+    ``max_seconds`` have passed (0: what is there now, then the stream ends)."""
+    waiter = notifier.subscribe()
+    loop = asyncio.get_running_loop()
+    deadline = None if max_seconds is None else loop.time() + max_seconds
+    try:
+        yield _heartbeat()  # at once: the client knows it is connected
+        next_heartbeat = loop.time() + heartbeat_seconds
+        while True:
+            waiter.clear()
+            rows = await _fetch(factory, after=after, session_id=session_id)
+            for event_id, kind, payload in rows:
+                after = event_id
+                yield ServerSentEvent(
+                    data=orjson.dumps(payload).decode(), event=kind, id=str(event_id)
+                )
+            if len(rows) == BATCH:
+                continue
+            now = loop.time()
+            if deadline is not None and now >= deadline:
+                return
+            if now >= next_heartbeat:
+                yield _heartbeat()
+                next_heartbeat = now + heartbeat_seconds
+            timeout = max(0.0, min(poll_seconds, next_heartbeat - loop.time()))
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), timeout)
+    finally:
+        notifier.unsubscribe(waiter)

@@ -1,0 +1,277 @@
+"""Live streams (SSE): heartbeat at once, reading/status events as the REST API returns them,
+increasing ids, Last-Event-ID resume; across two server processes on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from tests.conftest import Backend, Staff, make_settings
+from tests.factories import ago, good_predose, now, post_vitals, transition, vital
+from tests.integrations.helpers import bound_session, checked_in_session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """Parse a text/event-stream into {event, id, data} dicts (comments skipped)."""
+    current: dict[str, Any] = {}
+    async for line in response.aiter_lines():
+        if line == "":
+            if current:
+                yield current
+            current = {}
+        elif line.startswith(":"):
+            continue
+        else:
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "data":
+                current["data"] = current.get("data", "") + value
+            else:
+                current[field] = value
+
+
+async def next_event(events: AsyncIterator[dict[str, Any]], kind: str) -> dict[str, Any]:
+    async def find() -> dict[str, Any]:
+        async for event in events:
+            if event.get("event") == kind:
+                return event
+        raise AssertionError("stream ended")
+
+    return await asyncio.wait_for(find(), 20)
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(app: FastAPI) -> AsyncIterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+def auth(staff: Staff, role: str = "nurse") -> dict[str, str]:
+    return {"Authorization": f"Bearer {staff.tokens[role]}"}
+
+
+async def test_a_stream_receives_readings_and_status_changes(
+    app: FastAPI,
+    staff: Staff,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+) -> None:
+    session, device = await bound_session(client, nurse_client, admin_client)
+    sid = session["id"]
+    async with (
+        serve_in_process(app) as base,
+        httpx.AsyncClient(base_url=base, headers=auth(staff), timeout=30) as http,
+        http.stream("GET", f"/v1/sessions/{sid}/events") as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(response)
+        first = await asyncio.wait_for(anext(events), 5)
+        assert first["event"] == "heartbeat"  # at once, before anything happens
+
+        r = await post_vitals(client, sid, [vital("heart_rate", 71, "/min", ago(1))])
+        assert r.status_code == 201
+        reading = await next_event(events, "reading")
+        assert orjson.loads(reading["data"]) == r.json()["items"][0]
+
+        pushed = await integration_client.post(
+            "/v1/integrations/observations",
+            json={
+                "device": device["identifier"],
+                "observations": [vital("spo2", 96, "%", ago(1))],
+            },
+        )
+        assert pushed.json()["accepted"] == 1
+        second = await next_event(events, "reading")
+        assert orjson.loads(second["data"])["code"] == "spo2"
+        assert int(second["id"]) > int(reading["id"])
+
+        assert (await post_vitals(client, sid, good_predose(ago(1)))).status_code == 201
+        r = await transition(client, sid, "dosing")
+        assert r.status_code == 200, r.text
+        status = await next_event(events, "status")
+        data = orjson.loads(status["data"])
+        assert data["status"] == "dosing"
+        assert data == r.json()
+        assert int(status["id"]) > int(second["id"])
+
+        during = now() + timedelta(seconds=2)  # after dosing started: an intra reading
+        low = await post_vitals(client, sid, [vital("spo2", 85, "%", during)])  # critical
+        assert low.status_code == 201
+        alert = await next_event(events, "alert")
+        board = (await client.get(f"/v1/sessions/{sid}/alerts")).json()["items"]
+        assert orjson.loads(alert["data"]) == board[0]
+        assert board[0]["severity"] == "critical"
+        ack = await client.post(f"/v1/alerts/{board[0]['id']}/acknowledge", json={})
+        assert ack.status_code == 200
+        acknowledged = await next_event(events, "alert")
+        assert orjson.loads(acknowledged["data"]) == ack.json()
+
+
+async def test_last_event_id_resumes_and_the_clinic_stream_sees_every_session(
+    nurse_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    session = await checked_in_session(client)
+    sid = session["id"]
+    for value in (70, 71, 72):
+        r = await post_vitals(client, sid, [vital("heart_rate", value, "/min", ago(1))])
+        assert r.status_code == 201
+
+    async def replay(path: str, last_id: str) -> list[dict[str, Any]]:
+        r = await nurse_client.get(
+            path, params={"max_seconds": 0}, headers={"Last-Event-ID": last_id}
+        )
+        assert r.status_code == 200, r.text
+        return [e async for e in sse_events(r) if e.get("event") != "heartbeat"]
+
+    everything = await replay(f"/v1/sessions/{sid}/events", "0")
+    values = [orjson.loads(e["data"])["value"] for e in everything if e["event"] == "reading"]
+    assert values == [70, 71, 72]
+    ids = [int(e["id"]) for e in everything]
+    assert ids == sorted(ids)
+    resumed = await replay(f"/v1/sessions/{sid}/events", str(ids[0]))
+    assert [int(e["id"]) for e in resumed] == ids[1:]
+    clinic = await replay("/v1/events", str(ids[0] - 1))
+    assert {int(e["id"]) for e in clinic} >= set(ids)
+
+    first_reading = next(orjson.loads(e["data"]) for e in everything if e["event"] == "reading")
+    r = await client.post(
+        f"/v1/sessions/{sid}/vitals/{first_reading['id']}/retract", json={"reason": "wrong arm"}
+    )
+    assert r.status_code == 200
+    (retracted,) = await replay(f"/v1/sessions/{sid}/events", str(ids[-1]))
+    assert retracted["event"] == "reading"
+    assert orjson.loads(retracted["data"]) == r.json()
+    assert r.json()["status"] == "entered-in-error"
+
+    r = await nurse_client.get(
+        f"/v1/sessions/{sid}/events", params={"max_seconds": 0, "last_event_id": "x"}
+    )
+    assert r.status_code == 422
+    r = await nurse_client.get("/v1/sessions/not-a-session/events", params={"max_seconds": 0})
+    assert r.status_code == 404
+
+
+@pytest.mark.slow
+async def test_a_reading_posted_to_one_process_reaches_a_stream_on_another(
+    backend: Backend, staff: Staff, client: httpx.AsyncClient
+) -> None:
+    """Two real uvicorn processes sharing PostgreSQL: LISTEN/NOTIFY carries the wake-up."""
+    if not backend.is_postgres:
+        pytest.skip("cross-process fan-out is PostgreSQL's LISTEN/NOTIFY")
+    session = await checked_in_session(client)
+    sid = session["id"]
+    settings = make_settings(backend.url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": backend.url,
+        "VIGIL_ENVIRONMENT": "test",
+        "VIGIL_SECRET_KEY": settings.secret_key,
+        "VIGIL_LOG_LEVEL": "WARNING",
+    }
+    ports = [free_port(), free_port()]
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.asgi:app",
+            "--port",
+            str(port),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        a, b = (f"http://127.0.0.1:{port}" for port in ports)
+        async with (
+            httpx.AsyncClient(headers=auth(staff), timeout=30) as http,
+        ):
+            deadline = time.monotonic() + 30
+            for base in (a, b):
+                while True:
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await http.get(f"{base}/readyz")).status_code == 200:
+                            break
+                    assert time.monotonic() < deadline, "servers did not start"
+                    await asyncio.sleep(0.2)
+            async with http.stream("GET", f"{b}/v1/sessions/{sid}/events") as response:
+                events = sse_events(response)
+                assert (await asyncio.wait_for(anext(events), 10))["event"] == "heartbeat"
+                await asyncio.sleep(0.5)  # the listener connection of process B is up
+                started = time.monotonic()
+                r = await http.post(
+                    f"{a}/v1/sessions/{sid}/vitals",
+                    json={"observations": [vital("heart_rate", 77, "/min", ago(1))]},
+                )
+                assert r.status_code == 201, r.text
+                reading = await next_event(events, "reading")
+                assert orjson.loads(reading["data"]) == r.json()["items"][0]
+                # well under the 5 s safety-net poll: the NOTIFY woke the stream
+                assert time.monotonic() - started < 3
+            # reconnect to the other process and resume after that event
+            r = await http.post(
+                f"{b}/v1/sessions/{sid}/vitals",
+                json={"observations": [vital("heart_rate", 78, "/min", ago(1))]},
+            )
+            assert r.status_code == 201
+            resumed = await http.get(
+                f"{a}/v1/sessions/{sid}/events",
+                params={"max_seconds": 0},
+                headers={"Last-Event-ID": reading["id"]},
+            )
+            values = [
+                orjson.loads(e["data"])["value"]
+                async for e in sse_events(resumed)
+                if e.get("event") == "reading"
+            ]
+            assert values == [78]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
