@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 def _pg_bin() -> Path:
     """The newest installed PostgreSQL's binaries (Debian layout), or VIGIL_PG_BIN."""
     if os.environ.get("VIGIL_PG_BIN"):
