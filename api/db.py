@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -17,6 +18,13 @@ from sqlalchemy.ext.asyncio import (
 from api.config import Settings
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON columns (live-event payloads, thresholds, overrides) with orjson: several times
+    faster than the standard library on the ingest path, where every reading becomes a live
+    event. Non-string keys are written as strings, as ``json.dumps`` does."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if url.startswith("sqlite"):
@@ -24,11 +32,18 @@ def create_engine(settings: Settings) -> AsyncEngine:
             from pathlib import Path
 
             Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
         url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
