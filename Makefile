@@ -31,6 +31,15 @@ test: $(VENV)/.dev
 test-pg: $(VENV)/.dev
 	VIGIL_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
+## faults: kill -9, PostgreSQL outage, races and two-server scale-out tests (need PostgreSQL;
+## part of `make test` whenever VIGIL_TEST_DATABASE_URL is set)
+faults: $(VENV)/.dev
+	VIGIL_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest tests/faults tests/scaleout $(PYTEST_ARGS)
+
+## fuzz: schemathesis against the OpenAPI schema; VIGIL_FUZZ_EXAMPLES per operation (default 15)
+fuzz: $(VENV)/.dev
+	$(PY) -m pytest tests/fuzz $(PYTEST_ARGS)
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # Seconds to wait for a new database connection / for a free pooled one: when PostgreSQL is
+    # unreachable a request fails fast with 503 instead of hanging (asyncpg's default is 60 s).
+    db_connect_timeout: float = 5.0
+    db_pool_timeout: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -200,16 +200,36 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(500, "Internal server error", "An unexpected error occurred.")
 
 
+# SQLSTATEs that mean "the database is not there right now", not "this request is wrong":
+# class 08 (connection exceptions) and 57P01-57P03 (admin/crash shutdown, cannot connect now:
+# what a server that is stopping or starting answers).
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03")
+_UNAVAILABLE_NAMES = (
+    "ConnectionDoesNotExist",
+    "CannotConnectNow",
+    "ConnectionFailure",
+    "InterfaceError",
+    "AdminShutdown",
+    "CrashShutdown",
+    "ConnectionRefused",
+    "ConnectionReset",
+)
+
+
 def _looks_like_connection_loss(exc: DBAPIError) -> bool:
-    name = type(exc.orig).__name__ if exc.orig is not None else ""
-    return any(
-        word in name
-        for word in (
-            "ConnectionDoesNotExist",
-            "CannotConnectNow",
-            "ConnectionFailure",
-            "InterfaceError",
-            "AdminShutdown",
-            "ConnectionRefused",
-        )
-    )
+    """Does this driver error mean the database is unreachable (503) rather than a bug (500)?
+
+    The driver's own exception sits behind SQLAlchemy's adapter exception, so the whole chain
+    (``orig`` and its causes) is checked, by class name and by SQLSTATE."""
+    seen: set[int] = set()
+    error: BaseException | None = exc.orig
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        name = type(error).__name__
+        if any(word in name for word in _UNAVAILABLE_NAMES) or isinstance(error, OSError):
+            return True
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

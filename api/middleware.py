@@ -5,10 +5,12 @@ Written as plain ASGI (not ``BaseHTTPMiddleware``) so the ingest hot path pays a
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import time
 import uuid
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,22 +32,36 @@ _BODY_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-async def send_problem(send: Send, status: int, title: str, detail: str, **headers: str) -> None:
-    slug = title.lower().replace(" ", "-")
-    body = orjson.dumps(
-        {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
-    )
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    slug = "validation" if status == 422 else title.lower().replace(" ", "-")
+    problem: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        problem["errors"] = errors
+    body = orjson.dumps(problem)
     raw_headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
-        *[(k.encode(), v.encode()) for k, v in headers.items()],
+        *[(k.encode(), v.encode()) for k, v in (headers or {}).items()],
     ]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyRefused(Exception):
+    """Raised from ``receive`` to stop reading a body that will be refused."""
 
 
 class RequestContextMiddleware:
@@ -107,7 +123,7 @@ class RequestGuardMiddleware:
                     503,
                     "Service unavailable",
                     f"The database is not ready: {readiness.reason}",
-                    **{"retry-after": "5"},
+                    headers={"retry-after": "5"},
                 )
                 return
         length = _header(scope, b"content-length")
@@ -133,34 +149,88 @@ class RequestGuardMiddleware:
                     f"Send the body as {' or '.join(allowed)} (got {content_type or 'none'}).",
                 )
                 return
+        if b"%00" in scope.get("query_string", b""):
+            await send_problem(
+                send,
+                422,
+                "Invalid request",
+                "The query string contains a NUL character (%00), which no field accepts.",
+                errors=[{"loc": ["query"], "msg": "NUL characters are not accepted"}],
+            )
+            return
         received = 0
+        check_nul = scope["method"] in ("POST", "PUT", "PATCH") and path.startswith(
+            ("/v1/", "/fhir/")
+        )
+        form_body = (
+            (_header(scope, b"content-type") or "")
+            .lower()
+            .startswith("application/x-www-form-urlencoded")
+        )
+        tail = b""
+        refused: tuple[int, str, str, list[dict[str, Any]] | None] | None = None
         response_started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
+        async def guarded_receive() -> Message:
+            nonlocal received, tail, refused
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    refused = (
+                        413,
+                        "Payload too large",
+                        f"The request body is larger than {self.max_body_bytes} bytes.",
+                        None,
+                    )
+                    raise _BodyRefused
+                if check_nul:
+                    window = tail + chunk
+                    if _has_nul(window, form=form_body):
+                        refused = (
+                            422,
+                            "Invalid request",
+                            "The body contains a NUL character (\\u0000), which no field accepts.",
+                            [{"loc": ["body"], "msg": "NUL characters are not accepted"}],
+                        )
+                        raise _BodyRefused
+                    tail = window[-64:]
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal response_started
+            if refused is not None:
+                return  # the app's answer to a refused body is replaced by ours below
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await send_problem(
-                    send,
-                    413,
-                    "Payload too large",
-                    f"The request body is larger than {self.max_body_bytes} bytes.",
-                )
+        with contextlib.suppress(_BodyRefused):
+            await self.app(scope, guarded_receive, guarded_send)
+        if refused is not None and not response_started:
+            status, title, detail, errors = refused
+            await send_problem(send, status, title, detail, errors=errors)
+
+
+def _has_nul(data: bytes, *, form: bool) -> bool:
+    """Does a body carry a NUL character: a raw 0x00 byte, ``%00`` in a form, or in JSON an
+    escaped ``\\u0000`` (after an even run of backslashes, so an escaped backslash followed by
+    the text ``u0000`` is not one)?
+
+    PostgreSQL text cannot hold NUL, so such values are refused for every field up front (and
+    on SQLite too, so both backends accept the same requests)."""
+    if b"\x00" in data or (form and b"%00" in data):
+        return True
+    start = data.find(b"\\u0000")
+    while start != -1:
+        run = 0
+        while start - run - 1 >= 0 and data[start - run - 1] == 0x5C:
+            run += 1
+        if run % 2 == 0:
+            return True
+        start = data.find(b"\\u0000", start + 1)
+    return False
 
 
 def _allowed_types(path: str) -> tuple[str, ...]:

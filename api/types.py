@@ -12,14 +12,18 @@ from api.config import get_settings
 
 
 def _not_in_future(value: datetime) -> datetime:
+    value = _to_utc(value)
     tolerance = timedelta(seconds=get_settings().future_tolerance_seconds)
     if value > datetime.now(UTC) + tolerance:
         raise ValueError("timestamp is in the future (more than 2 minutes past the server clock)")
-    return value.astimezone(UTC)
+    return value
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
 # A timestamp in a request: RFC 3339 with an explicit offset, not in the future; kept in UTC.

@@ -78,18 +78,28 @@ async def raise_alerts_for_readings(
             rows.append(_row(session, decision, observation_id=reading["id"]))
     if not rows:
         return []
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Alert)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["observation_id"])
-        .returning(Alert.id)
-    )
-    created = {r[0] for r in await db.execute(stmt)}
+    # A list of rows against one cached statement (insertmanyvalues: still one multi-row INSERT
+    # per round trip) rather than .values(rows), which is compiled afresh for every batch.
+    stmt = _INSERT_ALERTS[db.get_bind().dialect.name]
+    created = {r[0] for r in await db.execute(stmt, rows)}
     new = [r for r in rows if r["id"] in created]
     publish_alerts(db, session, new)
     return new
+
+
+def _insert_alerts(insert: Any) -> Any:
+    table = Alert.__table__
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["observation_id"])
+        .returning(table.c.id)
+    )
+
+
+_INSERT_ALERTS = {
+    "postgresql": _insert_alerts(postgresql.insert),
+    "sqlite": _insert_alerts(sqlite.insert),
+}
 
 
 async def alerts_after_transition(

@@ -5,13 +5,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import false, select, tuple_
 
 from api.db import DbSession
 from api.openapi import PROBLEMS
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from api.types import Id, ReadModel, parse_id
+from api.types import Id, ReadModel, Timestamp, parse_id
 from models import AuditEvent
 
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"], responses=PROBLEMS)
@@ -41,8 +40,8 @@ async def list_audit_events(
     db: DbSession,
     patient_id: str | None = None,
     actor_id: str | None = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AuditEventRead]:

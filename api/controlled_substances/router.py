@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 
 from api.audit import AuditDep
 from api.controlled_substances import service
@@ -12,6 +11,7 @@ from api.csv_export import csv_response, wants_csv
 from api.db import DbSession
 from api.openapi import PROBLEMS
 from api.pagination import Cursor, Limit
+from api.types import Timestamp
 
 router = APIRouter(
     prefix="/v1/controlled-substances", tags=["controlled substances"], responses=PROBLEMS
@@ -33,8 +33,8 @@ async def controlled_substance_log(
     request: Request,
     db: DbSession,
     audit: AuditDep,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
     lot: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

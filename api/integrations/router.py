@@ -61,7 +61,16 @@ async def push_observations(body: ObservationPush, db: DbSession, audit: AuditDe
             },
         }
     },
-    responses={200: {"content": {"application/hl7-v2": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "The HL7 ACK, in the media type the message came in",
+            "content": {
+                "application/hl7-v2": {"schema": {"type": "string"}},
+                "x-application/hl7-v2+er7": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
+    },
 )
 async def receive_hl7v2(request: Request, db: DbSession, audit: AuditDep) -> Response:
     raw = await request.body()

@@ -28,8 +28,18 @@ MaxSeconds = Annotated[
         "the client reconnects with Last-Event-ID, e.g. to move to another API process",
     ),
 ]
+# Each Server-Sent Event, as a client's parser sees it (the schema applies per event).
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "description": "heartbeat, reading, alert or status"},
+        "data": {"type": "string", "description": "JSON of the reading, alert or session"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
 _SSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    200: {"content": {"text/event-stream": {"schema": _SSE_EVENT}}}
 }
 
 

@@ -38,7 +38,14 @@ async def get_plan(db: AsyncSession, plan_id: str | uuid.UUID) -> DosingPlan:
     return plan
 
 
+# Revision numbers are INTEGER columns: a larger number names nothing (and must not reach the
+# driver, which rejects it with an error instead of finding no row).
+_MAX_REVISION = 2**31 - 1
+
+
 async def get_revision(db: AsyncSession, plan_id: uuid.UUID, revision: int) -> DosingPlanRevision:
+    if not 1 <= revision <= _MAX_REVISION:
+        raise NotFound(f"Dosing plan {plan_id} has no revision {revision}.")
     row = await db.scalar(
         select(DosingPlanRevision).where(
             DosingPlanRevision.plan_id == plan_id, DosingPlanRevision.revision == revision

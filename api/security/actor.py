@@ -24,14 +24,23 @@ def _bearer(request: Request) -> str:
 
 async def resolve_actor(request: Request) -> Actor:
     token = _bearer(request)
-    factory = request.app.state.session_factory
-    async with factory() as db:
+    engine = request.app.state.engine
+    async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # A single-row read needs no transaction: no BEGIN/ROLLBACK round trips on the
+            # path every request takes (SQLite keeps its default: its BEGIN takes a lock).
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         if is_api_key(token):
-            client = await db.scalar(
-                select(IntegrationClient).where(
-                    IntegrationClient.key_prefix == api_key_prefix(token)
+            client = (
+                await conn.execute(
+                    select(
+                        IntegrationClient.id,
+                        IntegrationClient.name,
+                        IntegrationClient.key_hash,
+                        IntegrationClient.revoked_at,
+                    ).where(IntegrationClient.key_prefix == api_key_prefix(token))
                 )
-            )
+            ).first()
             if (
                 client is None
                 or client.revoked_at is not None
@@ -43,7 +52,17 @@ async def resolve_actor(request: Request) -> Actor:
             )
         claims = read_token(token, secret=request.app.state.secret_key)
         user_id = parse_id(claims.user_id) if claims else None
-        user = await db.get(User, user_id) if user_id else None
+        user = (
+            (
+                await conn.execute(
+                    select(User.id, User.role, User.username, User.disabled).where(
+                        User.id == user_id
+                    )
+                )
+            ).first()
+            if user_id
+            else None
+        )
         if user is None or user.disabled:
             raise Unauthorized("The token is not valid, has expired, or the user is disabled.")
         return Actor(id=str(user.id), role=user.role, kind="user", name=user.username)

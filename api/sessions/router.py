@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from api.audit import AuditDep
 from api.csv_export import csv_response, wants_csv
@@ -19,6 +18,7 @@ from api.sessions.schemas import (
     SessionStatus,
     TransitionRequest,
 )
+from api.types import Timestamp
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=PROBLEMS)
 
@@ -53,8 +53,8 @@ async def list_sessions(
     patient_id: str | None = None,
     status: SessionStatus | None = None,
     location: Annotated[str | None, Query(max_length=64)] = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:

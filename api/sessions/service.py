@@ -85,15 +85,7 @@ async def session_record(db: AsyncSession, session: TreatmentSession) -> dict[st
             .order_by(SessionTransition.at, SessionTransition.recorded_at)
         )
     ).all()
-    readings = (
-        await db.execute(
-            select(Observation.code, Observation.value, Observation.measured_at).where(
-                Observation.session_id == session.id,
-                Observation.status == "final",
-                Observation.code.in_(("systolic_bp", "diastolic_bp", "spo2")),
-            )
-        )
-    ).all()
+    readings = (await db.execute(summary_readings_query(session.id))).all()
     summary = summarize_vitals(
         [SummaryReading(code=c, value=v, measured_at=m) for c, v, m in readings],
         dosing_started_at=session.dosing_started_at,
@@ -110,6 +102,15 @@ async def session_record(db: AsyncSession, session: TreatmentSession) -> dict[st
     }
     record.update(await extra_record_parts(db, session))
     return record
+
+
+def summary_readings_query(session_id: uuid.UUID) -> Select[str, float, datetime]:
+    """The readings the vitals summary needs (served by ix_observations_session_measured)."""
+    return select(Observation.code, Observation.value, Observation.measured_at).where(
+        Observation.session_id == session_id,
+        Observation.status == "final",
+        Observation.code.in_(("systolic_bp", "diastolic_bp", "spo2")),
+    )
 
 
 async def read_session(db: AsyncSession, audit: Audit, session_id: str) -> dict[str, Any]:
@@ -141,6 +142,19 @@ def _list_query(
     return stmt
 
 
+def history_query(*, limit: int, cursor: str | None, **filters: Any) -> Select[Any]:
+    """One page of the session history / day board (one row more than ``limit``)."""
+    stmt = _list_query(**filters).order_by(
+        TreatmentSession.scheduled_at.desc(), TreatmentSession.id.desc()
+    )
+    if cursor:
+        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
+        stmt = stmt.where(
+            tuple_(TreatmentSession.scheduled_at, TreatmentSession.id) < tuple_(last_at, last_id)
+        )
+    return stmt.limit(limit + 1)
+
+
 async def list_sessions(
     db: AsyncSession,
     audit: Audit,
@@ -150,15 +164,7 @@ async def list_sessions(
     **filters: Any,
 ) -> tuple[list[TreatmentSession], str | None]:
     """Newest ``scheduled_at`` first; keyset on (scheduled_at, id) descending."""
-    stmt = _list_query(**filters).order_by(
-        TreatmentSession.scheduled_at.desc(), TreatmentSession.id.desc()
-    )
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            tuple_(TreatmentSession.scheduled_at, TreatmentSession.id) < tuple_(last_at, last_id)
-        )
-    rows = list((await db.scalars(stmt.limit(limit + 1))).all())
+    rows = list((await db.scalars(history_query(limit=limit, cursor=cursor, **filters))).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import AwareDatetime
 
 from api.audit import AuditDep
 from api.csv_export import csv_response, wants_csv
 from api.db import DbSession
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit
+from api.types import Timestamp
 from api.vitals import service
 from api.vitals.schemas import (
     ObservationBatch,
@@ -49,7 +49,7 @@ async def record_vitals(
         for o in body.observations
     ]
     stored = await service.record_vitals(db, audit, session_id, items)
-    return ObservationList(items=[ObservationRead.model_validate(r) for r in stored])
+    return ObservationList.model_validate({"items": stored})
 
 
 @router.get(
@@ -65,7 +65,7 @@ async def list_vitals(
     audit: AuditDep,
     phase: Phase | None = None,
     code: Annotated[str | None, Query(max_length=32)] = None,
-    since: AwareDatetime | None = None,
+    since: Timestamp | None = None,
     include_retracted: bool = False,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -81,15 +81,15 @@ async def list_vitals(
         limit=limit,
         cursor=cursor,
     )
-    items = [ObservationRead.model_validate(r) for r in rows]
+    page = ObservationList.model_validate({"items": rows, "next_cursor": next_cursor})
     if wants_csv(request):
         return csv_response(
             list(ObservationRead.model_fields),
-            (i.model_dump() for i in items),
+            (i.model_dump() for i in page.items),
             filename=f"session-{session_id}-vitals.csv",
             next_cursor=next_cursor,
         )
-    return ObservationList(items=items, next_cursor=next_cursor)
+    return page
 
 
 @router.post(

@@ -1,0 +1,159 @@
+"""A small, bounded asyncio load generator (httpx; aiohttp is not installed here).
+
+``run_load`` keeps ``connections`` requests in flight until ``max_requests`` were sent or
+``max_seconds`` passed, whichever comes first, and reports throughput and latency percentiles.
+Only 127.0.0.1 targets are allowed: this tool never points at anything but the local server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+
+
+@dataclass
+class LoadResult:
+    name: str
+    connections: int
+    requests: int = 0
+    ok: int = 0
+    seconds: float = 0.0
+    items_per_request: int = 1
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    client_cpu_seconds: float = 0.0
+    server_cpu_seconds: float | None = None
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+        return ordered[index]
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def items_per_second(self) -> float:
+        return self.requests_per_second * self.items_per_request
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "connections": self.connections,
+            "requests": self.requests,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+            "requests_per_second": round(self.requests_per_second, 1),
+            "items_per_request": self.items_per_request,
+            "items_per_second": round(self.items_per_second, 1),
+            "p50_ms": round(self.percentile(50), 2),
+            "p90_ms": round(self.percentile(90), 2),
+            "p99_ms": round(self.percentile(99), 2),
+            "max_ms": round(max(self.latencies_ms), 2) if self.latencies_ms else None,
+            "client_cpu_ms_per_request": round(1000 * self.client_cpu_seconds / self.ok, 2)
+            if self.ok
+            else None,
+            "server_cpu_ms_per_request": round(1000 * self.server_cpu_seconds / self.ok, 2)
+            if self.ok and self.server_cpu_seconds is not None
+            else None,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "errors": dict(self.errors),
+        }
+
+
+def process_group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in a process group (Linux /proc)."""
+    import os
+    from pathlib import Path
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def local_only(base_url: str) -> str:
+    host = urlsplit(base_url).hostname
+    if host != "127.0.0.1":
+        raise ValueError(f"the load generator only targets 127.0.0.1, not {host!r}")
+    return base_url
+
+
+def client_for(base_url: str, connections: int, headers: dict[str, str]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=local_only(base_url),
+        headers=headers,
+        timeout=httpx.Timeout(30.0),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
+async def run_load(
+    name: str,
+    base_url: str,
+    headers: dict[str, str],
+    request: Request,
+    *,
+    connections: int,
+    max_requests: int,
+    max_seconds: float,
+    expect: int,
+    items_per_request: int = 1,
+    warmup: int = 0,
+    server_cpu: Callable[[], float] | None = None,
+) -> LoadResult:
+    result = LoadResult(name=name, connections=connections, items_per_request=items_per_request)
+    async with client_for(base_url, connections, headers) as client:
+        # Warm-up: open the connections and let every server worker reach steady state.
+        if warmup:
+            await asyncio.gather(
+                *(request(client, -1 - i) for i in range(min(warmup, connections)))
+            )
+        issued = 0
+        deadline = time.monotonic() + max_seconds
+
+        async def worker() -> None:
+            nonlocal issued
+            while issued < max_requests and time.monotonic() < deadline:
+                i = issued
+                issued += 1
+                started = time.perf_counter()
+                try:
+                    response = await request(client, i)
+                except httpx.HTTPError as exc:
+                    result.errors[type(exc).__name__] += 1
+                    continue
+                elapsed = (time.perf_counter() - started) * 1000
+                result.statuses[response.status_code] += 1
+                if response.status_code == expect:
+                    result.ok += 1
+                    result.latencies_ms.append(elapsed)
+
+        cpu_before = time.process_time()
+        server_before = server_cpu() if server_cpu else None
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        result.seconds = time.perf_counter() - started
+        result.client_cpu_seconds = time.process_time() - cpu_before
+        if server_cpu is not None and server_before is not None:
+            result.server_cpu_seconds = server_cpu() - server_before
+        result.requests = issued
+    return result

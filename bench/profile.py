@@ -1,0 +1,96 @@
+"""Profile the server side of the hot paths with pyinstrument, in process.
+
+``python -m bench.profile [batch|single|record|timeline]`` builds the app on a fresh PostgreSQL
+database (``BENCH_DATABASE_URL``'s server), sets up sessions through the API, then profiles
+``BENCH_PROFILE_REQUESTS`` requests sent through httpx's ASGI transport (no sockets, so the
+profile is the app: middleware, auth, validation, SQLAlchemy, asyncpg, serialization). Writes
+bench/results/profile-<kind>.html and prints the text profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+
+import httpx
+import orjson
+from asgi_lifespan import LifespanManager
+from pyinstrument import Profiler
+
+from api.main import create_app
+from bench.run import BATCH_SIZE, RESULTS, SERVER_URL, reading, setup
+from tests.conftest import ADMIN_PASSWORD as TEST_ADMIN_PASSWORD
+from tests.conftest import make_settings
+from tests.live import create_database, drop_database, migrate, staff_headers
+
+REQUESTS = int(os.environ.get("BENCH_PROFILE_REQUESTS", "200"))
+
+
+async def staff(client: httpx.AsyncClient) -> dict[str, str]:
+    # make_settings (the tests' settings) bootstraps admin with the tests' password
+    return await staff_headers(client, "clinician", admin_password=TEST_ADMIN_PASSWORD)
+
+
+async def profile(kind: str) -> None:
+    name = f"vigil_bench_profile_{uuid.uuid4().hex[:8]}"
+    url = await create_database(SERVER_URL, name)
+    try:
+        await asyncio.to_thread(migrate, url)
+        app = create_app(make_settings(url))
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as anon:
+                headers = await staff(anon)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://bench", headers=headers, timeout=60
+            ) as client:
+                world = await setup(client)
+                sessions = world["ingest_sessions"]
+                run = uuid.uuid4().hex[:6]
+                size = BATCH_SIZE if kind == "batch" else 1
+
+                def body(i: int) -> bytes:
+                    return orjson.dumps(
+                        {
+                            "observations": [
+                                reading(
+                                    i * size + k, world["dosing_at"], world["now"], f"{run}-{i}-{k}"
+                                )
+                                for k in range(size)
+                            ]
+                        }
+                    )
+
+                async def one(i: int) -> httpx.Response:
+                    sid = sessions[i % len(sessions)]
+                    if kind in ("batch", "single"):
+                        return await client.post(
+                            f"/v1/sessions/{sid}/vitals",
+                            content=body(i),
+                            headers={"content-type": "application/json"},
+                        )
+                    if kind == "record":
+                        return await client.get(f"/v1/sessions/{world['timeline_session']}")
+                    return await client.get(
+                        f"/v1/sessions/{world['timeline_session']}/vitals?limit=500"
+                    )
+
+                for i in range(10):
+                    (await one(10_000 + i)).raise_for_status()
+                profiler = Profiler(async_mode="enabled", interval=0.0005)
+                profiler.start()
+                for i in range(REQUESTS):
+                    r = await one(i)
+                    assert r.status_code in (200, 201), r.text
+                profiler.stop()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"profile-{kind}.html").write_text(profiler.output_html())
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+    finally:
+        await drop_database(SERVER_URL, name)
+
+
+if __name__ == "__main__":
+    asyncio.run(profile(sys.argv[1] if len(sys.argv) > 1 else "single"))
