@@ -24,7 +24,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             from pathlib import Path
 
             Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -35,6 +35,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={"timeout": settings.db_connect_timeout},
         pool_pre_ping=True,
         pool_recycle=1800,
+        # Bound values are patient data: keep them out of error messages and so out of logs.
+        hide_parameters=True,
     )
 
 
