@@ -35,6 +35,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             url,
             connect_args={"timeout": 30},
+            hide_parameters=True,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
         )
@@ -50,6 +51,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={"timeout": settings.db_connect_timeout},
         pool_pre_ping=True,
         pool_recycle=1800,
+        # Bound values are patient data: keep them out of error messages and so out of logs.
+        hide_parameters=True,
     )
 
 

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, TypeVarTuple
 
 import orjson
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from api.errors import ValidationFailed, field_error
 
 T = TypeVar("T")
+R = TypeVar("R")
+Ts = TypeVarTuple("Ts")
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1–500)")]
 Cursor = Annotated[str | None, Query(description="Opaque cursor from `next_cursor`")]
@@ -52,3 +58,34 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
         return out
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise ValidationFailed([field_error(["query", "cursor"], "invalid cursor")]) from None
+
+
+def keyset(
+    stmt: Select[*Ts],
+    *,
+    cursor: str | None,
+    limit: int,
+    sort: Column,
+    tiebreak: Column,
+    kind: type = datetime,
+    descending: bool = False,
+) -> Select[*Ts]:
+    """Order by (sort, tiebreak), continue after the cursor's position, and fetch one row more
+    than the page so :func:`cut_page` knows whether there is a next page."""
+    if cursor:
+        last_sort, last_tiebreak = decode_cursor(cursor, (kind, uuid.UUID))
+        position = tuple_(sort, tiebreak)
+        last = tuple_(literal(last_sort, sort.type), literal(last_tiebreak, tiebreak.type))
+        stmt = stmt.where(position < last if descending else position > last)
+    order = (sort.desc(), tiebreak.desc()) if descending else (sort, tiebreak)
+    return stmt.order_by(*order).limit(limit + 1)
+
+
+def cut_page(
+    rows: Sequence[R], limit: int, key: Callable[[R], tuple[Any, uuid.UUID]]
+) -> tuple[list[R], str | None]:
+    """The page and the cursor after its last row (None when this was the last page)."""
+    if len(rows) <= limit:
+        return list(rows), None
+    page = list(rows[:limit])
+    return page, encode_cursor(*key(page[-1]))

@@ -8,10 +8,9 @@ and stores the row.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.administrations.schemas import AdministrationCreate
@@ -26,7 +25,7 @@ from api.clinical.administration import (
 )
 from api.deps import Actor
 from api.errors import Conflict, Forbidden, ValidationFailed, field_error
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from api.sessions.service import OVERRIDE_ROLES, get_session, session_revision
 from api.types import parse_id
 from models import Administration, TreatmentSession, User
@@ -217,20 +216,12 @@ async def list_administrations(
 ) -> dict[str, Any]:
     session = await get_session(db, session_id)
     stmt = select(Administration).where(Administration.session_id == session.id)
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            or_(
-                Administration.started_at > last_at,
-                and_(Administration.started_at == last_at, Administration.id > last_id),
-            )
-        )
-    stmt = stmt.order_by(Administration.started_at, Administration.id).limit(limit + 1)
-    rows = list(await db.scalars(stmt))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id)
+    stmt = keyset(
+        stmt, cursor=cursor, limit=limit, sort=Administration.started_at, tiebreak=Administration.id
+    )
+    rows, next_cursor = cut_page(
+        list(await db.scalars(stmt)), limit, lambda r: (r.started_at, r.id)
+    )
     audit.record("read", "administration", None, patient_id=session.patient_id)
     return {
         "items": [administration_dict(r) for r in rows],

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select, update
+from sqlalchemy import Select, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from api.clinical.alerts import AlertDecision, evaluate_reading
 from api.clinical.phase import Phase, derive_phase
 from api.errors import Conflict, NotFound
 from api.live.publishers import publish_alerts
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from api.plans.service import get_revision
 from api.sessions.gates import thresholds_for
 from api.types import parse_id
@@ -215,23 +215,19 @@ async def list_alerts(
         TreatmentSession, TreatmentSession.id == Alert.session_id
     )
     stmt = _filtered(stmt, status=status, severity=severity, session_id=session_id)
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            or_(
-                Alert.created_at < last_at,
-                and_(Alert.created_at == last_at, Alert.id < last_id),
-            )
-        )
-    stmt = stmt.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit + 1)
-    pairs: list[tuple[Alert, TreatmentSession]] = [
-        (a, s) for a, s in (await db.execute(stmt)).all()
-    ]
-    next_cursor = None
-    if len(pairs) > limit:
-        pairs = pairs[:limit]
-        last = pairs[-1][0]
-        next_cursor = encode_cursor(last.created_at, last.id)
+    stmt = keyset(
+        stmt,
+        cursor=cursor,
+        limit=limit,
+        sort=Alert.created_at,
+        tiebreak=Alert.id,
+        descending=True,
+    )
+    pairs, next_cursor = cut_page(
+        [(a, s) for a, s in (await db.execute(stmt)).all()],
+        limit,
+        lambda pair: (pair[0].created_at, pair[0].id),
+    )
     for alert, session in pairs:
         audit.record("read", "alert", alert.id, patient_id=session.patient_id)
     return [alert_dict(a, s) for a, s in pairs], next_cursor

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.alerts.service import raise_assessment_alert
@@ -18,7 +18,7 @@ from api.clinical.alerts import phq9_self_harm_alert
 from api.clinical.gates import SEDATION_INSTRUMENTS, SedationScore
 from api.clinical.scoring import ScoringError, score_assessment
 from api.errors import Conflict, ValidationFailed, field_error
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from api.sessions.service import get_session
 from models import Alert, Assessment
 
@@ -119,19 +119,11 @@ async def list_assessments(
     )
     if instrument is not None:
         stmt = stmt.where(Assessment.instrument == instrument)
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            or_(
-                Assessment.administered_at > last_at,
-                and_(Assessment.administered_at == last_at, Assessment.id > last_id),
-            )
-        )
-    stmt = stmt.order_by(Assessment.administered_at, Assessment.id).limit(limit + 1)
-    rows = list((await db.execute(stmt)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1][0].administered_at, rows[-1][0].id)
+    stmt = keyset(
+        stmt, cursor=cursor, limit=limit, sort=Assessment.administered_at, tiebreak=Assessment.id
+    )
+    rows, next_cursor = cut_page(
+        list((await db.execute(stmt)).all()), limit, lambda r: (r[0].administered_at, r[0].id)
+    )
     audit.record("read", "assessment", None, patient_id=session.patient_id)
     return [assessment_dict(a, alert_id) for a, alert_id in rows], next_cursor

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import false, select, tuple_
+from sqlalchemy import false, select
 
 from api.db import DbSession
 from api.openapi import PROBLEMS
-from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import Cursor, Limit, Page, cut_page, keyset
 from api.types import Id, ReadModel, Timestamp, parse_id
 from models import AuditEvent
 
@@ -45,7 +44,7 @@ async def list_audit_events(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AuditEventRead]:
-    stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    stmt = select(AuditEvent)
     if patient_id is not None:
         pid = parse_id(patient_id)
         stmt = stmt.where(AuditEvent.patient_id == pid) if pid else stmt.where(false())
@@ -55,12 +54,15 @@ async def list_audit_events(
         stmt = stmt.where(AuditEvent.at >= from_)
     if to is not None:
         stmt = stmt.where(AuditEvent.at < to)
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(tuple_(AuditEvent.at, AuditEvent.id) < tuple_(last_at, last_id))
-    rows = list((await db.scalars(stmt.limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].at, rows[-1].id)
+    stmt = keyset(
+        stmt,
+        cursor=cursor,
+        limit=limit,
+        sort=AuditEvent.at,
+        tiebreak=AuditEvent.id,
+        descending=True,
+    )
+    rows, next_cursor = cut_page(
+        list((await db.scalars(stmt)).all()), limit, lambda r: (r.at, r.id)
+    )
     return Page(items=[AuditEventRead.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
@@ -18,7 +17,7 @@ from api.clinical.controlled_substances import (
     strength,
     substance_name,
 )
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from models import Administration, Patient, TreatmentSession
 
 
@@ -84,20 +83,12 @@ async def controlled_substance_log(
         stmt = stmt.where(Administration.started_at < to)
     if lot is not None:
         stmt = stmt.where(Administration.lot_number == lot)
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            or_(
-                Administration.started_at > last_at,
-                and_(Administration.started_at == last_at, Administration.id > last_id),
-            )
-        )
-    stmt = stmt.order_by(Administration.started_at, Administration.id).limit(limit + 1)
-    rows = list((await db.execute(stmt)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1][0].started_at, rows[-1][0].id)
+    stmt = keyset(
+        stmt, cursor=cursor, limit=limit, sort=Administration.started_at, tiebreak=Administration.id
+    )
+    rows, next_cursor = cut_page(
+        list((await db.execute(stmt)).all()), limit, lambda r: (r[0].started_at, r[0].id)
+    )
     for a, patient in rows:
         audit.record("read", "administration", a.id, patient_id=patient.id)
     return [_entry(a, p) for a, p in rows], next_cursor

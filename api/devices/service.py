@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.clinical.status_machine import has_ended
 from api.errors import Conflict, NotFound
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from api.sessions.service import get_session
 from api.types import parse_id
 from models import Device, DeviceBinding, TreatmentSession
@@ -66,20 +66,17 @@ async def list_devices(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Devices by identifier, each with the session it is bound to now (None: free)."""
     open_binding = and_(DeviceBinding.device_id == Device.id, DeviceBinding.released_at.is_(None))
-    stmt = (
-        select(Device, DeviceBinding.session_id)
-        .outerjoin(DeviceBinding, open_binding)
-        .order_by(Device.identifier, Device.id)
-        .limit(limit + 1)
+    stmt = keyset(
+        select(Device, DeviceBinding.session_id).outerjoin(DeviceBinding, open_binding),
+        cursor=cursor,
+        limit=limit,
+        sort=Device.identifier,
+        tiebreak=Device.id,
+        kind=str,
     )
-    if cursor:
-        last_identifier, last_id = decode_cursor(cursor, (str, uuid.UUID))
-        stmt = stmt.where(tuple_(Device.identifier, Device.id) > tuple_(last_identifier, last_id))
-    rows = list((await db.execute(stmt)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1][0].identifier, rows[-1][0].id)
+    rows, next_cursor = cut_page(
+        list((await db.execute(stmt)).all()), limit, lambda r: (r[0].identifier, r[0].id)
+    )
     return [device_view(d, bound) for d, bound in rows], next_cursor
 
 

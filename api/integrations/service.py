@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.devices.service import Miss, find_device, load_routes, normalize_identifier
 from api.integrations.ingest import Outcome, Quarantine, Routed, store_routed
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from api.vitals.schemas import ObservationIn
 from api.vitals.service import ReadingInput
 from models import QuarantinedReading
@@ -115,18 +113,16 @@ async def list_quarantine(
         stmt = stmt.where(QuarantinedReading.device_identifier == normalize_identifier(device))
     if reason is not None:
         stmt = stmt.where(QuarantinedReading.reason == reason)
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            tuple_(QuarantinedReading.received_at, QuarantinedReading.id) < tuple_(last_at, last_id)
-        )
-    stmt = stmt.order_by(QuarantinedReading.received_at.desc(), QuarantinedReading.id.desc()).limit(
-        limit + 1
+    stmt = keyset(
+        stmt,
+        cursor=cursor,
+        limit=limit,
+        sort=QuarantinedReading.received_at,
+        tiebreak=QuarantinedReading.id,
+        descending=True,
     )
-    rows = list((await db.scalars(stmt)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id)
+    rows, next_cursor = cut_page(
+        list((await db.scalars(stmt)).all()), limit, lambda r: (r.received_at, r.id)
+    )
     audit.record("read", "quarantined_reading", None)
     return rows, next_cursor

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, false, select, tuple_, update
+from sqlalchemy import Select, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.alerts.service import alerts_after_transition
@@ -22,7 +22,7 @@ from api.devices.lifecycle import release_bindings_of_ended_session
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from api.etag import check_if_match
 from api.live.publishers import publish_status
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.plans.service import get_plan, get_revision
 from api.sessions import gates
@@ -144,15 +144,14 @@ def _list_query(
 
 def history_query(*, limit: int, cursor: str | None, **filters: Any) -> Select[Any]:
     """One page of the session history / day board (one row more than ``limit``)."""
-    stmt = _list_query(**filters).order_by(
-        TreatmentSession.scheduled_at.desc(), TreatmentSession.id.desc()
+    return keyset(
+        _list_query(**filters),
+        cursor=cursor,
+        limit=limit,
+        sort=TreatmentSession.scheduled_at,
+        tiebreak=TreatmentSession.id,
+        descending=True,
     )
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            tuple_(TreatmentSession.scheduled_at, TreatmentSession.id) < tuple_(last_at, last_id)
-        )
-    return stmt.limit(limit + 1)
 
 
 async def list_sessions(
@@ -164,11 +163,11 @@ async def list_sessions(
     **filters: Any,
 ) -> tuple[list[TreatmentSession], str | None]:
     """Newest ``scheduled_at`` first; keyset on (scheduled_at, id) descending."""
-    rows = list((await db.scalars(history_query(limit=limit, cursor=cursor, **filters))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].scheduled_at, rows[-1].id)
+    rows, next_cursor = cut_page(
+        list((await db.scalars(history_query(limit=limit, cursor=cursor, **filters))).all()),
+        limit,
+        lambda r: (r.scheduled_at, r.id),
+    )
     for row in rows:
         audit.record("read", "session", row.id, patient_id=row.patient_id)
     return rows, next_cursor

@@ -7,10 +7,9 @@ sessions (or assessments), then everything they need in one more query.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
@@ -18,7 +17,7 @@ from api.clinical.scoring import course_response
 from api.clinical.trends import TrendReading, session_trend
 from api.clinical.vitals import VITALS, VitalCode
 from api.errors import ValidationFailed, field_error
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from models import Assessment, Observation, TreatmentSession
 
@@ -69,20 +68,16 @@ async def _vital_trend(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One row per session, oldest scheduled first; keyset on (scheduled_at, id)."""
     stmt = select(TreatmentSession).where(TreatmentSession.patient_id == patient_id)
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            or_(
-                TreatmentSession.scheduled_at > last_at,
-                and_(TreatmentSession.scheduled_at == last_at, TreatmentSession.id > last_id),
-            )
-        )
-    stmt = stmt.order_by(TreatmentSession.scheduled_at, TreatmentSession.id).limit(limit + 1)
-    sessions = list(await db.scalars(stmt))
-    next_cursor = None
-    if len(sessions) > limit:
-        sessions = sessions[:limit]
-        next_cursor = encode_cursor(sessions[-1].scheduled_at, sessions[-1].id)
+    stmt = keyset(
+        stmt,
+        cursor=cursor,
+        limit=limit,
+        sort=TreatmentSession.scheduled_at,
+        tiebreak=TreatmentSession.id,
+    )
+    sessions, next_cursor = cut_page(
+        list(await db.scalars(stmt)), limit, lambda r: (r.scheduled_at, r.id)
+    )
     by_session: dict[uuid.UUID, list[TrendReading]] = {s.id: [] for s in sessions}
     if sessions:
         rows = await db.execute(
@@ -122,20 +117,12 @@ async def _score_trend(
         .where(TreatmentSession.patient_id == patient_id, Assessment.instrument == instrument)
     )
     stmt = base
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            or_(
-                Assessment.administered_at > last_at,
-                and_(Assessment.administered_at == last_at, Assessment.id > last_id),
-            )
-        )
-    stmt = stmt.order_by(Assessment.administered_at, Assessment.id).limit(limit + 1)
-    rows = list((await db.execute(stmt)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1][0].administered_at, rows[-1][0].id)
+    stmt = keyset(
+        stmt, cursor=cursor, limit=limit, sort=Assessment.administered_at, tiebreak=Assessment.id
+    )
+    rows, next_cursor = cut_page(
+        list((await db.execute(stmt)).all()), limit, lambda r: (r[0].administered_at, r[0].id)
+    )
     baselines = await _baselines(db, patient_id, instrument, {s.plan_id for _, s in rows})
     items = []
     for a, s in rows:

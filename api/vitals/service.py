@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, false, or_, select, tuple_, update
+from sqlalchemy import Select, false, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from api.clinical.phase import derive_phase
 from api.clinical.vitals import VitalValueError, normalize
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.live.publishers import publish_readings
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import cut_page, keyset
 from api.sessions.service import get_session
 from api.types import parse_id
 from models import Observation, TreatmentSession
@@ -325,11 +325,11 @@ async def list_vitals(
     )
     result = await db.execute(stmt)
     keys = list(result.keys())
-    rows = [dict(zip(keys, r, strict=True)) for r in result]
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["measured_at"], rows[-1]["id"])
+    rows, next_cursor = cut_page(
+        [dict(zip(keys, r, strict=True)) for r in result],
+        limit,
+        lambda r: (r["measured_at"], r["id"]),
+    )
     audit.record("read", "observation", None, patient_id=session.patient_id)
     return [with_phase(r, session) for r in rows], next_cursor
 
@@ -358,15 +358,9 @@ def vitals_page_query(
         stmt = stmt.where(Observation.measured_at >= since)
     if phase is not None:
         stmt = _phase_filter(stmt, session, phase)
-    if cursor:
-        last_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
-        stmt = stmt.where(
-            or_(
-                Observation.measured_at > last_at,
-                and_(Observation.measured_at == last_at, Observation.id > last_id),
-            )
-        )
-    return stmt.order_by(Observation.measured_at, Observation.id).limit(limit + 1)
+    return keyset(
+        stmt, cursor=cursor, limit=limit, sort=Observation.measured_at, tiebreak=Observation.id
+    )
 
 
 async def retract_observation(

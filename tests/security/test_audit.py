@@ -85,3 +85,22 @@ async def test_audit_rows_cannot_be_changed_on_postgres(backend: Backend, app: o
         with pytest.raises(DBAPIError, match="append-only"):
             async with engine.begin() as conn:
                 await conn.execute(text(statement))
+
+
+async def test_database_errors_do_not_carry_patient_values(app: object) -> None:
+    """An unexpected database error is logged; its message must not include bound values."""
+    from sqlalchemy.exc import IntegrityError
+
+    engine = app.state.engine  # type: ignore[attr-defined]
+    marker = f"Secret{uuid.uuid4().hex[:8]}"
+    statement = text(
+        "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, version, "
+        "created_at, updated_at) VALUES (:id, :mrn, :name, :name, '1980-01-01', 'nobody', 1, "
+        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    with pytest.raises(IntegrityError) as caught:
+        async with engine.begin() as conn:
+            await conn.execute(
+                statement, {"id": str(uuid.uuid4()).replace("-", ""), "mrn": marker, "name": marker}
+            )
+    assert marker not in str(caught.value)
