@@ -26,7 +26,6 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 V2_IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
-DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 
 _PROFILE_BASE = "http://hl7.org/fhir/StructureDefinition/"
 VITAL_SIGNS_PROFILE = _PROFILE_BASE + "vitalsigns"
