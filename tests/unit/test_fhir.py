@@ -750,7 +750,7 @@ class TestCapabilityAndPatient:
         assert {i["code"] for i in rest["interaction"]} == {"batch", "transaction"}
         resources = {r["type"]: r for r in rest["resource"]}
         observation = resources["Observation"]
-        assert {i["code"] for i in observation["interaction"]} == {"create", "search-type"}
+        assert {i["code"] for i in observation["interaction"]} == {"create", "read", "search-type"}
         assert {(p["name"], p["type"]) for p in observation["searchParam"]} == {
             ("patient", "reference"),
             ("date", "date"),
