@@ -13,7 +13,6 @@ from api.clinical.dose import DoseInputMissing, compute_session_dose
 from api.clinical.status_machine import (
     REASON_REQUIRED,
     allowed_next,
-    has_ended,
     infusion_ended_early,
     is_allowed,
 )
@@ -348,7 +347,3 @@ async def readiness(db: AsyncSession, audit: Audit, session_id: str) -> dict[str
         "dosing": {"ready": not dosing, "unmet": dosing},
         "discharge": {"ready": not discharge, "unmet": discharge},
     }
-
-
-def session_has_ended(session: TreatmentSession) -> bool:
-    return has_ended(session.status)
