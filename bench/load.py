@@ -32,6 +32,7 @@ class LoadResult:
     errors: Counter[str] = field(default_factory=Counter)
     client_cpu_seconds: float = 0.0
     server_cpu_seconds: float | None = None
+    database_cpu_seconds: float | None = None
 
     def percentile(self, p: float) -> float:
         if not self.latencies_ms:
@@ -68,6 +69,9 @@ class LoadResult:
             "server_cpu_ms_per_request": round(1000 * self.server_cpu_seconds / self.ok, 2)
             if self.ok and self.server_cpu_seconds is not None
             else None,
+            "database_cpu_ms_per_request": round(1000 * self.database_cpu_seconds / self.ok, 2)
+            if self.ok and self.database_cpu_seconds is not None
+            else None,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": dict(self.errors),
         }
@@ -87,6 +91,25 @@ def process_group_cpu_seconds(pgid: int) -> float:
             continue
         if int(fields[2]) == pgid:  # field 5 of stat: process group
             total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every live PostgreSQL process on this machine (backends, WAL
+    writer, checkpointer ...): what the database spent, to set beside the server's CPU."""
+    import os
+    from pathlib import Path
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, rest = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[1] == "postgres":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
     return total / ticks
 
 
@@ -149,11 +172,13 @@ async def run_load(
 
         cpu_before = time.process_time()
         server_before = server_cpu() if server_cpu else None
+        database_before = postgres_cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
         result.seconds = time.perf_counter() - started
         result.client_cpu_seconds = time.process_time() - cpu_before
         if server_cpu is not None and server_before is not None:
             result.server_cpu_seconds = server_cpu() - server_before
+        result.database_cpu_seconds = postgres_cpu_seconds() - database_before
         result.requests = issued
     return result

@@ -30,7 +30,7 @@ from sqlalchemy import ClauseElement, Executable
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 
-from bench.load import LoadResult, process_group_cpu_seconds, run_load
+from bench.load import LoadResult, postgres_cpu_seconds, process_group_cpu_seconds, run_load
 from bench.seed import VITALS, seed_readings
 from tests.live import (
     LiveServer,
@@ -65,6 +65,8 @@ READ_REQUESTS = _env_int("BENCH_READ_REQUESTS", 2000)
 INGEST_SESSIONS = _env_int("BENCH_INGEST_SESSIONS", 64)
 HISTORY_SESSIONS = 24
 P99_TARGET_MS = 50.0
+# BENCH_READS=0: ingest and the raw limit only (a quick loop while working on ingest)
+READS = os.environ.get("BENCH_READS", "1") != "0"
 # CPU seconds used so far by the server's process group (set once the server runs).
 SERVER_CPU: list[Callable[[], float] | None] = [None]
 
@@ -423,9 +425,11 @@ async def raw_limits(url: str, world: dict[str, Any], count: int) -> dict[str, A
                     async with conn.transaction():  # one transaction per batch, like a request
                         await conn.executemany(INSERT_SQL, batch)
 
+        database_before = postgres_cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(BATCH_CONNECTIONS)))
         executemany_seconds = time.perf_counter() - started
+        executemany_db_cpu = postgres_cpu_seconds() - database_before
     finally:
         await pool.close()
 
@@ -451,6 +455,7 @@ async def raw_limits(url: str, world: dict[str, Any], count: int) -> dict[str, A
             "batch": BATCH_SIZE,
             "seconds": round(executemany_seconds, 3),
             "rows_per_second": round(count / executemany_seconds, 1),
+            "database_cpu_ms_per_100_rows": round(100_000 * executemany_db_cpu / count, 2),
         },
         "copy": {
             "connections": 1,
@@ -564,17 +569,22 @@ def row(r: LoadResult, throughput: str) -> str:
         else ""
     )
     client = f"{1000 * r.client_cpu_seconds / r.ok:.1f}" if r.ok else ""
+    database = (
+        f"{1000 * r.database_cpu_seconds / r.ok:.1f}"
+        if r.ok and r.database_cpu_seconds is not None
+        else ""
+    )
     return (
         f"| {r.name} | {r.connections} | {throughput} | {r.percentile(50):.1f} | "
-        f"{r.percentile(99):.1f} | {server} | {client} | {r.ok}/{r.requests} |"
+        f"{r.percentile(99):.1f} | {server} | {database} | {client} | {r.ok}/{r.requests} |"
     )
 
 
 def table(report: dict[str, Any], loads: dict[str, LoadResult]) -> str:
     lines = [
         "| scenario | conns | throughput | p50 ms | p99 ms | server CPU ms/req | "
-        "load-generator CPU ms/req | ok/sent |",
-        "|---|---|---|---|---|---|---|---|",
+        "PostgreSQL CPU ms/req | load-generator CPU ms/req | ok/sent |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     batch = loads["batch_ingest"]
     lines.append(row(batch, f"{batch.items_per_second:,.0f} readings/s"))
@@ -586,10 +596,11 @@ def table(report: dict[str, Any], loads: dict[str, LoadResult]) -> str:
     raw = report["raw_database"]
     lines.append(
         f"| raw asyncpg executemany (batches of 100, same rows) | {BATCH_CONNECTIONS} | "
-        f"{raw['executemany']['rows_per_second']:,.0f} rows/s | | | | | |"
+        f"{raw['executemany']['rows_per_second']:,.0f} rows/s | | | | "
+        f"{raw['executemany']['database_cpu_ms_per_100_rows']:.1f} (per 100 rows) | | |"
     )
     lines.append(
-        f"| raw COPY (same rows) | 1 | {raw['copy']['rows_per_second']:,.0f} rows/s | | | | | |"
+        f"| raw COPY (same rows) | 1 | {raw['copy']['rows_per_second']:,.0f} rows/s | | | | | | |"
     )
     lines.append("")
     lines.append(
@@ -644,8 +655,9 @@ async def run() -> dict[str, Any]:
                 world = await setup(client)
             print("ingest ...", flush=True)
             loads.update(await ingest_phases(server.base_url, nurse, world))
-            print("reads ...", flush=True)
-            loads.update(await read_phases(server.base_url, nurse, world, "fresh database"))
+            if READS:
+                print("reads ...", flush=True)
+                loads.update(await read_phases(server.base_url, nurse, world, "fresh database"))
             print("raw database limit ...", flush=True)
             stored = loads["batch_ingest"].ok * BATCH_SIZE
             report["raw_database"] = await raw_limits(url, world, stored)
@@ -655,7 +667,7 @@ async def run() -> dict[str, Any]:
             report["ingest_vs_copy"] = loads["batch_ingest"].items_per_second / copy
             report["explain_fresh"] = await explain_reads(url, world)
             report["scales"] = {}
-            for scale in SCALES:
+            for scale in SCALES if READS else []:
                 conn = await asyncpg.connect(asyncpg_dsn(url))
                 try:
                     current = await conn.fetchval("SELECT count(*) FROM observations")
@@ -682,7 +694,7 @@ async def run() -> dict[str, Any]:
     report["results"] = {k: v.summary() for k, v in loads.items()}
     single = loads["single_posts"]
     read_p99 = {k: v.percentile(99) for k, v in loads.items() if "timeline" in k or "record" in k}
-    largest = str(max(SCALES)) if SCALES else None
+    largest = str(max(SCALES)) if SCALES and READS else None
     report["targets"] = {
         "batch_ingest_at_least_half_of_executemany": report["ingest_vs_executemany"] >= 0.5,
         "single_post_p99_under_50ms": single.percentile(99) < P99_TARGET_MS,

@@ -58,6 +58,25 @@ def _row(session: TreatmentSession, decision: AlertDecision, **source: Any) -> d
     }
 
 
+# The limits each session pinned, per process. A plan revision is never changed once written (a
+# change is a new revision), so (plan, revision) always names the same limits; this saves the
+# ingest path a query per batch. Bounded: cleared when full.
+_PINNED_LIMITS: dict[tuple[uuid.UUID, int], dict[str, float]] = {}
+_PINNED_LIMITS_MAX = 10_000
+
+
+async def pinned_limits(db: AsyncSession, session: TreatmentSession) -> dict[str, float]:
+    """The alert limits of the plan revision ``session`` pinned (never the plan's current one)."""
+    key = (session.plan_id, session.plan_revision)
+    limits = _PINNED_LIMITS.get(key)
+    if limits is None:
+        limits = thresholds_for(await get_revision(db, *key))
+        if len(_PINNED_LIMITS) >= _PINNED_LIMITS_MAX:
+            _PINNED_LIMITS.clear()
+        _PINNED_LIMITS[key] = limits
+    return limits
+
+
 async def raise_alerts_for_readings(
     db: AsyncSession, session: TreatmentSession, readings: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -66,9 +85,7 @@ async def raise_alerts_for_readings(
     candidates = [r for r in readings if r.get("phase") in (Phase.intra, Phase.post)]
     if not candidates:
         return []
-    # The plan revision the session pinned, never the plan's current one.
-    revision = await get_revision(db, session.plan_id, session.plan_revision)
-    thresholds = thresholds_for(revision)
+    thresholds = await pinned_limits(db, session)
     rows = []
     for reading in candidates:
         decision = evaluate_reading(

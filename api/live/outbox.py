@@ -4,8 +4,10 @@ transaction itself.
 Services call :func:`publish` (synchronous, cheap: it only queues the event on the database
 session). Just before that transaction commits, the queued events are inserted in one statement;
 on PostgreSQL under a transaction-level advisory lock, so event ids are handed out in commit
-order (a reader that has seen id N never later finds a smaller id appear), followed by a
-``NOTIFY`` that PostgreSQL delivers only if the transaction commits. After the commit the
+order (a reader that has seen id N never later finds a smaller id appear), with a ``NOTIFY``
+that PostgreSQL delivers only if the transaction commits. On PostgreSQL lock, insert and notify
+are one statement (one round trip while the lock is held: with many writers, every round trip
+under the lock is time the others wait). After the commit the
 in-process notifier wakes this process's streams at once. A rollback discards the queue, so an
 event is never announced for a change that did not happen.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -49,18 +52,42 @@ def publish(
     )
 
 
+# The lock CTE is MATERIALIZED, so it runs once, and every row's id (the sequence default) is
+# drawn after it: an output row of the join cannot exist before the lock is held. The data-
+# modifying CTE always runs in full; pg_notify is delivered at commit, only if it commits.
+_PG_WRITE = text(
+    """
+    WITH event_id_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:key) AS held),
+    written AS (
+        INSERT INTO live_events (kind, session_id, patient_id, payload, created_at)
+        SELECT e.kind, e.session_id, e.patient_id, e.payload, e.created_at
+        FROM event_id_lock,
+             json_to_recordset(CAST(:events AS json)) AS e(
+                 kind text, session_id uuid, patient_id uuid, payload json, created_at timestamptz
+             )
+        RETURNING id
+    )
+    SELECT pg_notify(:channel, '')
+    """
+)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     pending: list[dict[str, Any]] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
     connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ID_LOCK})
-    connection.execute(insert(LiveEvent), pending)
-    if postgres:
-        connection.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    if connection.dialect.name == "postgresql":
+        # All events as one JSON array: one parameter, however many readings the batch had.
+        # (default=str: ids loaded by asyncpg are its own UUID type, which orjson does not know)
+        events = orjson.dumps(pending, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        connection.execute(
+            _PG_WRITE, {"key": EVENT_ID_LOCK, "events": events, "channel": NOTIFY_CHANNEL}
+        )
+    else:
+        # SQLite: BEGIN IMMEDIATE already serializes writers, so ids follow commit order.
+        connection.execute(insert(LiveEvent), pending)
     session.info[_WRITTEN] = True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Actor
 from api.errors import Unauthorized
@@ -24,48 +25,51 @@ def _bearer(request: Request) -> str:
 
 async def resolve_actor(request: Request) -> Actor:
     token = _bearer(request)
-    engine = request.app.state.engine
-    async with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            # A single-row read needs no transaction: no BEGIN/ROLLBACK round trips on the
-            # path every request takes (SQLite keeps its default: its BEGIN takes a lock).
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if is_api_key(token):
-            client = (
-                await conn.execute(
-                    select(
-                        IntegrationClient.id,
-                        IntegrationClient.name,
-                        IntegrationClient.key_hash,
-                        IntegrationClient.revoked_at,
-                    ).where(IntegrationClient.key_prefix == api_key_prefix(token))
-                )
-            ).first()
-            if (
-                client is None
-                or client.revoked_at is not None
-                or not api_key_matches(token, client.key_hash)
-            ):
-                raise Unauthorized("The API key is not valid or has been revoked.")
-            return Actor(
-                id=str(client.id), role="integration", kind="integration", name=client.name
+    db: AsyncSession | None = getattr(request.state, "db", None)
+    if db is not None:
+        # The request's own transaction (``authorize`` put it there): no second connection
+        # checkout, ping and transaction for the look-up every request makes.
+        return await _actor_for(db, request, token)
+    async with request.app.state.session_factory() as own:
+        try:
+            return await _actor_for(own, request, token)
+        finally:
+            await own.rollback()
+
+
+async def _actor_for(db: AsyncSession, request: Request, token: str) -> Actor:
+    if is_api_key(token):
+        client = (
+            await db.execute(
+                select(
+                    IntegrationClient.id,
+                    IntegrationClient.name,
+                    IntegrationClient.key_hash,
+                    IntegrationClient.revoked_at,
+                ).where(IntegrationClient.key_prefix == api_key_prefix(token))
             )
-        claims = read_token(token, secret=request.app.state.secret_key)
-        user_id = parse_id(claims.user_id) if claims else None
-        user = (
-            (
-                await conn.execute(
-                    select(User.id, User.role, User.username, User.disabled).where(
-                        User.id == user_id
-                    )
-                )
-            ).first()
-            if user_id
-            else None
-        )
-        if user is None or user.disabled:
-            raise Unauthorized("The token is not valid, has expired, or the user is disabled.")
-        return Actor(id=str(user.id), role=user.role, kind="user", name=user.username)
+        ).first()
+        if (
+            client is None
+            or client.revoked_at is not None
+            or not api_key_matches(token, client.key_hash)
+        ):
+            raise Unauthorized("The API key is not valid or has been revoked.")
+        return Actor(id=str(client.id), role="integration", kind="integration", name=client.name)
+    claims = read_token(token, secret=request.app.state.secret_key)
+    user_id = parse_id(claims.user_id) if claims else None
+    user = (
+        (
+            await db.execute(
+                select(User.id, User.role, User.username, User.disabled).where(User.id == user_id)
+            )
+        ).first()
+        if user_id
+        else None
+    )
+    if user is None or user.disabled:
+        raise Unauthorized("The token is not valid, has expired, or the user is disabled.")
+    return Actor(id=str(user.id), role=user.role, kind="user", name=user.username)
 
 
 def install_actor_resolver(app: FastAPI) -> None:

@@ -7,6 +7,7 @@ import logging
 from fastapi import Request
 
 from api.audit import attempt_event, audit_row, write_separately
+from api.db import DbSession
 from api.deps import Actor, current_actor
 from api.errors import Forbidden, Unauthorized
 from api.security.policy import allowed_roles
@@ -14,12 +15,16 @@ from api.security.policy import allowed_roles
 log = logging.getLogger("vigil.security")
 
 
-async def authorize(request: Request) -> Actor:
+async def authorize(request: Request, db: DbSession) -> Actor:
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
+    request.state.db = db  # the caller is looked up in the request's own transaction
     try:
         actor = await current_actor(request)
     except Unauthorized:
+        # Release the request's transaction first (on SQLite its write lock would block the
+        # separate audit write).
+        await db.rollback()
         await write_separately(
             request, [audit_row(request, None, outcome="unauthenticated", **attempt_event(request))]
         )
@@ -27,6 +32,7 @@ async def authorize(request: Request) -> Actor:
     roles = allowed_roles(request.method, path)
     if actor.role not in roles:
         log.info("denied %s %s for role %s", request.method, path, actor.role)
+        await db.rollback()
         await write_separately(
             request, [audit_row(request, actor, outcome="denied", **attempt_event(request))]
         )

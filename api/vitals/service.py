@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, false, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, false, select, text, tuple_, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.alerts.service import raise_alerts_for_readings, resolve_alerts_for_observation
@@ -114,14 +114,23 @@ async def bp_pair_problems(
     if not bp:
         return []
     by_time: dict[tuple[uuid.UUID, datetime], dict[str, tuple[int | None, float]]] = {}
-    times = {r["measured_at"] for _, r in bp}
-    stored = await db.execute(
-        select(Observation.code, Observation.value, Observation.measured_at).where(
-            Observation.session_id == session_id,
-            Observation.status == "final",
-            Observation.code.in_(("systolic_bp", "diastolic_bp")),
-            Observation.measured_at.in_(times),
+    codes_at: dict[datetime, set[str]] = {}
+    for _, r in bp:
+        codes_at.setdefault(r["measured_at"], set()).add(r["code"])
+    # A stored partner only matters for a time the batch does not hold both halves of (the
+    # batch's own values are the pair otherwise), so a batch of whole BP readings needs no query.
+    lone = {t for t, codes in codes_at.items() if len(codes) < 2}
+    stored = (
+        await db.execute(
+            select(Observation.code, Observation.value, Observation.measured_at).where(
+                Observation.session_id == session_id,
+                Observation.status == "final",
+                Observation.code.in_(("systolic_bp", "diastolic_bp")),
+                Observation.measured_at.in_(lone),
+            )
         )
+        if lone
+        else ()
     )
     for code, value, measured_at in stored:
         by_time.setdefault((session_id, measured_at), {})[code] = (None, value)
@@ -154,10 +163,38 @@ def _insert_ignoring_duplicates(insert: Any) -> Any:
     )
 
 
-_INSERT = {
-    "postgresql": _insert_ignoring_duplicates(postgresql.insert),
-    "sqlite": _insert_ignoring_duplicates(sqlite.insert),
-}
+# PostgreSQL: every column as one array, the rows rebuilt by unnest() inside the server. One
+# statement and one execution however many readings the batch holds (a multi-row VALUES or an
+# executemany is parsed, planned or executed per row), with parameters asyncpg encodes in C.
+# Array element types are plain (text, not varchar(n)): a CAST to varchar(n) would truncate,
+# while text is checked against the column's length on insert like any other value.
+_PG_ARRAY_TYPES = {"UUID": "uuid", "FLOAT": "float8", "DATETIME": "timestamptz"}
+_PG_COLUMNS = [c for c in _TABLE.columns if not c.key.startswith("retract")]
+
+
+def _pg_array_type(column: Any) -> str:
+    name = type(column.type.impl if hasattr(column.type, "impl") else column.type).__name__
+    return _PG_ARRAY_TYPES.get(name.upper(), "text")
+
+
+# (Built once at import from the table's own column names; no input reaches this text.)
+_PG_INSERT = text(
+    f"INSERT INTO observations ({', '.join(c.key for c in _PG_COLUMNS)}) "  # noqa: S608
+    "SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c.key} AS {_pg_array_type(c)}[])" for c in _PG_COLUMNS)
+    + ") ON CONFLICT (source, external_id) DO NOTHING RETURNING id"
+).columns(_TABLE.c.id)
+_SQLITE_INSERT = _insert_ignoring_duplicates(sqlite.insert)
+
+
+async def _insert_new(db: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert ``rows``, skipping any whose (source, external_id) is stored; the ids inserted."""
+    if db.get_bind().dialect.name == "postgresql":
+        columns = {c.key: [r[c.key] for r in rows] for c in _PG_COLUMNS}
+        return {r[0] for r in await db.execute(_PG_INSERT, columns)}
+    # SQLite: one cached statement with a list of rows (insertmanyvalues: one multi-row INSERT
+    # per round trip; a .values(rows) statement would be compiled afresh for every request).
+    return {r[0] for r in await db.execute(_SQLITE_INSERT, rows)}
 
 
 async def insert_readings(
@@ -170,11 +207,7 @@ async def insert_readings(
     """
     if not rows:
         return []
-    stmt = _INSERT[db.get_bind().dialect.name]
-    # One statement with a list of rows: SQLAlchemy's "insertmanyvalues" sends it as one
-    # multi-row INSERT per 1,000 rows from a cached compiled form (a .values(rows) statement
-    # would be compiled afresh for every request: that was most of the ingest CPU time).
-    inserted = {r[0] for r in await db.execute(stmt, rows)}
+    inserted = await _insert_new(db, rows)
     if len(inserted) == len(rows):
         return [(r, True) for r in rows]
     keys = [(r["source"], r["external_id"]) for r in rows if r["id"] not in inserted]
@@ -261,7 +294,10 @@ async def record_vitals(
         new[0]["id"] if len(new) == 1 else None,
         patient_id=session.patient_id,
     )
-    return _in_request_order(rows, [with_phase(r, session) for r, _ in stored])
+    # New rows got their phase in store_readings; rows stored before have none yet.
+    return _in_request_order(
+        rows, [r if "phase" in r else with_phase(r, session) for r, _ in stored]
+    )
 
 
 def _dedupe_in_batch(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
