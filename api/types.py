@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 from api.config import get_settings
 
@@ -30,8 +30,9 @@ def _to_utc(value: datetime) -> datetime:
 PastTimestamp = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
 # A timestamp in a request that may lie in the future (e.g. a session's scheduled time).
 Timestamp = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-# Ids are returned as strings.
-Id = Annotated[uuid.UUID, PlainSerializer(str, return_type=str)]
+# Ids are UUIDs, returned as strings. JSON output is pydantic's own UUID serialization (a
+# per-id Python serializer was a visible cost on 500-row pages and 100-reading batches).
+Id = uuid.UUID
 
 
 class StrictModel(BaseModel):

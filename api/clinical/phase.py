@@ -10,6 +10,7 @@ in earlier systems); a naive datetime raises ValueError rather than being compar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -36,18 +37,31 @@ def derive_phase(
     ``dosing_ended_at`` without ``dosing_started_at``, or an end before the start, is an
     inconsistent timeline and raises ValueError.
     """
-    require_aware("measured_at", measured_at)
+    return phase_labeler(dosing_started_at, dosing_ended_at)(measured_at)
+
+
+def phase_labeler(
+    dosing_started_at: datetime | None, dosing_ended_at: datetime | None
+) -> Callable[[datetime], Phase]:
+    """The phase rule for one session timeline, checked once, applied to many readings (a
+    500-reading timeline page labels every row)."""
     if dosing_started_at is None:
         if dosing_ended_at is not None:
             raise ValueError("dosing_ended_at is set but dosing_started_at is not")
-        return Phase.pre
-    require_aware("dosing_started_at", dosing_started_at)
+    else:
+        require_aware("dosing_started_at", dosing_started_at)
     if dosing_ended_at is not None:
         require_aware("dosing_ended_at", dosing_ended_at)
+        assert dosing_started_at is not None
         if dosing_ended_at < dosing_started_at:
             raise ValueError("dosing_ended_at is before dosing_started_at")
-    if measured_at < dosing_started_at:
-        return Phase.pre
-    if dosing_ended_at is None or measured_at < dosing_ended_at:
-        return Phase.intra
-    return Phase.post
+
+    def label(measured_at: datetime) -> Phase:
+        require_aware("measured_at", measured_at)
+        if dosing_started_at is None or measured_at < dosing_started_at:
+            return Phase.pre
+        if dosing_ended_at is None or measured_at < dosing_ended_at:
+            return Phase.intra
+        return Phase.post
+
+    return label

@@ -28,6 +28,10 @@ from models.base import utcnow
 
 _PENDING = "vigil.live.pending"
 _WRITTEN = "vigil.live.written"
+# The SSE id of an event is ``row id * EVENTS_PER_ROW + position``: a row holds one event, or
+# (a batch of readings) a JSON list of up to EVENTS_PER_ROW of them. Ids keep increasing in
+# commit order, and Last-Event-ID can point into the middle of a batch.
+EVENTS_PER_ROW = 1000
 # pg_advisory_xact_lock key for "assigning live event ids" (any constant unique to Vigil).
 EVENT_ID_LOCK = 0x5649_4749_4C45_5654 & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -35,12 +39,14 @@ EVENT_ID_LOCK = 0x5649_4749_4C45_5654 & 0x7FFF_FFFF_FFFF_FFFF
 def publish(
     db: AsyncSession,
     kind: str,
-    payload: dict[str, Any],
+    payload: dict[str, Any] | orjson.Fragment,
     *,
     session_id: uuid.UUID | None,
     patient_id: uuid.UUID | None,
 ) -> None:
-    """Queue one event (``reading``, ``alert`` or ``status``) for the current transaction."""
+    """Queue one event (``reading``, ``alert`` or ``status``) for the current transaction; a
+    ``payload`` that is a list (here: already serialized JSON) is that many events of ``kind``
+    (at most EVENTS_PER_ROW)."""
     db.info.setdefault(_PENDING, []).append(
         {
             "kind": kind,
@@ -62,9 +68,11 @@ _PG_WRITE = text(
         INSERT INTO live_events (kind, session_id, patient_id, payload, created_at)
         SELECT e.kind, e.session_id, e.patient_id, e.payload, e.created_at
         FROM event_id_lock,
-             json_to_recordset(CAST(:events AS json)) AS e(
-                 kind text, session_id uuid, patient_id uuid, payload json, created_at timestamptz
-             )
+             unnest(
+                 CAST(:kinds AS text[]), CAST(:session_ids AS uuid[]),
+                 CAST(:patient_ids AS uuid[]), CAST(:payloads AS json[]),
+                 CAST(:created AS timestamptz[])
+             ) AS e(kind, session_id, patient_id, payload, created_at)
         RETURNING id
     )
     SELECT pg_notify(:channel, '')
@@ -79,16 +87,26 @@ def _write_pending(session: Session) -> None:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        # All events as one JSON array: one parameter, however many readings the batch had.
-        # (default=str: ids loaded by asyncpg are its own UUID type, which orjson does not know)
-        events = orjson.dumps(pending, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
         connection.execute(
-            _PG_WRITE, {"key": EVENT_ID_LOCK, "events": events, "channel": NOTIFY_CHANNEL}
+            _PG_WRITE,
+            {
+                "key": EVENT_ID_LOCK,
+                "channel": NOTIFY_CHANNEL,
+                "kinds": [e["kind"] for e in pending],
+                "session_ids": [e["session_id"] for e in pending],
+                "patient_ids": [e["patient_id"] for e in pending],
+                "payloads": [_json(e["payload"]) for e in pending],
+                "created": [e["created_at"] for e in pending],
+            },
         )
     else:
         # SQLite: BEGIN IMMEDIATE already serializes writers, so ids follow commit order.
         connection.execute(insert(LiveEvent), pending)
     session.info[_WRITTEN] = True
+
+
+def _json(payload: dict[str, Any] | orjson.Fragment) -> str:
+    return orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 @event.listens_for(Session, "after_commit")

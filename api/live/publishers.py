@@ -9,19 +9,27 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.live.outbox import publish
+from api.live.outbox import EVENTS_PER_ROW, publish
 from models import Alert, TreatmentSession
 
 
 def publish_readings(
     db: AsyncSession, session: TreatmentSession, rows: Sequence[dict[str, Any]]
 ) -> None:
-    """New readings of ``session`` (rows as the vitals service returns them, with phase)."""
-    # One validation and one dump for the whole batch (a batch can hold 1,000 readings).
-    for payload in _readings_as_json(rows):
+    """New readings of ``session`` (rows as the vitals service returns them, with phase).
+
+    A batch is one outbox row holding the readings as a JSON list (the streams send one
+    ``reading`` event per item): one row and one serialization per batch, not per reading.
+    """
+    adapter = _reading_list()
+    for start in range(0, len(rows), EVENTS_PER_ROW):
+        chunk = list(rows[start : start + EVENTS_PER_ROW])
+        # Serialized once, by the REST response's own model; embedded as-is in the outbox write.
+        payload = orjson.Fragment(adapter.dump_json(adapter.validate_python(chunk)))
         publish(db, "reading", payload, session_id=session.id, patient_id=session.patient_id)
 
 
@@ -30,14 +38,6 @@ def _reading_list() -> TypeAdapter[list[Any]]:
     from api.vitals.schemas import ObservationRead
 
     return TypeAdapter(list[ObservationRead])
-
-
-def _readings_as_json(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    adapter = _reading_list()
-    dumped: list[dict[str, Any]] = adapter.dump_python(
-        adapter.validate_python(list(rows)), mode="json"
-    )
-    return dumped
 
 
 async def publish_status(db: AsyncSession, session: TreatmentSession) -> None:

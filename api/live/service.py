@@ -18,6 +18,7 @@ from sse_starlette import ServerSentEvent
 from api.audit import Audit
 from api.errors import ValidationFailed, field_error
 from api.live.notifier import PgListener, notifier
+from api.live.outbox import EVENTS_PER_ROW
 from api.sessions.service import get_session
 from models import LiveEvent
 
@@ -54,7 +55,7 @@ async def open_stream(
     if last_event_id is not None:
         return sid, last_event_id
     newest = await db.scalar(select(func.max(LiveEvent.id)))
-    return sid, int(newest or 0)
+    return sid, (int(newest) + 1) * EVENTS_PER_ROW - 1 if newest else 0
 
 
 def ensure_listener(app: FastAPI) -> None:
@@ -75,14 +76,24 @@ def ensure_listener(app: FastAPI) -> None:
 
 async def _fetch(
     factory: async_sessionmaker[AsyncSession], *, after: int, session_id: uuid.UUID | None
-) -> list[tuple[int, str, Any]]:
-    stmt = select(LiveEvent.id, LiveEvent.kind, LiveEvent.payload).where(LiveEvent.id > after)
+) -> tuple[list[tuple[int, str, Any]], bool]:
+    """The events after event id ``after`` (up to BATCH outbox rows), and whether more rows
+    may follow."""
+    stmt = select(LiveEvent.id, LiveEvent.kind, LiveEvent.payload).where(
+        LiveEvent.id >= after // EVENTS_PER_ROW  # the row ``after`` points into, and later
+    )
     if session_id is not None:
         stmt = stmt.where(LiveEvent.session_id == session_id)
     async with factory() as db:
         rows = (await db.execute(stmt.order_by(LiveEvent.id).limit(BATCH))).all()
         await db.rollback()
-    return [(int(i), str(k), p) for i, k, p in rows]
+    events = [
+        (event_id, str(kind), item)
+        for row_id, kind, payload in rows
+        for position, item in enumerate(payload if isinstance(payload, list) else [payload])
+        if (event_id := int(row_id) * EVENTS_PER_ROW + position) > after
+    ]
+    return events, len(rows) == BATCH
 
 
 def _heartbeat() -> ServerSentEvent:
@@ -111,13 +122,13 @@ async def event_stream(
         next_heartbeat = loop.time() + heartbeat_seconds
         while True:
             waiter.clear()
-            rows = await _fetch(factory, after=after, session_id=session_id)
-            for event_id, kind, payload in rows:
+            events, more = await _fetch(factory, after=after, session_id=session_id)
+            for event_id, kind, payload in events:
                 after = event_id
                 yield ServerSentEvent(
                     data=orjson.dumps(payload).decode(), event=kind, id=str(event_id)
                 )
-            if len(rows) == BATCH:
+            if more:
                 continue
             now = loop.time()
             if deadline is not None and now >= deadline:

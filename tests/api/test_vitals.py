@@ -52,6 +52,29 @@ async def test_unit_conversion_keeps_original(client: httpx.AsyncClient, session
     assert temp["source"].startswith("user:")
 
 
+async def test_what_is_stored_reads_back_exactly_as_it_was_answered(
+    client: httpx.AsyncClient, session: dict
+) -> None:
+    """The POST answer is built from the rows as written; reading them back from the database
+    (every column, through the bulk insert of each backend) must give the same readings."""
+    sid = session["id"]
+    r = await post_vitals(
+        client,
+        sid,
+        [
+            {**vital("temperature", 98.6, "[degF]", ago(5)), "external_id": "rb-1"},
+            vital("systolic_bp", 16, "kPa", ago(5)),
+            vital("diastolic_bp", 80, "mmHg", ago(5)),
+            {**vital("heart_rate", 72, "/min", ago(4)), "external_id": "rb-2"},
+        ],
+    )
+    assert r.status_code == 201, r.text
+    stored = await client.get(f"/v1/sessions/{sid}/vitals", params={"limit": 500})
+    assert stored.status_code == 200
+    by_id = {item["id"]: item for item in stored.json()["items"]}
+    assert [by_id[item["id"]] for item in r.json()["items"]] == r.json()["items"]
+
+
 @pytest.mark.parametrize(
     ("item", "field"),
     [

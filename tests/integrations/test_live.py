@@ -189,6 +189,44 @@ async def test_last_event_id_resumes_and_the_clinic_stream_sees_every_session(
     assert r.status_code == 404
 
 
+async def test_a_batch_is_one_event_per_reading_and_resumes_from_inside_the_batch(
+    nurse_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    """A batch is stored as one outbox row; the stream still sends every reading as its own
+    event with its own increasing id, and Last-Event-ID may point between two of them."""
+    session = await checked_in_session(client)
+    sid = session["id"]
+    before = await post_vitals(client, sid, [vital("heart_rate", 60, "/min", ago(3))])
+    assert before.status_code == 201
+    batch = [vital("heart_rate", v, "/min", ago(2)) for v in (61, 62, 63, 64)]
+    r = await post_vitals(client, sid, batch)
+    assert r.status_code == 201
+    after = await post_vitals(client, sid, [vital("heart_rate", 65, "/min", ago(1))])
+    assert after.status_code == 201
+
+    async def replay(last_id: str) -> list[dict[str, Any]]:
+        response = await nurse_client.get(
+            f"/v1/sessions/{sid}/events",
+            params={"max_seconds": 0},
+            headers={"Last-Event-ID": last_id},
+        )
+        assert response.status_code == 200, response.text
+        return [e async for e in sse_events(response) if e.get("event") == "reading"]
+
+    everything = await replay("0")
+    assert [orjson.loads(e["data"]) for e in everything] == (
+        before.json()["items"] + r.json()["items"] + after.json()["items"]
+    )
+    ids = [int(e["id"]) for e in everything]
+    assert ids == sorted(set(ids))  # distinct and increasing
+    for cut in range(len(ids)):  # resume after any event, inside the batch too
+        resumed = await replay(str(ids[cut]))
+        assert [int(e["id"]) for e in resumed] == ids[cut + 1 :]
+    # a new stream without Last-Event-ID starts after everything that is there
+    fresh = await nurse_client.get(f"/v1/sessions/{sid}/events", params={"max_seconds": 0})
+    assert [e async for e in sse_events(fresh) if e.get("event") == "reading"] == []
+
+
 @pytest.mark.slow
 async def test_a_reading_posted_to_one_process_reaches_a_stream_on_another(
     backend: Backend, staff: Staff, client: httpx.AsyncClient
