@@ -95,13 +95,14 @@ def process_group_cpu_seconds(pgid: int) -> float:
 
 
 def postgres_cpu_seconds() -> float:
-    """User + system CPU of every live PostgreSQL process on this machine (backends, WAL
-    writer, checkpointer ...): what the database spent, to set beside the server's CPU."""
+    """CPU (user + system) PostgreSQL has used on this machine: every live server process
+    (backends, WAL writer, checkpointer ...) plus, through the postmaster's children totals,
+    those that already exited (autovacuum workers, closed connections)."""
     import os
     from pathlib import Path
 
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    procs: dict[int, tuple[int, list[str]]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             head, rest = stat.read_text().rsplit(")", 1)
@@ -109,7 +110,12 @@ def postgres_cpu_seconds() -> float:
             continue
         if head.split("(", 1)[1] == "postgres":
             fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
+            procs[int(stat.parent.name)] = (int(fields[1]), fields)  # (parent pid, fields)
+    total = 0
+    for parent, fields in procs.values():
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        if parent not in procs:  # the postmaster: add its reaped children
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime
     return total / ticks
 
 
@@ -169,6 +175,69 @@ async def run_load(
                 if response.status_code == expect:
                     result.ok += 1
                     result.latencies_ms.append(elapsed)
+
+        cpu_before = time.process_time()
+        server_before = server_cpu() if server_cpu else None
+        database_before = postgres_cpu_seconds()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        result.seconds = time.perf_counter() - started
+        result.client_cpu_seconds = time.process_time() - cpu_before
+        if server_cpu is not None and server_before is not None:
+            result.server_cpu_seconds = server_cpu() - server_before
+        result.database_cpu_seconds = postgres_cpu_seconds() - database_before
+        result.requests = issued
+    return result
+
+
+async def run_paced(
+    name: str,
+    base_url: str,
+    headers: dict[str, str],
+    request: Request,
+    *,
+    connections: int,
+    rate: float,
+    max_requests: int,
+    max_seconds: float,
+    expect: int,
+    warmup: int = 0,
+    server_cpu: Callable[[], float] | None = None,
+) -> LoadResult:
+    """Open-loop load: request i is due at ``start + i / rate``, sent by whichever of the
+    ``connections`` clients is free. Latency counts from when the request was due, not from
+    when a client got round to sending it, so a server that falls behind is charged for the
+    wait (no "coordinated omission"). This is how devices behave: they send on their own clock
+    and do not slow down because the server is slow."""
+    result = LoadResult(name=name, connections=connections)
+    count = max(1, min(max_requests, int(rate * max_seconds)))
+    async with client_for(base_url, connections, headers) as client:
+        if warmup:
+            await asyncio.gather(
+                *(request(client, -1 - i) for i in range(min(warmup, connections)))
+            )
+        loop = asyncio.get_running_loop()
+        issued = 0
+        start = loop.time() + 0.05
+
+        async def worker() -> None:
+            nonlocal issued
+            while issued < count:
+                i = issued
+                issued += 1
+                due = start + i / rate
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                try:
+                    response = await request(client, i)
+                except httpx.HTTPError as exc:
+                    result.errors[type(exc).__name__] += 1
+                    continue
+                result.statuses[response.status_code] += 1
+                if response.status_code == expect:
+                    result.ok += 1
+                    result.latencies_ms.append((loop.time() - due) * 1000)
 
         cpu_before = time.process_time()
         server_before = server_cpu() if server_cpu else None
