@@ -31,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 
 from bench.load import (
+    LoadClient,
     LoadResult,
+    Reply,
     postgres_cpu_seconds,
     process_group_cpu_seconds,
     run_load,
@@ -262,7 +264,7 @@ async def ingest_phases(
     json_headers = {**headers, "content-type": "application/json"}
     bodies = batch_bodies(world, run)
 
-    async def post_batch(client: httpx.AsyncClient, i: int) -> httpx.Response:
+    async def post_batch(client: LoadClient, i: int) -> Reply:
         body = bodies[i] if i >= 0 else bodies[-1 - i]
         if i < 0:  # warm-up: a distinct body so the measured ones all store new rows
             body = orjson.dumps(
@@ -297,7 +299,7 @@ async def ingest_phases(
     ]
     used = [0]
 
-    async def post_single(client: httpx.AsyncClient, i: int) -> httpx.Response:
+    async def post_single(client: LoadClient, i: int) -> Reply:
         body = singles[used[0]]  # every request a new reading (warm-up ones included)
         used[0] += 1
         sid = sessions[abs(i) % len(sessions)]
@@ -367,7 +369,7 @@ async def read_phases(
     out = {}
     for key, path in paths.items():
 
-        async def get(client: httpx.AsyncClient, _: int, path: str = path) -> httpx.Response:
+        async def get(client: LoadClient, _: int, path: str = path) -> Reply:
             return await client.get(path)
 
         out[key] = closed = await run_load(
