@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
     clinic_tz: str = "UTC"
     max_body_bytes: int = 2_000_000
-    max_batch_observations: int = 1000
+    # readings per vitals or device-push request; the API's schema caps it at 1,000
+    max_batch_observations: int = Field(default=1000, ge=1, le=1000)
     future_tolerance_seconds: int = 120
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     log_level: str = "INFO"

@@ -10,6 +10,7 @@ from api.integrations import hl7_service, service
 from api.integrations.schemas import ObservationPush, PushResult, QuarantineRead
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
+from api.vitals.service import check_batch_size
 
 router = APIRouter(prefix="/v1/integrations", tags=["integrations"], responses=PROBLEMS)
 
@@ -36,6 +37,7 @@ _HL7_EXAMPLE = (
     ),
 )
 async def push_observations(body: ObservationPush, db: DbSession, audit: AuditDep) -> PushResult:
+    check_batch_size(len(body.observations))
     result = await service.push_observations(db, audit, body.device, body.observations)
     return PushResult.model_validate(result)
 

@@ -37,6 +37,7 @@ router = APIRouter(prefix="/v1/sessions/{session_id}/vitals", tags=["vitals"], r
 async def record_vitals(
     session_id: str, body: ObservationBatch, db: DbSession, audit: AuditDep
 ) -> ObservationList:
+    service.check_batch_size(len(body.observations))
     items = [
         service.ReadingInput(
             code=o.code,

@@ -20,6 +20,7 @@ from api.alerts.service import raise_alerts_for_readings, resolve_alerts_for_obs
 from api.audit import Audit
 from api.clinical.phase import derive_phase, phase_labeler
 from api.clinical.vitals import VitalValueError, normalize
+from api.config import get_settings
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.live.publishers import publish_readings
 from api.pagination import cut_page, keyset
@@ -40,6 +41,21 @@ class ReadingInput:
     measured_at: datetime
     external_id: str | None = None
     phase: str | None = None
+
+
+def check_batch_size(count: int) -> None:
+    """A request may carry at most VIGIL_MAX_BATCH_OBSERVATIONS readings (422 otherwise)."""
+    limit = get_settings().max_batch_observations
+    if count > limit:
+        raise ValidationFailed(
+            [
+                field_error(
+                    ["body", "observations"],
+                    f"at most {limit} readings per request (this one has {count}); "
+                    "send the rest in further requests",
+                )
+            ]
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from api.config import get_settings
 from tests.factories import ago, create_session, iso, now, post_vitals, transition, vital
 
 
@@ -157,6 +158,29 @@ async def test_empty_and_oversized_batches(client: httpx.AsyncClient, session: d
     r = await post_vitals(client, sid, thousand)
     assert r.status_code == 201
     assert len(r.json()["items"]) == 1000
+
+
+async def test_the_configured_batch_limit_is_enforced(
+    client: httpx.AsyncClient,
+    session: dict,
+    integration_client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """VIGIL_MAX_BATCH_OBSERVATIONS lowers the 1,000-reading cap, for nurses and devices."""
+    monkeypatch.setattr(get_settings(), "max_batch_observations", 2)
+    sid = session["id"]
+    three = [vital("heart_rate", 70 + i, "/min", ago(10 + i)) for i in range(3)]
+    r = await post_vitals(client, sid, three)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == ["body", "observations"]
+    assert "at most 2 readings" in r.json()["errors"][0]["msg"]
+    assert await _count(client, sid) == 0
+    assert (await post_vitals(client, sid, three[:2])).status_code == 201
+    pushed = await integration_client.post(
+        "/v1/integrations/observations", json={"device": "any-device", "observations": three}
+    )
+    assert pushed.status_code == 422, pushed.text
+    assert pushed.json()["errors"][0]["loc"] == ["body", "observations"]
 
 
 async def test_external_id_deduplicates(client: httpx.AsyncClient, session: dict) -> None:
