@@ -52,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=_migrate)
 
     from api.integrations.cli import register as register_integrations
+    from api.live.cli import register as register_events
     from api.users.cli import register as register_users
 
-    for register in [register_users, register_integrations, *EXTENSIONS]:
+    for register in [register_users, register_integrations, register_events, *EXTENSIONS]:
         register(sub)
     return parser
 

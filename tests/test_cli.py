@@ -1,4 +1,5 @@
-"""`vigil users create` makes a staff user who can then log in."""
+"""`vigil users create` makes a staff user who can then log in; `vigil events prune` trims
+the live-event outbox and nothing else."""
 
 from __future__ import annotations
 
@@ -38,3 +39,43 @@ def test_users_create_from_stdin_then_login(
                 return (await login(c, "nurse.cli", "a-long-cli-password")).status_code
 
     assert asyncio.run(can_log_in()) == 200
+
+
+def test_events_prune_removes_only_old_live_events(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import insert, select
+
+    from api.db import create_engine
+    from models import LiveEvent
+    from models.base import utcnow
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/prune.db"
+    migrate(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+
+    async def seed_and_count(seed: bool) -> list[int]:
+        engine = create_engine(get_settings())
+        try:
+            async with engine.begin() as conn:
+                if seed:
+                    await conn.execute(
+                        insert(LiveEvent),
+                        [
+                            {"kind": "status", "payload": {}, "created_at": utcnow() - age}
+                            for age in (timedelta(days=30), timedelta(days=8), timedelta(hours=1))
+                        ],
+                    )
+                ids = (await conn.execute(select(LiveEvent.id).order_by(LiveEvent.id))).scalars()
+                return list(ids)
+        finally:
+            await engine.dispose()
+
+    before = asyncio.run(seed_and_count(True))
+    assert main(["events", "prune", "--older-than-days", "7"]) == 0
+    assert "removed 2 live events" in capsys.readouterr().out
+    assert asyncio.run(seed_and_count(False)) == before[-1:]
+    assert main(["events", "prune", "--older-than-days", "0"]) == 2
