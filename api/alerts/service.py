@@ -155,14 +155,19 @@ async def raise_assessment_alert(
     return alert
 
 
-async def resolve_alerts_for_observation(db: AsyncSession, observation_id: uuid.UUID) -> None:
-    """A retracted reading no longer counts: the alert it raised is resolved (kept on record)."""
-    await db.execute(
+async def resolve_alerts_for_observation(
+    db: AsyncSession, session: TreatmentSession, observation_id: uuid.UUID
+) -> None:
+    """A retracted reading no longer counts: the alert it raised is resolved (kept on record),
+    and the live streams hear of it."""
+    resolved = await db.execute(
         update(Alert)
         .where(Alert.observation_id == observation_id, Alert.status != "resolved")
         .values(status="resolved", resolved_at=utcnow(), resolution="reading retracted")
+        .returning(*Alert.__table__.c)
         .execution_options(synchronize_session=False)
     )
+    publish_alerts(db, session, [dict(row) for row in resolved.mappings()])
 
 
 async def open_critical_alert_ids_for_session(db: AsyncSession, session_id: uuid.UUID) -> list[str]:

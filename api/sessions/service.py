@@ -69,6 +69,7 @@ async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) ->
     db.add(session)
     await db.flush()
     audit.record("create", "session", session.id, patient_id=patient.id)
+    await publish_status(db, session)  # a new session appears on the live boards at once
     return session
 
 

@@ -468,7 +468,7 @@ async def retract_observation(
         .execution_options(synchronize_session=False)
     )
     await db.refresh(observation)
-    await resolve_alerts_for_observation(db, observation.id)
+    await resolve_alerts_for_observation(db, session, observation.id)
     audit.record("retract", "observation", observation.id, patient_id=session.patient_id)
     row = with_phase({c: getattr(observation, c) for c in _COLUMNS}, session)
     publish_readings(db, session, [row])

@@ -22,7 +22,15 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.conftest import Backend, Staff, make_settings
-from tests.factories import ago, good_predose, now, post_vitals, transition, vital
+from tests.factories import (
+    ago,
+    create_session,
+    good_predose,
+    now,
+    post_vitals,
+    transition,
+    vital,
+)
 from tests.integrations.helpers import bound_session, checked_in_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,6 +151,39 @@ async def test_a_stream_receives_readings_and_status_changes(
         assert ack.status_code == 200
         acknowledged = await next_event(events, "alert")
         assert orjson.loads(acknowledged["data"]) == ack.json()
+
+        retracted = await client.post(
+            f"/v1/sessions/{sid}/vitals/{low.json()['items'][0]['id']}/retract",
+            json={"reason": "probe fell off"},
+        )
+        assert retracted.status_code == 200
+        # one transaction, two events: the alert it resolved, and the retracted reading
+        changed = {}
+        while len(changed) < 2:
+            event = await asyncio.wait_for(anext(events), 20)
+            if event.get("event") != "heartbeat":
+                changed[event["event"]] = orjson.loads(event["data"])
+        assert changed["reading"] == retracted.json()
+        assert changed["alert"]["status"] == "resolved"
+        board = (await client.get(f"/v1/sessions/{sid}/alerts")).json()["items"]
+        assert changed["alert"] == board[0]
+
+
+async def test_a_new_session_is_announced(
+    nurse_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    session = await create_session(client)
+    r = await nurse_client.get(
+        f"/v1/sessions/{session['id']}/events",
+        params={"max_seconds": 0},
+        headers={"Last-Event-ID": "0"},
+    )
+    assert r.status_code == 200
+    (created,) = [e async for e in sse_events(r) if e.get("event") != "heartbeat"]
+    assert created["event"] == "status"
+    data = orjson.loads(created["data"])
+    assert (data["id"], data["status"]) == (session["id"], "scheduled")
+    assert data == (await client.get(f"/v1/sessions/{session['id']}")).json()
 
 
 async def test_last_event_id_resumes_and_the_clinic_stream_sees_every_session(
