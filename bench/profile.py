@@ -5,6 +5,10 @@ database (``BENCH_DATABASE_URL``'s server), sets up sessions through the API, th
 ``BENCH_PROFILE_REQUESTS`` requests sent through httpx's ASGI transport (no sockets, so the
 profile is the app: middleware, auth, validation, SQLAlchemy, asyncpg, serialization). Writes
 bench/results/profile-<kind>.html and prints the text profile.
+
+``BENCH_PROFILE_MODE=cpu`` runs no profiler and prints the process CPU per request instead (app
+plus the in-process client, without PostgreSQL): a steadier yardstick than throughput on a
+shared machine when comparing two versions of a change.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 import uuid
 
 import httpx
@@ -26,6 +31,7 @@ from tests.conftest import make_settings
 from tests.live import create_database, drop_database, migrate, staff_headers
 
 REQUESTS = int(os.environ.get("BENCH_PROFILE_REQUESTS", "200"))
+MODE = os.environ.get("BENCH_PROFILE_MODE", "profile")
 
 
 async def staff(client: httpx.AsyncClient) -> dict[str, str]:
@@ -80,10 +86,16 @@ async def profile(kind: str) -> None:
                 for i in range(10):
                     (await one(10_000 + i)).raise_for_status()
                 profiler = Profiler(async_mode="enabled", interval=0.0005)
-                profiler.start()
+                cpu_before = time.process_time()
+                if MODE != "cpu":
+                    profiler.start()
                 for i in range(REQUESTS):
                     r = await one(i)
                     assert r.status_code in (200, 201), r.text
+                if MODE == "cpu":
+                    cpu = (time.process_time() - cpu_before) * 1000 / REQUESTS
+                    print(f"{kind}: {cpu:.2f} ms CPU per request (app + in-process client)")
+                    return
                 profiler.stop()
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"profile-{kind}.html").write_text(profiler.output_html())
