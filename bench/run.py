@@ -604,6 +604,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU ticks (user, nice, system, idle, iowait, irq, softirq, steal)."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return []
+
+
+def cpu_share(before: list[int], after: list[int]) -> dict[str, float]:
+    """Busy and hypervisor-stolen shares of all cores between two cpu_times() readings. Steal
+    is time this VM was ready to run but its host ran something else: it slows everything
+    measured here without showing in any process's CPU time."""
+    if len(before) < 8 or len(after) < 8:
+        return {}
+    delta = [a - b for a, b in zip(after, before, strict=True)]
+    total = sum(delta) or 1
+    idle = delta[3] + delta[4]
+    return {
+        "busy_percent": round(100 * (total - idle - delta[7]) / total, 1),
+        "steal_percent": round(100 * delta[7] / total, 1),
+    }
+
+
 def row(r: LoadResult, throughput: str) -> str:
     server = (
         f"{1000 * r.server_cpu_seconds / r.ok:.1f}"
@@ -767,8 +790,11 @@ async def run() -> dict[str, Any]:
 def main() -> int:
     random.seed(1)
     started = time.monotonic()
+    load_before, ticks_before = os.getloadavg()[0], cpu_times()
     report = asyncio.run(run())
     report["wall_seconds"] = round(time.monotonic() - started, 1)
+    report["machine"]["load_average_at_start"] = round(load_before, 2)
+    report["machine"]["cpu_during_run"] = cpu_share(ticks_before, cpu_times())
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for path in (RESULTS / "latest.json", RESULTS / f"{stamp}.json"):
@@ -777,6 +803,10 @@ def main() -> int:
     print(report["table"])
     print()
     print("targets:", json.dumps(report["targets"]))
+    print(
+        f"machine: load average {report['machine']['load_average_at_start']} at start; "
+        f"during the run {json.dumps(report['machine']['cpu_during_run'])}"
+    )
     print(f"wall time {report['wall_seconds']} s; JSON in {RESULTS / 'latest.json'}")
     return 0
 

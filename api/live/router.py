@@ -54,7 +54,7 @@ async def _respond(
 ) -> EventSourceResponse:
     start = service.parse_last_event_id(last_event_id, last_event_id_query)
     sid, after = await service.open_stream(db, audit, session_id=session_id, last_event_id=start)
-    service.ensure_listener(request.app)
+    await service.ensure_listener(request.app)
     stream = service.event_stream(
         request.app.state.session_factory, session_id=sid, after=after, max_seconds=max_seconds
     )

@@ -27,6 +27,8 @@ HEARTBEAT_SECONDS = 15.0
 # process on SQLite, or a NOTIFY lost while the listener reconnected).
 POLL_SECONDS = 5.0
 BATCH = 200
+# How long opening the first stream of a process waits for its LISTEN connection.
+LISTENER_WAIT_SECONDS = 2.0
 
 
 def parse_last_event_id(header: str | None, query: str | None) -> int | None:
@@ -58,8 +60,13 @@ async def open_stream(
     return sid, (int(newest) + 1) * EVENTS_PER_ROW - 1 if newest else 0
 
 
-def ensure_listener(app: FastAPI) -> None:
-    """One LISTEN connection per process on PostgreSQL, started with the first stream."""
+async def ensure_listener(app: FastAPI) -> None:
+    """One LISTEN connection per process on PostgreSQL, started with the first stream.
+
+    Waits (at most LISTENER_WAIT_SECONDS) until it listens, so a client that has its stream
+    open is woken by every commit from then on, in any process. If PostgreSQL does not answer
+    in time the stream opens anyway: it still polls, so it loses nothing, only latency.
+    """
     if not app.state.settings.is_postgres:
         return
     listener: PgListener | None = getattr(app.state, "live_listener", None)
@@ -72,6 +79,8 @@ def ensure_listener(app: FastAPI) -> None:
 
         app.state.shutdown_hooks.append(_stop)
     listener.start()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(listener.connected.wait(), LISTENER_WAIT_SECONDS)
 
 
 async def _fetch(

@@ -87,7 +87,11 @@ async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itsel
                     await asyncio.sleep(0.01)
 
             workers = [asyncio.create_task(load(w)) for w in range(4)]
-            await asyncio.sleep(1.0)
+
+            async def writing() -> bool:
+                return outcomes["before:201"] >= 5
+
+            assert await wait_until(writing, 20), (outcomes, bad, server.log_tail())
             try:
                 phase = "outage"
                 await asyncio.to_thread(pg.stop, "fast")

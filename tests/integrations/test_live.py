@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,14 +31,9 @@ from tests.factories import (
     vital,
 )
 from tests.integrations.helpers import bound_session, checked_in_session
+from tests.live import free_port, free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
@@ -285,7 +279,7 @@ async def test_a_reading_posted_to_one_process_reaches_a_stream_on_another(
         "VIGIL_SECRET_KEY": settings.secret_key,
         "VIGIL_LOG_LEVEL": "WARNING",
     }
-    ports = [free_port(), free_port()]
+    ports = free_ports(2)
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -317,7 +311,7 @@ async def test_a_reading_posted_to_one_process_reaches_a_stream_on_another(
             async with http.stream("GET", f"{b}/v1/sessions/{sid}/events") as response:
                 events = sse_events(response)
                 assert (await asyncio.wait_for(anext(events), 10))["event"] == "heartbeat"
-                await asyncio.sleep(0.5)  # the listener connection of process B is up
+                # the stream answers only once process B listens (ensure_listener)
                 started = time.monotonic()
                 r = await http.post(
                     f"{a}/v1/sessions/{sid}/vitals",
