@@ -5,15 +5,14 @@ The event ``data`` is the resource exactly as the REST API returns it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.live.outbox import EVENTS_PER_ROW, publish
+from api.vitals.schemas import observations_json
 from models import Alert, TreatmentSession
 
 
@@ -25,19 +24,10 @@ def publish_readings(
     A batch is one outbox row holding the readings as a JSON list (the streams send one
     ``reading`` event per item): one row and one serialization per batch, not per reading.
     """
-    adapter = _reading_list()
     for start in range(0, len(rows), EVENTS_PER_ROW):
-        chunk = list(rows[start : start + EVENTS_PER_ROW])
-        # Serialized once, by the REST response's own model; embedded as-is in the outbox write.
-        payload = orjson.Fragment(adapter.dump_json(adapter.validate_python(chunk)))
+        # Serialized once, as the REST API serializes readings; embedded as-is in the outbox.
+        payload = orjson.Fragment(observations_json(rows[start : start + EVENTS_PER_ROW]))
         publish(db, "reading", payload, session_id=session.id, patient_id=session.patient_id)
-
-
-@functools.cache
-def _reading_list() -> TypeAdapter[list[Any]]:
-    from api.vitals.schemas import ObservationRead
-
-    return TypeAdapter(list[ObservationRead])
 
 
 async def publish_status(db: AsyncSession, session: TreatmentSession) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.audit import AuditDep
 from api.csv_export import csv_response, wants_csv
@@ -17,6 +17,7 @@ from api.vitals.schemas import (
     ObservationRead,
     Phase,
     RetractRequest,
+    observation_page_json,
 )
 
 router = APIRouter(prefix="/v1/sessions/{session_id}/vitals", tags=["vitals"], responses=PROBLEMS)
@@ -36,7 +37,7 @@ router = APIRouter(prefix="/v1/sessions/{session_id}/vitals", tags=["vitals"], r
 )
 async def record_vitals(
     session_id: str, body: ObservationBatch, db: DbSession, audit: AuditDep
-) -> ObservationList:
+) -> Response:
     service.check_batch_size(len(body.observations))
     items = [
         service.ReadingInput(
@@ -50,7 +51,11 @@ async def record_vitals(
         for o in body.observations
     ]
     stored = await service.record_vitals(db, audit, session_id, items)
-    return ObservationList.model_validate({"items": stored})
+    return Response(
+        observation_page_json(stored, None),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+    )
 
 
 @router.get(
@@ -82,15 +87,15 @@ async def list_vitals(
         limit=limit,
         cursor=cursor,
     )
-    page = ObservationList.model_validate({"items": rows, "next_cursor": next_cursor})
     if wants_csv(request):
+        page = ObservationList.model_validate({"items": rows, "next_cursor": next_cursor})
         return csv_response(
             list(ObservationRead.model_fields),
             (i.model_dump() for i in page.items),
             filename=f"session-{session_id}-vitals.csv",
             next_cursor=next_cursor,
         )
-    return page
+    return Response(observation_page_json(rows, next_cursor), media_type="application/json")
 
 
 @router.post(
