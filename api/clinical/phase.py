@@ -11,7 +11,7 @@ in earlier systems); a naive datetime raises ValueError rather than being compar
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -57,7 +57,8 @@ def phase_labeler(
             raise ValueError("dosing_ended_at is before dosing_started_at")
 
     def label(measured_at: datetime) -> Phase:
-        require_aware("measured_at", measured_at)
+        if measured_at.tzinfo is not UTC:  # UTC, as every stored reading is, is aware
+            require_aware("measured_at", measured_at)
         if dosing_started_at is None or measured_at < dosing_started_at:
             return Phase.pre
         if dosing_ended_at is None or measured_at < dosing_ended_at:
