@@ -10,22 +10,18 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api.config import get_settings
+    from api.logging import configure_logging
+    from api.serve import serve
 
     settings = get_settings()
     settings.resolved_secret_key()  # fail fast on a placeholder secret in production
-    uvicorn.run(
-        "api.asgi:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers or settings.workers,
-        access_log=False,  # Vigil logs requests itself, without query strings
-        proxy_headers=True,
-        log_level="warning",
+    configure_logging(settings.log_level)
+    return serve(
+        args.host or settings.host,
+        args.port or settings.port,
+        args.workers or settings.workers,
     )
-    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -1,0 +1,148 @@
+"""``vigil serve --workers N``: connections spread over the workers, a dead worker is replaced,
+SIGTERM stops everything, a port in use is refused (api/serve.py). Runs on each backend."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BACKENDS, PG_SERVER_URL
+from tests.live import ROOT, LiveServer, create_database, drop_database, migrate, server_env
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading"),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated database the server processes share."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
+        await asyncio.to_thread(migrate, url)
+        yield url
+        return
+    assert PG_SERVER_URL
+    name = f"vigil_serve_{uuid.uuid4().hex[:10]}"
+    url = await create_database(PG_SERVER_URL, name)
+    try:
+        await asyncio.to_thread(migrate, url)
+        yield url
+    finally:
+        await drop_database(PG_SERVER_URL, name)
+
+
+def workers_of(supervisor_pid: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{supervisor_pid}/task/{supervisor_pid}/children").read_text().split()
+    workers = []
+    for pid in children:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:
+            workers.append(int(pid))
+    return workers
+
+
+ESTABLISHED, LISTEN = "01", "0A"  # /proc/net/tcp states
+
+
+def server_sockets(pid: int, port: int, state: str = ESTABLISHED) -> int:
+    """How many sockets on local ``port`` in ``state`` process ``pid`` holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == port and fields[3] == state and fields[9] in inodes:
+            count += 1
+    return count
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+async def test_connections_opened_together_are_spread_over_the_workers(db_url: str) -> None:
+    # uvicorn's shared socket gave every connection of such a burst to one worker in about
+    # half the tries; with a socket per worker both get some, try after try.
+    with LiveServer(db_url, workers=2) as server:
+        assert server.process is not None
+        workers = workers_of(server.process.pid)
+        assert len(workers) == 2
+        # /readyz answered from one worker; the other may still be starting up
+        assert wait_for(lambda: all(server_sockets(w, server.port, LISTEN) for w in workers), 30)
+        for _ in range(3):
+            limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+            async with httpx.AsyncClient(base_url=server.base_url, limits=limits) as client:
+                responses = await asyncio.gather(*(client.get("/healthz") for _ in range(16)))
+                assert {r.status_code for r in responses} == {200}
+                held = [server_sockets(pid, server.port) for pid in workers]
+            assert sum(held) == 16, held
+            assert min(held) >= 1, held
+
+
+def test_a_worker_that_dies_is_replaced(db_url: str) -> None:
+    with LiveServer(db_url, workers=2) as server:
+        assert server.process is not None
+        first = workers_of(server.process.pid)
+        os.kill(first[0], signal.SIGKILL)
+        pid = server.process.pid
+        assert wait_for(lambda: len(set(workers_of(pid)) - {first[0]}) == 2, 30), server.log_tail()
+        assert first[1] in workers_of(pid)
+        server.wait_ready(30)
+        assert "starting another" in server.log_tail()
+
+
+def test_sigterm_to_the_supervisor_stops_every_worker(db_url: str) -> None:
+    server = LiveServer(db_url, workers=2).start()
+    assert server.process is not None
+    workers = workers_of(server.process.pid)
+    server.process.send_signal(signal.SIGTERM)  # the supervisor alone, not its group
+    try:
+        assert server.process.wait(timeout=40) == 0
+    finally:
+        server.kill()
+    assert wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), 10)
+
+
+def test_a_port_already_in_use_is_refused(db_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
+            cwd=ROOT,
+            env=server_env(db_url, VIGIL_HOST="127.0.0.1"),
+            capture_output=True,
+            timeout=60,
+        )
+    assert done.returncode == 3
+    assert b"cannot listen on 127.0.0.1" in done.stderr
