@@ -10,15 +10,15 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, PG_SERVER_URL
-from tests.live import ROOT, LiveServer, create_database, drop_database, migrate, server_env
+from tests.conftest import BACKENDS
+from tests.faults.conftest import pg_url  # noqa: F401  (fixture)
+from tests.live import ROOT, LiveServer, migrate, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,21 +27,13 @@ pytestmark = [
 
 
 @pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database the server processes share."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
-        await asyncio.to_thread(migrate, url)
-        yield url
-        return
-    assert PG_SERVER_URL
-    name = f"vigil_serve_{uuid.uuid4().hex[:10]}"
-    url = await create_database(PG_SERVER_URL, name)
-    try:
-        await asyncio.to_thread(migrate, url)
-        yield url
-    finally:
-        await drop_database(PG_SERVER_URL, name)
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
+    migrate(url)
+    return url
 
 
 def workers_of(supervisor_pid: int) -> list[int]:
