@@ -13,9 +13,11 @@ from api.config import get_settings
 
 def _not_in_future(value: datetime) -> datetime:
     value = _to_utc(value)
-    tolerance = timedelta(seconds=get_settings().future_tolerance_seconds)
-    if value > datetime.now(UTC) + tolerance:
-        raise ValueError("timestamp is in the future (more than 2 minutes past the server clock)")
+    seconds = get_settings().future_tolerance_seconds
+    if value > datetime.now(UTC) + timedelta(seconds=seconds):
+        raise ValueError(
+            f"timestamp is in the future (more than {seconds} s past the server clock)"
+        )
     return value
 
 
