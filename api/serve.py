@@ -43,6 +43,12 @@ log = logging.getLogger("vigil.serve")
 def serve(host: str, port: int, workers: int) -> int:
     """Serve until stopped; the exit status."""
     if workers <= 1 or not sys.platform.startswith("linux"):
+        log.info(
+            "serving on http://%s:%s (%s)",
+            host,
+            port,
+            f"{workers} workers" if workers > 1 else "one process",
+        )
         uvicorn.run(APP, host=host, port=port, workers=workers, **SERVER_OPTIONS)
         return 0
     try:
@@ -51,7 +57,9 @@ def serve(host: str, port: int, workers: int) -> int:
         log.error("cannot listen on %s:%s: %s", host, port, err)
         return STARTUP_FAILURE
     with reserved:
-        return Supervisor(host, reserved.getsockname()[1], workers).run()
+        port = reserved.getsockname()[1]
+        log.info("serving on http://%s:%s with %d workers", host, port, workers)
+        return Supervisor(host, port, workers).run()
 
 
 def _family(host: str) -> socket.AddressFamily:

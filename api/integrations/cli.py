@@ -22,7 +22,7 @@ def _simulate(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(
             simulator.run(
-                base_url=args.base_url,
+                base_url=args.base_url or _local_api(),
                 api_key=args.api_key,
                 session=args.session,
                 device=args.device,
@@ -32,6 +32,15 @@ def _simulate(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _local_api() -> str:
+    """This host's API, where ``vigil serve`` listens (VIGIL_HOST, VIGIL_PORT)."""
+    from api.config import get_settings
+
+    settings = get_settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host  # noqa: S104
+    return f"http://{host}:{settings.port}"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +54,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     simulate.add_argument("--session", required=True, help="session id (for the live view)")
     simulate.add_argument("--device", required=True, help="identifier of a device bound to it")
-    simulate.add_argument("--base-url", default="http://127.0.0.1:8000")
+    simulate.add_argument(
+        "--base-url", help="the API (default: this host's, from VIGIL_HOST and VIGIL_PORT)"
+    )
     simulate.add_argument(
         "--api-key",
         default=os.environ.get("VIGIL_API_KEY"),

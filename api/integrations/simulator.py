@@ -55,7 +55,9 @@ class Monitor:
     respiratory_rate: Drift = field(default_factory=lambda: Drift(14, 0.6, 9, 24))
 
     def readings(self, now: datetime) -> list[dict[str, Any]]:
-        at = now.astimezone(UTC).replace(microsecond=0)
+        # The clock as it is: rounded down to the second, a first push sent right after
+        # check-in could be measured before it and be refused.
+        at = now.astimezone(UTC)
         stamp = at.strftime("%Y%m%dT%H%M%SZ")
 
         def item(code: str, value: float, unit: str) -> dict[str, Any]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from api.cli import build_parser
+from api.config import get_settings
+from api.integrations.cli import _local_api
 from api.integrations.simulator import Monitor, simulate
 from tests.factories import ago
 from tests.integrations.helpers import bound_session
@@ -60,3 +63,19 @@ def test_the_cli_has_mllp_and_simulate() -> None:
     assert args.port == 2576
     args = parser.parse_args(["simulate", "--session", "s", "--device", "d", "--count", "2"])
     assert (args.session, args.device, args.count) == ("s", "d", 2)
+
+
+def test_a_reading_is_measured_when_it_is_taken_not_at_the_second_before() -> None:
+    # Rounded down to the second, a push right after check-in was measured before it.
+    now = datetime(2026, 11, 27, 4, 3, 2, 750000, tzinfo=UTC)
+    readings = Monitor(device="d", session="s", rng=random.Random(1)).readings(now)
+    assert {r["measured_at"] for r in readings} == {"2026-11-27T04:03:02.750000Z"}
+
+
+def test_the_simulator_posts_to_this_hosts_api_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_PORT", "18555")
+    monkeypatch.setenv("VIGIL_HOST", "0.0.0.0")
+    get_settings.cache_clear()
+    assert _local_api() == "http://127.0.0.1:18555"
+    args = build_parser().parse_args(["simulate", "--session", "s", "--device", "d"])
+    assert args.base_url is None  # resolved to _local_api() when it runs
