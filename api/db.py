@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,7 +42,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
@@ -49,11 +50,31 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         connect_args={"timeout": settings.db_connect_timeout},
-        pool_pre_ping=True,
         pool_recycle=1800,
         # Bound values are patient data: keep them out of error messages and so out of logs.
         hide_parameters=True,
     )
+    _ping_on_checkout(engine)
+    return engine
+
+
+def _ping_on_checkout(engine: AsyncEngine) -> None:
+    """Check every pooled connection before a request uses it, in one round trip.
+
+    This is ``pool_pre_ping``: a connection PostgreSQL closed while it sat in the pool (a
+    restart, a failover, an idle timeout) is replaced before the request meets it (the pool
+    tries a fresh connection, after discarding every connection opened before, on
+    InvalidatePoolError). SQLAlchemy's own ping on asyncpg is three round trips (BEGIN, an
+    empty query, ROLLBACK; the transaction is for PgBouncer's transaction mode); a
+    simple-protocol ``SELECT 1`` is one, and is safe there too (it prepares nothing).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        try:
+            dbapi_connection.run_async(lambda connection: connection.execute("SELECT 1"))
+        except Exception as err:
+            raise InvalidatePoolError("the pooled connection failed its ping") from err
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
