@@ -21,6 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.host or settings.host,
         args.port or settings.port,
         args.workers or settings.workers,
+        worker_timeout=settings.worker_timeout_seconds,
     )
 
 

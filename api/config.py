@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # a worker whose event loop has not answered for this long is replaced (several workers)
+    worker_timeout_seconds: float = Field(default=30.0, gt=0)
     secret_key: str = ""
     secret_key_file: Path = Path("var/secret_key")
     token_ttl_minutes: int = 480

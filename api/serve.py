@@ -8,19 +8,25 @@ as the connections lived (a proxy's upstream keep-alive pool has the same shape)
 worker binds its own socket with ``SO_REUSEPORT`` and the kernel spreads new connections across
 them (by a hash of the client's address and port).
 
-The supervisor starts the workers, starts a new one when one dies, and on SIGTERM or SIGINT
-asks each to finish its requests and stop. Where ``SO_REUSEPORT`` does not spread connections
+The supervisor starts the workers and replaces one that exits, or whose event loop has not
+written its heartbeat for ``VIGIL_WORKER_TIMEOUT_SECONDS`` (a stuck worker keeps its socket and
+so its share of new connections). On SIGTERM or SIGINT it asks each worker to finish its
+requests and stop. Where ``SO_REUSEPORT`` does not spread connections
 (it is Linux's behaviour), several workers fall back to uvicorn's shared socket.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import signal
 import socket
 import sys
 import threading
+import time
+from ctypes import c_double
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -36,11 +42,15 @@ SERVER_OPTIONS: dict[str, Any] = {
 }
 # How long a stopping worker gets to finish its requests before it is killed.
 STOP_SECONDS = 30.0
+# Every worker's event loop writes a heartbeat this often.
+HEARTBEAT_SECONDS = 1.0
+# How long a new worker has to start up before its heartbeat counts.
+STARTUP_SECONDS = 60.0
 
 log = logging.getLogger("vigil.serve")
 
 
-def serve(host: str, port: int, workers: int) -> int:
+def serve(host: str, port: int, workers: int, *, worker_timeout: float = 30.0) -> int:
     """Serve until stopped; the exit status."""
     if workers <= 1 or not sys.platform.startswith("linux"):
         log.info(
@@ -59,7 +69,7 @@ def serve(host: str, port: int, workers: int) -> int:
     with reserved:
         port = reserved.getsockname()[1]
         log.info("serving on http://%s:%s with %d workers", host, port, workers)
-        return Supervisor(host, port, workers).run()
+        return Supervisor(host, port, workers, worker_timeout).run()
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -91,30 +101,64 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_worker(host: str, port: int) -> None:
-    """One worker process: its own socket in the port's group, one uvicorn server."""
+def run_worker(host: str, port: int, heartbeat: c_double) -> None:
+    """One worker process: its own socket in the port's group, one uvicorn server, and a
+    heartbeat its event loop writes every second for the supervisor to watch."""
     try:
         sock = _reuseport_socket(host, port)
     except OSError as err:
         log.error("worker cannot bind %s:%s: %s", host, port, err)
         sys.exit(STARTUP_FAILURE)
-    server = uvicorn.Server(uvicorn.Config(APP, host=host, port=port, **SERVER_OPTIONS))
-    server.run(sockets=[sock])
+    config = uvicorn.Config(APP, host=host, port=port, **SERVER_OPTIONS)
+    server = uvicorn.Server(config)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve_with_heartbeat(server, sock, heartbeat))
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
 
+async def _serve_with_heartbeat(
+    server: uvicorn.Server, sock: socket.socket, heartbeat: c_double
+) -> None:
+    async def beat() -> None:
+        while True:
+            heartbeat.value = time.monotonic()  # system-wide clock: comparable across processes
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    beating = asyncio.create_task(beat())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        beating.cancel()
+
+
+@dataclass
+class Worker:
+    process: BaseProcess
+    heartbeat: c_double
+
+    @property
+    def silent_for(self) -> float:
+        return time.monotonic() - self.heartbeat.value
+
+
 class Supervisor:
-    def __init__(self, host: str, port: int, workers: int) -> None:
+    """Starts the workers, replaces one that exits or stops answering, stops them all."""
+
+    def __init__(self, host: str, port: int, workers: int, worker_timeout: float) -> None:
         self.host, self.port, self.count = host, port, workers
+        self.worker_timeout = worker_timeout
         self.context = multiprocessing.get_context("spawn")
-        self.workers: list[BaseProcess] = []
+        self.workers: list[Worker] = []
         self.stopping = threading.Event()
 
-    def _start(self) -> BaseProcess:
-        worker = self.context.Process(target=run_worker, args=(self.host, self.port))
-        worker.start()
-        return worker
+    def _start(self) -> Worker:
+        # Dated ahead: importing the app and starting it up may take a while before the
+        # first beat, and a worker is not judged during that time.
+        heartbeat = self.context.Value("d", time.monotonic() + STARTUP_SECONDS, lock=False)
+        process = self.context.Process(target=run_worker, args=(self.host, self.port, heartbeat))
+        process.start()
+        return Worker(process, heartbeat)
 
     def _stop(self, _signum: int, _frame: object) -> None:
         self.stopping.set()
@@ -126,27 +170,42 @@ class Supervisor:
         self.workers = [self._start() for _ in range(self.count)]
         while not self.stopping.wait(0.5):
             for i, worker in enumerate(self.workers):
-                if worker.is_alive():
-                    continue
-                if worker.exitcode == STARTUP_FAILURE:
+                process = worker.process
+                if process.is_alive():
+                    if worker.silent_for <= self.worker_timeout:
+                        continue
+                    # Its event loop is stuck (or the process is stopped): with a socket of its
+                    # own it would go on being handed new connections that nobody serves.
+                    log.error(
+                        "worker %s has not answered for %.0f s; replacing it",
+                        process.pid,
+                        worker.silent_for,
+                    )
+                    process.kill()
+                    process.join()
+                elif process.exitcode == STARTUP_FAILURE:
                     # The app, its database or the socket is broken; every restart would fail
                     # the same way.
-                    log.error("worker %s failed to start; stopping", worker.pid)
+                    log.error("worker %s failed to start; stopping", process.pid)
                     status = STARTUP_FAILURE
                     self.stopping.set()
                     break
-                log.warning("worker %s exited (%s); starting another", worker.pid, worker.exitcode)
+                else:
+                    log.warning(
+                        "worker %s exited (%s); starting another", process.pid, process.exitcode
+                    )
                 self.workers[i] = self._start()
         log.info("stopping the workers")
         self._stop_workers()
         return status
 
     def _stop_workers(self) -> None:
-        for worker in self.workers:
-            if worker.is_alive():
-                worker.terminate()  # SIGTERM: uvicorn finishes the requests in flight
-        for worker in self.workers:
-            worker.join(STOP_SECONDS)
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
+        processes = [w.process for w in self.workers]
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        for process in processes:
+            process.join(STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()

@@ -112,6 +112,20 @@ def test_a_worker_that_dies_is_replaced(db_url: str) -> None:
         assert "starting another" in server.log_tail()
 
 
+def test_a_worker_that_stops_answering_is_replaced(db_url: str) -> None:
+    # A stopped (or stuck) worker keeps its socket, so the kernel would go on handing it new
+    # connections; its event loop's heartbeat stops, and the supervisor replaces it.
+    with LiveServer(db_url, workers=2, env={"VIGIL_WORKER_TIMEOUT_SECONDS": "2"}) as server:
+        assert server.process is not None
+        pid = server.process.pid
+        stuck, other = workers_of(pid)
+        os.kill(stuck, signal.SIGSTOP)
+        assert wait_for(lambda: stuck not in workers_of(pid) and len(workers_of(pid)) == 2, 30)
+        assert other in workers_of(pid)  # the one that answered was left alone
+        assert "has not answered for" in server.log_tail()
+        server.wait_ready(30)
+
+
 def test_sigterm_to_the_supervisor_stops_every_worker(db_url: str) -> None:
     server = LiveServer(db_url, workers=2).start()
     assert server.process is not None
