@@ -1,5 +1,6 @@
-"""``vigil serve --workers N``: connections spread over the workers, a dead worker is replaced,
-SIGTERM stops everything, a port in use is refused (api/serve.py). Runs on each backend."""
+"""``vigil serve --workers N``: connections spread over the workers, a dead or stuck worker is
+replaced, SIGTERM stops everything, a port in use is refused (api/serve.py). Runs on each
+backend."""
 
 from __future__ import annotations
 
