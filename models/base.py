@@ -45,7 +45,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None or value.tzinfo is UTC:  # asyncpg's timestamptz values already are
+        if value is None or value.tzinfo is UTC:  # already UTC: nothing to re-label
             return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
