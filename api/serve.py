@@ -11,8 +11,10 @@ them (by a hash of the client's address and port).
 The supervisor starts the workers and replaces one that exits, or whose event loop has not
 written its heartbeat for ``VIGIL_WORKER_TIMEOUT_SECONDS`` (a stuck worker keeps its socket and
 so its share of new connections). On SIGTERM or SIGINT it asks each worker to finish its
-requests and stop. Where ``SO_REUSEPORT`` does not spread connections
-(it is Linux's behaviour), several workers fall back to uvicorn's shared socket.
+requests and stop. A worker whose supervisor is gone (SIGKILL, the OOM killer) finishes its
+requests and stops too, as gunicorn's do: left running, it would keep the port, serve old code,
+and make the next ``vigil serve`` refuse to start. Off Linux, where ``SO_REUSEPORT`` does not
+spread connections, several workers fall back to uvicorn's shared socket.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -101,7 +104,7 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_worker(host: str, port: int, heartbeat: c_double) -> None:
+def run_worker(host: str, port: int, heartbeat: c_double, supervisor: int) -> None:
     """One worker process: its own socket in the port's group, one uvicorn server, and a
     heartbeat its event loop writes every second for the supervisor to watch."""
     try:
@@ -112,16 +115,20 @@ def run_worker(host: str, port: int, heartbeat: c_double) -> None:
     config = uvicorn.Config(APP, host=host, port=port, **SERVER_OPTIONS)
     server = uvicorn.Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve_with_heartbeat(server, sock, heartbeat))
+        runner.run(_serve_with_heartbeat(server, sock, heartbeat, supervisor))
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
 
 async def _serve_with_heartbeat(
-    server: uvicorn.Server, sock: socket.socket, heartbeat: c_double
+    server: uvicorn.Server, sock: socket.socket, heartbeat: c_double, supervisor: int
 ) -> None:
     async def beat() -> None:
         while True:
+            if os.getppid() != supervisor:  # re-parented: the supervisor has died
+                log.error("the supervisor (pid %s) is gone; this worker stops", supervisor)
+                server.should_exit = True  # uvicorn finishes the requests in flight
+                return
             heartbeat.value = time.monotonic()  # system-wide clock: comparable across processes
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
@@ -156,7 +163,9 @@ class Supervisor:
         # Dated ahead: importing the app and starting it up may take a while before the
         # first beat, and a worker is not judged during that time.
         heartbeat = self.context.Value("d", time.monotonic() + STARTUP_SECONDS, lock=False)
-        process = self.context.Process(target=run_worker, args=(self.host, self.port, heartbeat))
+        process = self.context.Process(
+            target=run_worker, args=(self.host, self.port, heartbeat, os.getpid())
+        )
         process.start()
         return Worker(process, heartbeat)
 

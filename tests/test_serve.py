@@ -1,5 +1,6 @@
 """``vigil serve --workers N``: connections spread over the workers, a dead or stuck worker is
-replaced, SIGTERM stops everything, a port in use is refused (api/serve.py). Runs on each
+replaced, SIGTERM stops everything, workers stop when their supervisor is killed, a port in use
+is refused (api/serve.py). Runs on each
 backend."""
 
 from __future__ import annotations
@@ -137,6 +138,32 @@ def test_sigterm_to_the_supervisor_stops_every_worker(db_url: str) -> None:
     finally:
         server.kill()
     assert wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), 10)
+
+
+def exited(pid: int) -> bool:
+    """``pid`` has ended (gone, or a zombie nobody has reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_workers_stop_when_the_supervisor_is_killed(db_url: str) -> None:
+    # Orphaned workers would keep the port (and serve the old code), so the next `vigil serve`
+    # would refuse to start.
+    server = LiveServer(db_url, workers=2).start()
+    assert server.process is not None
+    workers = workers_of(server.process.pid)
+    assert len(workers) == 2
+    server.process.send_signal(signal.SIGKILL)  # the supervisor alone, not its group
+    try:
+        server.process.wait(timeout=10)
+        assert wait_for(lambda: all(exited(w) for w in workers), 20)
+        with socket.socket() as probe:  # the port is free again
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", server.port))
+    finally:
+        server.kill()
 
 
 def test_a_port_already_in_use_is_refused(db_url: str) -> None:
