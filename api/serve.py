@@ -11,10 +11,13 @@ them (by a hash of the client's address and port).
 The supervisor starts the workers and replaces one that exits, or whose event loop has not
 written its heartbeat for ``VIGIL_WORKER_TIMEOUT_SECONDS`` (a stuck worker keeps its socket and
 so its share of new connections). On SIGTERM or SIGINT it asks each worker to finish its
-requests and stop. A worker whose supervisor is gone (SIGKILL, the OOM killer) finishes its
-requests and stops too, as gunicorn's do: left running, it would keep the port, serve old code,
-and make the next ``vigil serve`` refuse to start. Off Linux, where ``SO_REUSEPORT`` does not
-spread connections, several workers fall back to uvicorn's shared socket.
+requests and stop. On SIGHUP it replaces the workers one at a time with new ones (the code as
+it is on disk now), each old worker stopping only once its replacement serves; a replacement
+that fails to start ends the restart and the old workers go on serving. A worker whose
+supervisor is gone (SIGKILL, the OOM killer) finishes its requests and stops too, as gunicorn's
+do: left running, it would keep the port, serve old code, and make the next ``vigil serve``
+refuse to start. Off Linux, where ``SO_REUSEPORT`` does not spread connections, several workers
+fall back to uvicorn's shared socket.
 """
 
 from __future__ import annotations
@@ -129,6 +132,9 @@ async def _serve_with_heartbeat(
                 log.error("the supervisor (pid %s) is gone; this worker stops", supervisor)
                 server.should_exit = True  # uvicorn finishes the requests in flight
                 return
+            if not server.started:  # the first beat also tells the supervisor it serves
+                await asyncio.sleep(0.05)
+                continue
             heartbeat.value = time.monotonic()  # system-wide clock: comparable across processes
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
@@ -148,6 +154,11 @@ class Worker:
     def silent_for(self) -> float:
         return time.monotonic() - self.heartbeat.value
 
+    @property
+    def serving(self) -> bool:
+        """It has beaten once (it started dated ahead), so its server has started."""
+        return self.heartbeat.value <= time.monotonic()
+
 
 class Supervisor:
     """Starts the workers, replaces one that exits or stops answering, stops them all."""
@@ -158,6 +169,7 @@ class Supervisor:
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[Worker] = []
         self.stopping = threading.Event()
+        self.restart = threading.Event()
 
     def _start(self) -> Worker:
         # Dated ahead: importing the app and starting it up may take a while before the
@@ -172,12 +184,19 @@ class Supervisor:
     def _stop(self, _signum: int, _frame: object) -> None:
         self.stopping.set()
 
+    def _restart(self, _signum: int, _frame: object) -> None:
+        self.restart.set()
+
     def run(self) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._stop)
+        signal.signal(signal.SIGHUP, self._restart)
         status = 0
         self.workers = [self._start() for _ in range(self.count)]
         while not self.stopping.wait(0.5):
+            if self.restart.is_set():
+                self.restart.clear()
+                self._rolling_restart()
             for i, worker in enumerate(self.workers):
                 process = worker.process
                 if process.is_alive():
@@ -205,16 +224,39 @@ class Supervisor:
                     )
                 self.workers[i] = self._start()
         log.info("stopping the workers")
-        self._stop_workers()
+        _stop_all([w.process for w in self.workers])
         return status
 
-    def _stop_workers(self) -> None:
-        processes = [w.process for w in self.workers]
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
-        for process in processes:
-            process.join(STOP_SECONDS)
-            if process.is_alive():
-                process.kill()
-                process.join()
+    def _rolling_restart(self) -> None:
+        """Replace each worker by a new one, starting the new one first: the port never lacks
+        a worker, and new code that cannot start leaves the old workers serving."""
+        log.info("restarting the workers one at a time")
+        for i, old in enumerate(self.workers):
+            new = self._start()
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while not new.serving and new.process.is_alive() and time.monotonic() < deadline:
+                if self.stopping.wait(0.1):
+                    _stop_all([new.process])
+                    return
+            if not new.serving:
+                log.error(
+                    "a new worker did not start (exit code %s); the restart is abandoned and "
+                    "the running workers go on serving",
+                    new.process.exitcode,
+                )
+                _stop_all([new.process])
+                return
+            self.workers[i] = new
+            _stop_all([old.process])
+        log.info("all workers restarted")
+
+
+def _stop_all(processes: list[BaseProcess]) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+    for process in processes:
+        process.join(STOP_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join()

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -138,6 +139,48 @@ def test_sigterm_to_the_supervisor_stops_every_worker(db_url: str) -> None:
     finally:
         server.kill()
     assert wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), 10)
+
+
+def test_sighup_replaces_the_workers_without_a_gap(db_url: str) -> None:
+    with LiveServer(db_url, workers=2) as server:
+        assert server.process is not None
+        pid = server.process.pid
+        old = set(workers_of(pid))
+        assert len(old) == 2
+        refused: list[str] = []
+        answered = [0]
+        done = threading.Event()
+
+        def poll() -> None:
+            # A fresh connection each time, as a new client would open. A connection the kernel
+            # queued on a worker's socket just as that worker closed it is reset (unless the
+            # host sets tcp_migrate_req); its retry goes to a socket that is still open.
+            while not done.is_set():
+                for attempt in range(2):
+                    try:
+                        httpx.get(f"{server.base_url}/healthz", timeout=10).raise_for_status()
+                        answered[0] += 1
+                        break
+                    except httpx.HTTPError as err:
+                        if attempt:
+                            refused.append(repr(err))
+                time.sleep(0.02)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            os.kill(pid, signal.SIGHUP)
+            replaced = wait_for(
+                lambda: not old & set(workers_of(pid)) and len(workers_of(pid)) == 2, 90
+            )
+        finally:
+            done.set()
+            poller.join()
+        assert replaced, server.log_tail()
+        assert not refused, refused
+        assert answered[0] > 10
+        assert not any(Path(f"/proc/{w}").exists() and not exited(w) for w in old)
+        server.wait_ready(30)
 
 
 def exited(pid: int) -> bool:
