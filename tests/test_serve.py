@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.serve import STARTUP_SECONDS, Supervisor, Worker
 from tests.conftest import BACKENDS
 from tests.faults.conftest import pg_url  # noqa: F401  (fixture)
 from tests.live import ROOT, LiveServer, migrate, server_env
@@ -181,6 +182,29 @@ def test_sighup_replaces_the_workers_without_a_gap(db_url: str) -> None:
         assert answered[0] > 10
         assert not any(Path(f"/proc/{w}").exists() and not exited(w) for w in old)
         server.wait_ready(30)
+
+
+def test_new_code_that_cannot_start_leaves_the_old_workers_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    supervisor = Supervisor("127.0.0.1", 0, 1, worker_timeout=30)
+    context = supervisor.context
+
+    def worker(target: Callable[..., object], *args: object) -> Worker:
+        process = context.Process(target=target, args=args)
+        process.start()
+        return Worker(process, context.Value("d", time.monotonic() + STARTUP_SECONDS, lock=False))
+
+    old = worker(time.sleep, 60)
+    supervisor.workers = [old]
+    monkeypatch.setattr(supervisor, "_start", lambda: worker(sys.exit, 3))  # fails to start
+    try:
+        supervisor._rolling_restart()
+        assert supervisor.workers == [old]
+        assert old.process.is_alive()
+    finally:
+        old.process.kill()
+        old.process.join()
 
 
 def exited(pid: int) -> bool:
