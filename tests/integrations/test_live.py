@@ -348,3 +348,45 @@ async def test_a_reading_posted_to_one_process_reaches_a_stream_on_another(
             except TimeoutError:
                 process.kill()
                 await process.wait()
+
+
+async def test_the_listener_reconnects_when_its_connection_is_killed(backend: Backend) -> None:
+    """A restarted PostgreSQL or a killed backend drops the LISTEN connection; the listener
+    connects again and NOTIFYs wake this process's streams again (not only the 5 s poll)."""
+    if not backend.is_postgres:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    import asyncpg
+
+    from api.live.notifier import NOTIFY_CHANNEL, PgListener, notifier
+
+    dsn = backend.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    admin = await asyncpg.connect(dsn)
+    listening = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+    )
+    listener = PgListener(backend.url)
+    before = {r["pid"] for r in await admin.fetch(listening)}
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 10)
+        ours = {r["pid"] for r in await admin.fetch(listening)} - before
+        assert len(ours) == 1
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", next(iter(ours)))
+
+        deadline = time.monotonic() + 15
+        while not ({r["pid"] for r in await admin.fetch(listening)} - before - ours):
+            assert time.monotonic() < deadline, "the listener did not connect again"
+            await asyncio.sleep(0.1)
+        await asyncio.wait_for(listener.connected.wait(), 10)
+
+        waiter = notifier.subscribe()
+        try:
+            waiter.clear()  # the reconnect itself wakes every stream once
+            await admin.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+            await asyncio.wait_for(waiter.wait(), 3)
+        finally:
+            notifier.unsubscribe(waiter)
+    finally:
+        await listener.stop()
+        await admin.close()
