@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     future_tolerance_seconds: int = 120
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     log_level: str = "INFO"
+    # live events (the SSE outbox, copies of what changed) older than this are pruned hourly;
+    # 0 keeps them all
+    live_event_retention_days: int = Field(default=7, ge=0)
 
     @field_validator("thresholds")
     @classmethod

@@ -16,6 +16,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fhir.errors import FhirOutcomeMiddleware
 from api.health import router as health_router
+from api.live.retention import install_retention
 from api.logging import configure_logging
 from api.middleware import RequestContextMiddleware, RequestGuardMiddleware
 from api.openapi import with_security
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.startup_hooks = [bootstrap_admin]
     app.state.shutdown_hooks = []
     install_actor_resolver(app)
+    install_retention(app)
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -1,10 +1,5 @@
-"""``vigil events prune --older-than-days N``: trim the live-event outbox.
-
-The outbox only feeds the live streams (and their Last-Event-ID resume); every reading, alert
-and status change it announced stays in its own table. Without pruning it grows by a row per
-change forever. A stream that resumes from an event older than the cut-off simply continues
-with the oldest event still kept.
-"""
+"""``vigil events prune --older-than-days N``: trim the live-event outbox now (the server also
+does so hourly, see ``api.live.retention``)."""
 
 from __future__ import annotations
 
@@ -14,20 +9,13 @@ from datetime import timedelta
 
 
 async def prune(older_than: timedelta) -> int:
-    from sqlalchemy import delete
-
     from api.config import get_settings
     from api.db import create_engine
-    from models import LiveEvent
-    from models.base import utcnow
+    from api.live.retention import prune_events
 
     engine = create_engine(get_settings())
     try:
-        async with engine.begin() as conn:
-            result = await conn.execute(
-                delete(LiveEvent).where(LiveEvent.created_at < utcnow() - older_than)
-            )
-            return int(result.rowcount or 0)
+        return await prune_events(engine, older_than)
     finally:
         await engine.dispose()
 
