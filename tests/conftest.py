@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from api.config import Settings, get_settings
 from api.main import create_app
 from api.readiness import alembic_config
+from tests.live import create_database, drop_database
 
 PG_SERVER_URL = os.environ.get("VIGIL_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_SERVER_URL else [])
@@ -36,30 +37,6 @@ class Backend:
     @property
     def is_postgres(self) -> bool:
         return self.name == "postgresql"
-
-
-async def _create_pg_database(server_url: str, name: str) -> str:
-    import asyncpg
-
-    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base, _, _ = server_url.rpartition("/")
-    return f"{base}/{name}"
-
-
-async def _drop_pg_database(server_url: str, name: str) -> None:
-    import asyncpg
-
-    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
@@ -84,10 +61,10 @@ async def backend(
         return
     assert PG_SERVER_URL
     name = f"vigil_test_{uuid.uuid4().hex[:10]}"
-    url = await _create_pg_database(PG_SERVER_URL, name)
+    url = await create_database(PG_SERVER_URL, name)
     await asyncio.to_thread(migrate, url)
     yield Backend("postgresql", url)
-    await _drop_pg_database(PG_SERVER_URL, name)
+    await drop_database(PG_SERVER_URL, name)
 
 
 ADMIN_PASSWORD = "admin-password-for-tests"

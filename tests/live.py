@@ -63,7 +63,10 @@ def asyncpg_dsn(url: str) -> str:
 
 
 def database_url(server_url: str, name: str) -> str:
-    return f"{server_url.rpartition('/')[0]}/{name}"
+    """``server_url`` with database ``name`` (query options such as ``?host=`` kept)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def create_database(server_url: str, name: str) -> str:

@@ -19,11 +19,10 @@ from api.main import create_app
 from api.readiness import alembic_config
 from tests.conftest import (
     PG_SERVER_URL,
-    _create_pg_database,
-    _drop_pg_database,
     make_settings,
     migrate,
 )
+from tests.live import create_database, drop_database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_SERVER_URL else [])
 
@@ -35,9 +34,9 @@ async def empty_url(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIt
         return
     assert PG_SERVER_URL
     name = f"vigil_mig_{uuid.uuid4().hex[:10]}"
-    url = await _create_pg_database(PG_SERVER_URL, name)
+    url = await create_database(PG_SERVER_URL, name)
     yield url
-    await _drop_pg_database(PG_SERVER_URL, name)
+    await drop_database(PG_SERVER_URL, name)
 
 
 async def _diff(url: str) -> list[object]:

@@ -38,11 +38,10 @@ from tests.conftest import (
     ADMIN_PASSWORD,
     PG_SERVER_URL,
     STAFF_PASSWORD,
-    _create_pg_database,
-    _drop_pg_database,
     make_settings,
     migrate,
 )
+from tests.live import create_database, database_url, drop_database
 
 # HL7 v2 bodies are text: send generated strings as they are (the app must answer an ACK).
 schemathesis.serializer.alias(["application/hl7-v2", "x-application/hl7-v2+er7"], "text/plain")
@@ -62,7 +61,7 @@ pytestmark = pytest.mark.slow
 # created and migrated by the fixture below before the first request reaches it.
 if PG_SERVER_URL:
     _DB_NAME = f"vigil_fuzz_{uuid.uuid4().hex[:10]}"
-    _DB_URL = f"{PG_SERVER_URL.rpartition('/')[0]}/{_DB_NAME}"
+    _DB_URL = database_url(PG_SERVER_URL, _DB_NAME)
 else:
     _DB_NAME = ""
     _DB_URL = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='vigil-fuzz-')}/vigil.db"
@@ -74,14 +73,14 @@ schema.app = APP
 @pytest.fixture(scope="module", autouse=True)
 def fuzz_database() -> Iterator[str]:
     if PG_SERVER_URL:
-        asyncio.run(_create_pg_database(PG_SERVER_URL, _DB_NAME))
+        asyncio.run(create_database(PG_SERVER_URL, _DB_NAME))
     migrate(_DB_URL)
     yield _DB_URL
     from schemathesis.python.asgi import shutdown_lifespans
 
     shutdown_lifespans()  # closes the app's connections before the database goes
     if PG_SERVER_URL:
-        asyncio.run(_drop_pg_database(PG_SERVER_URL, _DB_NAME))
+        asyncio.run(drop_database(PG_SERVER_URL, _DB_NAME))
 
 
 @dataclass
