@@ -184,7 +184,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated or _looks_like_connection_loss(exc):
+        if database_unavailable(exc):
             return problem_response(
                 503,
                 "Service unavailable",
@@ -214,6 +214,15 @@ _UNAVAILABLE_NAMES = (
     "ConnectionRefused",
     "ConnectionReset",
 )
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Does this error mean the database is away right now (a 503: try again), not a bug?"""
+    if isinstance(exc, OperationalError | PoolTimeoutError | ConnectionError | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or _looks_like_connection_loss(exc)
+    )
 
 
 def _looks_like_connection_loss(exc: DBAPIError) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -16,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sse_starlette import ServerSentEvent
 
 from api.audit import Audit
-from api.errors import ValidationFailed, field_error
+from api.errors import ValidationFailed, database_unavailable, field_error
 from api.live.notifier import PgListener, notifier
 from api.live.outbox import EVENTS_PER_ROW
 from api.sessions.service import get_session
 from models import LiveEvent
+
+log = logging.getLogger("vigil.live")
 
 HEARTBEAT_SECONDS = 15.0
 # Safety net: re-read the outbox this often even without a wake-up (e.g. a writer in another
@@ -122,16 +125,32 @@ async def event_stream(
     max_seconds: float | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Heartbeat at once, then every event after ``after`` as it commits, forever or until
-    ``max_seconds`` have passed (0: what is there now, then the stream ends)."""
+    ``max_seconds`` have passed (0: what is there now, then the stream ends).
+
+    While the database is away (a restart, a failover) the stream stays open and keeps its
+    heartbeats, and reads on from ``after`` once it is back: a browser's EventSource does not
+    reconnect after a 503, so a stream that ended then would leave a monitoring screen dark.
+    """
     waiter = notifier.subscribe()
     loop = asyncio.get_running_loop()
     deadline = None if max_seconds is None else loop.time() + max_seconds
+    database_away = False
     try:
         yield _heartbeat()  # at once: the client knows it is connected
         next_heartbeat = loop.time() + heartbeat_seconds
         while True:
             waiter.clear()
-            events, more = await _fetch(factory, after=after, session_id=session_id)
+            try:
+                events, more = await _fetch(factory, after=after, session_id=session_id)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                if not database_away:
+                    log.warning("live stream: database unavailable (%s)", type(exc).__name__)
+                database_away = True
+                events, more = [], False  # try again at the next poll or wake-up
+            else:
+                database_away = False
             for event_id, kind, payload in events:
                 after = event_id
                 yield ServerSentEvent(

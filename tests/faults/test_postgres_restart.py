@@ -3,7 +3,8 @@
 The database is a private PostgreSQL cluster created for this test (initdb on a free port in a
 temp dir), so stopping it cannot disturb anything else on the machine. While it is down every
 answer must be a 503 problem+json (never a 500, never a hang); after it comes back the same
-server processes must serve writes again without being restarted.
+server processes must serve writes again without being restarted, and a live stream opened
+before the outage must stay open through it and deliver the readings stored after it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import uuid
 from collections import Counter
 
 import httpx
+import orjson
 import pytest
 
+from api.live.service import POLL_SECONDS
 from tests.factories import ago, iso
 from tests.faults.conftest import NEEDS_POSTGRES
+from tests.integrations.helpers import sse_events
 from tests.live import (
     LiveServer,
     ThrowawayPostgres,
@@ -55,6 +59,37 @@ async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itsel
             phase = "before"
             stop = asyncio.Event()
             tag = uuid.uuid4().hex[:6]
+            acknowledged: dict[str, set[str]] = {
+                "before": set(),
+                "outage": set(),
+                "recovery": set(),
+            }
+            streamed: set[str] = set()
+            stream_open = asyncio.Event()
+            stream_end: list[str] = []
+
+            async def watch() -> None:
+                # One stream, opened before the outage: it must not end because of it.
+                try:
+                    async with client.stream(
+                        "GET",
+                        f"/v1/sessions/{sid}/events",
+                        timeout=httpx.Timeout(10, read=60),
+                    ) as response:
+                        async for event in sse_events(response):
+                            stream_open.set()
+                            if event.get("event") == "reading":
+                                streamed.add(orjson.loads(event["data"])["external_id"])
+                    stream_end.append("the stream ended")
+                except Exception as exc:  # the test reports it
+                    stream_end.append(repr(exc))
+
+            watcher = asyncio.create_task(watch())
+
+            async def streaming() -> bool:
+                return stream_open.is_set()
+
+            assert await wait_until(streaming, 20)
 
             async def load(worker: int) -> None:
                 n = 0
@@ -77,6 +112,8 @@ async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itsel
                         bad.append(f"{phase}: {type(exc).__name__}")
                         continue
                     outcomes[f"{phase}:{r.status_code}"] += 1
+                    if r.status_code == 201:
+                        acknowledged[phase].add(body["observations"][0]["external_id"])
                     if r.status_code not in (201, 503):
                         bad.append(f"{phase}: {r.status_code} {r.text[:200]}")
                     elif r.status_code == 503 and (
@@ -100,6 +137,8 @@ async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itsel
                     return outcomes["outage:503"] >= 10
 
                 assert await wait_until(saw_503, 20), (outcomes, bad, server.log_tail())
+                # long enough for the open stream to poll the outbox while the database is away
+                await asyncio.sleep(POLL_SECONDS + 1)
                 r = await client.get("/readyz")
                 assert r.status_code == 503
                 assert r.headers["content-type"] == "application/problem+json"
@@ -115,6 +154,13 @@ async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itsel
             recovered_in = time.monotonic() - restarted
             stop.set()
             await asyncio.gather(*workers)
+
+            async def streamed_after_recovery() -> bool:
+                return bool(streamed & acknowledged["recovery"])
+
+            assert await wait_until(streamed_after_recovery, 20), (stream_end, server.log_tail())
+            assert not stream_end, stream_end
+            watcher.cancel()
             assert outcomes["before:201"] > 0
             assert not bad, bad
             assert recovered_in < 30

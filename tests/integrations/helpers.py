@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,3 +109,22 @@ def ack_segments(ack: str) -> dict[str, list[str]]:
         fields = segment.split("|")
         out[fields[0]] = fields
     return out
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """Parse a text/event-stream into {event, id, data} dicts (comments skipped)."""
+    current: dict[str, Any] = {}
+    async for line in response.aiter_lines():
+        if line == "":
+            if current:
+                yield current
+            current = {}
+        elif line.startswith(":"):
+            continue
+        else:
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "data":
+                current["data"] = current.get("data", "") + value
+            else:
+                current[field] = value

@@ -30,29 +30,10 @@ from tests.factories import (
     transition,
     vital,
 )
-from tests.integrations.helpers import bound_session, checked_in_session
+from tests.integrations.helpers import bound_session, checked_in_session, sse_events
 from tests.live import free_port, free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """Parse a text/event-stream into {event, id, data} dicts (comments skipped)."""
-    current: dict[str, Any] = {}
-    async for line in response.aiter_lines():
-        if line == "":
-            if current:
-                yield current
-            current = {}
-        elif line.startswith(":"):
-            continue
-        else:
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "data":
-                current["data"] = current.get("data", "") + value
-            else:
-                current[field] = value
 
 
 async def next_event(events: AsyncIterator[dict[str, Any]], kind: str) -> dict[str, Any]:
