@@ -16,8 +16,8 @@ class LiveEvent(Base):
     """The append-only outbox behind the live streams (SSE).
 
     Written in the same transaction as the change it announces; ``id`` only grows and is the
-    SSE event id, so ``Last-Event-ID`` resumes across processes and restarts. Ids are taken
-    under a transaction-level lock at commit (see ``api.live.outbox``), so they become visible
+    SSE event id, so ``Last-Event-ID`` resumes across processes and restarts. Ids are given
+    under a transaction-level lock inside COMMIT (see ``api.live.outbox``), so they become visible
     in id order and a reader never skips one that commits late.
     """
 

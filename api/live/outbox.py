@@ -3,13 +3,12 @@ transaction itself.
 
 Services call :func:`publish` (synchronous, cheap: it only queues the event on the database
 session). Just before that transaction commits, the queued events are inserted in one statement;
-on PostgreSQL under a transaction-level advisory lock, so event ids are handed out in commit
-order (a reader that has seen id N never later finds a smaller id appear), with a ``NOTIFY``
-that PostgreSQL delivers only if the transaction commits. On PostgreSQL lock, insert and notify
-are one statement (one round trip while the lock is held: with many writers, every round trip
-under the lock is time the others wait). After the commit the
-in-process notifier wakes this process's streams at once. A rollback discards the queue, so an
-event is never announced for a change that did not happen.
+on PostgreSQL with a ``NOTIFY`` that PostgreSQL delivers only if the transaction commits. Event
+ids follow commit order (a reader that has seen id N never later finds a smaller id appear): on
+PostgreSQL a deferred trigger gives each row its final id inside COMMIT, under a lock held only
+for the commit itself (migration 0005); on SQLite, BEGIN IMMEDIATE already serializes writers.
+After the commit the in-process notifier wakes this process's streams at once. A rollback
+discards the queue, so an event is never announced for a change that did not happen.
 """
 
 from __future__ import annotations
@@ -32,8 +31,6 @@ _WRITTEN = "vigil.live.written"
 # (a batch of readings) a JSON list of up to EVENTS_PER_ROW of them. Ids keep increasing in
 # commit order, and Last-Event-ID can point into the middle of a batch.
 EVENTS_PER_ROW = 1000
-# pg_advisory_xact_lock key for "assigning live event ids" (any constant unique to Vigil).
-EVENT_ID_LOCK = 0x5649_4749_4C45_5654 & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def publish(
@@ -58,21 +55,18 @@ def publish(
     )
 
 
-# The lock CTE is MATERIALIZED, so it runs once, and every row's id (the sequence default) is
-# drawn after it: an output row of the join cannot exist before the lock is held. The data-
-# modifying CTE always runs in full; pg_notify is delivered at commit, only if it commits.
+# One statement: the insert (a data-modifying CTE always runs in full) and the NOTIFY, which
+# PostgreSQL delivers at commit, only if it commits.
 _PG_WRITE = text(
     """
-    WITH event_id_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:key) AS held),
-    written AS (
+    WITH written AS (
         INSERT INTO live_events (kind, session_id, patient_id, payload, created_at)
         SELECT e.kind, e.session_id, e.patient_id, e.payload, e.created_at
-        FROM event_id_lock,
-             unnest(
-                 CAST(:kinds AS text[]), CAST(:session_ids AS uuid[]),
-                 CAST(:patient_ids AS uuid[]), CAST(:payloads AS json[]),
-                 CAST(:created AS timestamptz[])
-             ) AS e(kind, session_id, patient_id, payload, created_at)
+        FROM unnest(
+            CAST(:kinds AS text[]), CAST(:session_ids AS uuid[]),
+            CAST(:patient_ids AS uuid[]), CAST(:payloads AS json[]),
+            CAST(:created AS timestamptz[])
+        ) AS e(kind, session_id, patient_id, payload, created_at)
         RETURNING id
     )
     SELECT pg_notify(:channel, '')
@@ -90,7 +84,6 @@ def _write_pending(session: Session) -> None:
         connection.execute(
             _PG_WRITE,
             {
-                "key": EVENT_ID_LOCK,
                 "channel": NOTIFY_CHANNEL,
                 "kinds": [e["kind"] for e in pending],
                 "session_ids": [e["session_id"] for e in pending],
