@@ -13,7 +13,8 @@ written its heartbeat for ``VIGIL_WORKER_TIMEOUT_SECONDS`` (a stuck worker keeps
 so its share of new connections). On SIGTERM or SIGINT it asks each worker to finish its
 requests and stop. On SIGHUP it replaces the workers one at a time with new ones (the code as
 it is on disk now), each old worker stopping only once its replacement serves; a replacement
-that fails to start ends the restart and the old workers go on serving. A worker whose
+that does not become ready (it fails to start, or its database is not at its code's migration
+head) ends the restart, and the old workers go on serving. A worker whose
 supervisor is gone (SIGKILL, the OOM killer) finishes its requests and stops too, as gunicorn's
 do: left running, it would keep the port, serve old code, and make the next ``vigil serve``
 refuse to start. Off Linux, where ``SO_REUSEPORT`` does not spread connections, several workers
@@ -31,7 +32,7 @@ import socket
 import sys
 import threading
 import time
-from ctypes import c_double
+from ctypes import c_byte, c_double
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -107,9 +108,10 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_worker(host: str, port: int, heartbeat: c_double, supervisor: int) -> None:
+def run_worker(host: str, port: int, heartbeat: c_double, ready: c_byte, supervisor: int) -> None:
     """One worker process: its own socket in the port's group, one uvicorn server, and a
-    heartbeat its event loop writes every second for the supervisor to watch."""
+    heartbeat (and whether the app is ready) its event loop writes every second for the
+    supervisor to watch."""
     try:
         sock = _reuseport_socket(host, port)
     except OSError as err:
@@ -118,13 +120,17 @@ def run_worker(host: str, port: int, heartbeat: c_double, supervisor: int) -> No
     config = uvicorn.Config(APP, host=host, port=port, **SERVER_OPTIONS)
     server = uvicorn.Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve_with_heartbeat(server, sock, heartbeat, supervisor))
+        runner.run(_serve_with_heartbeat(server, sock, heartbeat, ready, supervisor))
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
 
 async def _serve_with_heartbeat(
-    server: uvicorn.Server, sock: socket.socket, heartbeat: c_double, supervisor: int
+    server: uvicorn.Server,
+    sock: socket.socket,
+    heartbeat: c_double,
+    ready: c_byte,
+    supervisor: int,
 ) -> None:
     async def beat() -> None:
         while True:
@@ -132,10 +138,11 @@ async def _serve_with_heartbeat(
                 log.error("the supervisor (pid %s) is gone; this worker stops", supervisor)
                 server.should_exit = True  # uvicorn finishes the requests in flight
                 return
-            if not server.started:  # the first beat also tells the supervisor it serves
+            if not server.started:
                 await asyncio.sleep(0.05)
                 continue
             heartbeat.value = time.monotonic()  # system-wide clock: comparable across processes
+            ready.value = int(await _app_ready())
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     beating = asyncio.create_task(beat())
@@ -145,10 +152,19 @@ async def _serve_with_heartbeat(
         beating.cancel()
 
 
+async def _app_ready() -> bool:
+    """Is this worker's app ready (its database reachable and at its migration head)?"""
+    from api.asgi import app  # the module uvicorn loaded: the same app object
+
+    readiness = app.state.readiness
+    return bool(readiness.ready or await readiness.recheck())
+
+
 @dataclass
 class Worker:
     process: BaseProcess
     heartbeat: c_double
+    ready: c_byte
 
     @property
     def silent_for(self) -> float:
@@ -156,8 +172,8 @@ class Worker:
 
     @property
     def serving(self) -> bool:
-        """It has beaten once (it started dated ahead), so its server has started."""
-        return self.heartbeat.value <= time.monotonic()
+        """Its server has started and its app is ready: it answers requests."""
+        return bool(self.ready.value)
 
 
 class Supervisor:
@@ -175,11 +191,12 @@ class Supervisor:
         # Dated ahead: importing the app and starting it up may take a while before the
         # first beat, and a worker is not judged during that time.
         heartbeat = self.context.Value("d", time.monotonic() + STARTUP_SECONDS, lock=False)
+        ready = self.context.Value("b", 0, lock=False)
         process = self.context.Process(
-            target=run_worker, args=(self.host, self.port, heartbeat, os.getpid())
+            target=run_worker, args=(self.host, self.port, heartbeat, ready, os.getpid())
         )
         process.start()
-        return Worker(process, heartbeat)
+        return Worker(process, heartbeat, ready)
 
     def _stop(self, _signum: int, _frame: object) -> None:
         self.stopping.set()
@@ -240,9 +257,11 @@ class Supervisor:
                     return
             if not new.serving:
                 log.error(
-                    "a new worker did not start (exit code %s); the restart is abandoned and "
-                    "the running workers go on serving",
-                    new.process.exitcode,
+                    "a new worker did not become ready (%s); the restart is abandoned and the "
+                    "running workers go on serving",
+                    f"exit code {new.process.exitcode}"
+                    if not new.process.is_alive()
+                    else "its /readyz says why",
                 )
                 _stop_all([new.process])
                 return

@@ -123,6 +123,11 @@ def test_a_worker_that_stops_answering_is_replaced(db_url: str) -> None:
         assert server.process is not None
         pid = server.process.pid
         stuck, other = workers_of(pid)
+        # both serving (so both have beaten: a worker is not judged before its first beat)
+        assert wait_for(
+            lambda: all(server_sockets(w, server.port, LISTEN) for w in (stuck, other)), 30
+        )
+        time.sleep(0.5)
         os.kill(stuck, signal.SIGSTOP)
         assert wait_for(lambda: stuck not in workers_of(pid) and len(workers_of(pid)) == 2, 30)
         assert other in workers_of(pid)  # the one that answered was left alone
@@ -184,24 +189,36 @@ def test_sighup_replaces_the_workers_without_a_gap(db_url: str) -> None:
         server.wait_ready(30)
 
 
-def test_new_code_that_cannot_start_leaves_the_old_workers_serving(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("failure", ["exits at start-up", "never becomes ready"])
+def test_new_code_that_does_not_become_ready_leaves_the_old_workers_serving(
+    failure: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # "never becomes ready": e.g. new code whose migration was not run (its /readyz is 503).
+    monkeypatch.setattr("api.serve.STARTUP_SECONDS", 2.0)
     supervisor = Supervisor("127.0.0.1", 0, 1, worker_timeout=30)
     context = supervisor.context
 
-    def worker(target: Callable[..., object], *args: object) -> Worker:
+    def worker(target: Callable[..., object], *args: object, ready: bool = False) -> Worker:
         process = context.Process(target=target, args=args)
         process.start()
-        return Worker(process, context.Value("d", time.monotonic() + STARTUP_SECONDS, lock=False))
+        return Worker(
+            process,
+            context.Value("d", time.monotonic() + STARTUP_SECONDS, lock=False),
+            context.Value("b", int(ready), lock=False),
+        )
 
-    old = worker(time.sleep, 60)
+    old = worker(time.sleep, 60, ready=True)
     supervisor.workers = [old]
-    monkeypatch.setattr(supervisor, "_start", lambda: worker(sys.exit, 3))  # fails to start
+    if failure == "exits at start-up":
+        monkeypatch.setattr(supervisor, "_start", lambda: worker(sys.exit, 3))
+    else:
+        monkeypatch.setattr(supervisor, "_start", lambda: worker(time.sleep, 60))
     try:
+        started = time.monotonic()
         supervisor._rolling_restart()
         assert supervisor.workers == [old]
         assert old.process.is_alive()
+        assert time.monotonic() - started < 10
     finally:
         old.process.kill()
         old.process.join()
