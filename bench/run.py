@@ -57,8 +57,15 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+# PostgreSQL on this host is reached over its Unix socket when it has one, as a single-host
+# install should connect (TCP loopback measured about 15% fewer single posts a second here);
+# the raw baseline uses the same connection, so the ratio compares like with like.
+PG_SOCKET_DIR = Path("/var/run/postgresql")
 SERVER_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    "BENCH_DATABASE_URL",
+    f"postgresql+asyncpg://postgres@/postgres?host={PG_SOCKET_DIR}"
+    if (PG_SOCKET_DIR / ".s.PGSQL.5432").exists()
+    else "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
 )
 SCALES = [int(s) for s in os.environ.get("BENCH_SCALES", "100000,10000000").split(",") if s]
 WORKERS = _env_int("BENCH_WORKERS", 2)
@@ -695,6 +702,7 @@ async def run() -> dict[str, Any]:
             "read_connections": READ_CONNECTIONS,
             "seconds_cap_per_phase": SECONDS,
             "scales": SCALES,
+            "database_connection": "unix socket" if "host=/" in SERVER_URL else "tcp",
         },
     }
     loads: dict[str, LoadResult] = {}
@@ -805,7 +813,8 @@ def main() -> int:
     print("targets:", json.dumps(report["targets"]))
     print(
         f"machine: load average {report['machine']['load_average_at_start']} at start; "
-        f"during the run {json.dumps(report['machine']['cpu_during_run'])}"
+        f"during the run {json.dumps(report['machine']['cpu_during_run'])}; PostgreSQL over "
+        f"{report['config']['database_connection']}"
     )
     print(f"wall time {report['wall_seconds']} s; JSON in {RESULTS / 'latest.json'}")
     return 0
