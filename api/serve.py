@@ -12,13 +12,13 @@ The supervisor starts the workers and replaces one that exits, or whose event lo
 written its heartbeat for ``VIGIL_WORKER_TIMEOUT_SECONDS`` (a stuck worker keeps its socket and
 so its share of new connections). On SIGTERM or SIGINT it asks each worker to finish its
 requests and stop. On SIGHUP it replaces the workers one at a time with new ones (the code as
-it is on disk now), each old worker stopping only once its replacement serves; a replacement
+it is on disk now), each old worker stopping only once its replacement is ready; a replacement
 that does not become ready (it fails to start, or its database is not at its code's migration
-head) ends the restart, and the old workers go on serving. A worker whose
-supervisor is gone (SIGKILL, the OOM killer) finishes its requests and stops too, as gunicorn's
-do: left running, it would keep the port, serve old code, and make the next ``vigil serve``
-refuse to start. Off Linux, where ``SO_REUSEPORT`` does not spread connections, several workers
-fall back to uvicorn's shared socket.
+head) ends the restart, and the old workers go on serving. A worker whose supervisor is gone
+(SIGKILL, the OOM killer) finishes its requests and stops too, as gunicorn's do: left running,
+it would keep the port, serve old code, and make the next ``vigil serve`` refuse to start. Off
+Linux, where ``SO_REUSEPORT`` does not spread connections, several workers fall back to
+uvicorn's shared socket.
 """
 
 from __future__ import annotations
