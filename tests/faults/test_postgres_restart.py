@@ -1,4 +1,5 @@
-"""PostgreSQL stops under load: the API answers 503 problem+json, then recovers by itself.
+"""PostgreSQL stops (cleanly, or by a crash) under load: the API answers 503 problem+json, then
+recovers by itself, and every acknowledged reading is there exactly once.
 
 The database is a private PostgreSQL cluster created for this test (initdb on a free port in a
 temp dir), so stopping it cannot disturb anything else on the machine. While it is down every
@@ -42,7 +43,10 @@ pytestmark = [
 ]
 
 
-async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itself() -> None:
+@pytest.mark.parametrize("mode", ["fast", "immediate"])  # a clean stop; a crash (no checkpoint)
+async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itself(
+    mode: str,
+) -> None:
     pg = ThrowawayPostgres().init()
     server: LiveServer | None = None
     try:
@@ -131,7 +135,7 @@ async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itsel
             assert await wait_until(writing, 20), (outcomes, bad, server.log_tail())
             try:
                 phase = "outage"
-                await asyncio.to_thread(pg.stop, "fast")
+                await asyncio.to_thread(pg.stop, mode)
 
                 async def saw_503() -> bool:
                     return outcomes["outage:503"] >= 10
@@ -166,6 +170,22 @@ async def test_database_outage_is_503_problem_json_and_the_api_recovers_by_itsel
             assert recovered_in < 30
             r = await client.get("/readyz")
             assert r.status_code == 200
+
+            # Durability: every reading acknowledged with 201, before the outage (committed
+            # when PostgreSQL went down, even by a crash) and after it, is stored exactly once.
+            stored: Counter[str] = Counter()
+            cursor: str | None = None
+            while True:
+                params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+                page = (await client.get(f"/v1/sessions/{sid}/vitals", params=params)).json()
+                stored.update(r["external_id"] for r in page["items"] if r["external_id"])
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            every_ack = set().union(*acknowledged.values())
+            assert every_ack
+            assert not every_ack - set(stored), sorted(every_ack - set(stored))[:5]
+            assert max(stored.values()) == 1
     finally:
         if server is not None:
             await asyncio.to_thread(server.stop)
