@@ -7,6 +7,7 @@ from logging.config import fileConfig
 from typing import Any, Literal
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import models
@@ -40,6 +41,10 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# pg_advisory_xact_lock key for "migrating this database" (any constant unique to Vigil).
+MIGRATION_LOCK = 0x5649_4749_4C4D_4947  # "VIGILMIG"
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -49,6 +54,11 @@ def _run(connection: Connection) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several hosts may run `vigil migrate` at once: one migrates, the others wait
+            # here and then read the version it committed, finding nothing left to do. (On
+            # SQLite, BEGIN IMMEDIATE serializes them the same way.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

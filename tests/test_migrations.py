@@ -100,3 +100,31 @@ async def test_unreachable_database_is_503(tmp_path: object) -> None:
             assert r.status_code == 503
             assert "not reachable" in r.json()["detail"]
             assert (await c.get("/v1/sessions")).status_code == 503
+
+
+async def test_concurrent_migrate_commands_both_succeed(empty_url: str) -> None:
+    """Hosts started together may each run `vigil migrate`: one migrates, the others wait for
+    it and then find nothing to do (PostgreSQL: an advisory lock; SQLite: its write lock)."""
+    import os
+    import sys
+
+    from tests.live import ROOT
+
+    env = {**os.environ, "DATABASE_URL": empty_url}
+    env.pop("VIGIL_DATABASE_URL", None)
+    runs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "api.cli",
+            "migrate",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]
+    outputs = await asyncio.gather(*(run.communicate() for run in runs))
+    assert [run.returncode for run in runs] == [0, 0, 0], [o[0].decode()[-800:] for o in outputs]
+    assert await _diff(empty_url) == []
