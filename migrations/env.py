@@ -56,8 +56,8 @@ def _run(connection: Connection) -> None:
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # Several hosts may run `vigil migrate` at once: one migrates, the others wait
-            # here and then read the version it committed, finding nothing left to do. (On
-            # SQLite, BEGIN IMMEDIATE serializes them the same way.)
+            # here and then read the version it committed, finding nothing left to do. (A
+            # SQLite file has one host; two migrations of it at once are not supported.)
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
