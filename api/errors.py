@@ -169,10 +169,6 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers[key] = value
         return response
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(PoolTimeoutError)
-    @app.exception_handler(ConnectionError)
-    @app.exception_handler(OSError)
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
         return problem_response(
@@ -182,15 +178,13 @@ def install_error_handlers(app: FastAPI) -> None:
             type_slug="service-unavailable",
         )
 
+    for error in _ALWAYS_UNAVAILABLE:
+        app.add_exception_handler(error, _unavailable)
+
     @app.exception_handler(DBAPIError)
-    async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
+    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
         if database_unavailable(exc):
-            return problem_response(
-                503,
-                "Service unavailable",
-                "The database is not reachable; try again shortly.",
-                type_slug="service-unavailable",
-            )
+            return await _unavailable(request, exc)
         log.exception("database error")
         return problem_response(500, "Internal server error", "An unexpected error occurred.")
 
@@ -216,9 +210,18 @@ _UNAVAILABLE_NAMES = (
 )
 
 
+# Errors that always mean "the database is not there right now" (503), whatever their detail.
+_ALWAYS_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    PoolTimeoutError,
+    ConnectionError,
+    OSError,
+)
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Does this error mean the database is away right now (a 503: try again), not a bug?"""
-    if isinstance(exc, OperationalError | PoolTimeoutError | ConnectionError | OSError):
+    if isinstance(exc, _ALWAYS_UNAVAILABLE):
         return True
     return isinstance(exc, DBAPIError) and (
         exc.connection_invalidated or _looks_like_connection_loss(exc)

@@ -55,8 +55,8 @@ def publish(
     )
 
 
-# One statement: the insert (a data-modifying CTE always runs in full) and the NOTIFY, which
-# PostgreSQL delivers at commit, only if it commits.
+# One statement: the insert (a data-modifying CTE always runs in full; the ids it takes are
+# provisional, final ones come at COMMIT) and the NOTIFY, delivered at commit, only if it commits.
 _PG_WRITE = text(
     """
     WITH written AS (
@@ -67,7 +67,6 @@ _PG_WRITE = text(
             CAST(:patient_ids AS uuid[]), CAST(:payloads AS json[]),
             CAST(:created AS timestamptz[])
         ) AS e(kind, session_id, patient_id, payload, created_at)
-        RETURNING id
     )
     SELECT pg_notify(:channel, '')
     """
