@@ -18,6 +18,7 @@ from api.vitals.schemas import (
     Phase,
     RetractRequest,
     observation_page_json,
+    observation_page_json_of,
 )
 
 router = APIRouter(prefix="/v1/sessions/{session_id}/vitals", tags=["vitals"], responses=PROBLEMS)
@@ -39,20 +40,11 @@ async def record_vitals(
     session_id: str, body: ObservationBatch, db: DbSession, audit: AuditDep
 ) -> Response:
     service.check_batch_size(len(body.observations))
-    items = [
-        service.ReadingInput(
-            code=o.code,
-            value=o.value,
-            unit=o.unit,
-            measured_at=o.measured_at,
-            external_id=o.external_id,
-            phase=o.phase,
-        )
-        for o in body.observations
-    ]
-    stored = await service.record_vitals(db, audit, session_id, items)
+    stored, items_json = await service.record_vitals(db, audit, session_id, body.observations)
     return Response(
-        observation_page_json(stored, None),
+        observation_page_json(stored, None)
+        if items_json is None
+        else observation_page_json_of(items_json, None),
         status_code=status.HTTP_201_CREATED,
         media_type="application/json",
     )

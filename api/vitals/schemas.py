@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import ConfigDict, Field, PlainSerializer, TypeAdapter
 from typing_extensions import TypedDict
 
@@ -123,6 +124,12 @@ def observation_page_json(rows: Sequence[Mapping[str, Any]], next_cursor: str | 
     """``ObservationList`` JSON of complete observation rows."""
     _check_complete(rows)
     return _PAGE_JSON.dump_json({"items": rows, "next_cursor": next_cursor})
+
+
+def observation_page_json_of(items_json: bytes, next_cursor: str | None) -> bytes:
+    """``ObservationList`` JSON around items already serialized by ``observations_json``
+    (the same bytes as ``observation_page_json`` of those rows)."""
+    return orjson.dumps({"items": orjson.Fragment(items_json), "next_cursor": next_cursor})
 
 
 def observations_json(rows: Sequence[Mapping[str, Any]]) -> bytes:

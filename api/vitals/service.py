@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, false, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
@@ -31,6 +31,24 @@ from models.base import utcnow
 
 _TABLE = Observation.__table__
 _COLUMNS = [c.key for c in _TABLE.columns]
+
+
+class Reading(Protocol):
+    """One reading as an entry point received it (a ``ReadingInput``, or the REST body's item
+    as validated)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def measured_at(self) -> datetime: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def phase(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +98,7 @@ def with_phases(rows: list[dict[str, Any]], session: TreatmentSession) -> list[d
 def check_reading(
     session: TreatmentSession,
     index: int,
-    item: ReadingInput,
+    item: Reading,
     *,
     source: str,
     recorded_by: str | None,
@@ -266,26 +284,39 @@ async def insert_readings(
     ]
 
 
+class StoredReadings(list[tuple[dict[str, Any], bool]]):
+    """(row, is_new) for each distinct row stored, in order. ``new_json``: the new rows as the
+    JSON array announced on the live streams (the API's own JSON for them), when that is one
+    array."""
+
+    new_json: bytes | None = None
+
+
 async def store_readings(
     db: AsyncSession, session: TreatmentSession, rows: list[dict[str, Any]]
-) -> list[tuple[dict[str, Any], bool]]:
+) -> StoredReadings:
     """Store checked rows of one session (every entry point: REST, push, HL7 v2, FHIR).
 
     Repeats of one external_id in ``rows`` are one reading; (row, is_new) comes back for each
     distinct row, in order (an already stored reading may belong to another session). New
     readings raise their alerts and are announced on the live streams.
     """
-    stored = await insert_readings(db, _dedupe_in_batch(rows))
+    stored = StoredReadings(await insert_readings(db, _dedupe_in_batch(rows)))
     new = with_phases([r for r, is_new in stored if is_new], session)
     await raise_alerts_for_readings(db, session, new)
-    publish_readings(db, session, new)
+    published = publish_readings(db, session, new)
+    if len(published) == 1:
+        stored.new_json = published[0]
     return stored
 
 
 async def record_vitals(
-    db: AsyncSession, audit: Audit, session_id: str, items: Sequence[ReadingInput]
-) -> list[dict[str, Any]]:
-    """SPEC §5: atomic — every item valid, or nothing stored (422 names each bad item)."""
+    db: AsyncSession, audit: Audit, session_id: str, items: Sequence[Reading]
+) -> tuple[list[dict[str, Any]], bytes | None]:
+    """SPEC §5: atomic — every item valid, or nothing stored (422 names each bad item).
+
+    Returns the stored row for each item, in request order, and, when every item was a new
+    reading, those rows' JSON array (already serialized for the live streams)."""
     session = await get_session(db, session_id)
     late = [i for i, item in enumerate(items) if after_end(session, item.measured_at)]
     if late:
@@ -333,10 +364,13 @@ async def record_vitals(
         new[0]["id"] if len(new) == 1 else None,
         patient_id=session.patient_id,
     )
+    if len(new) == len(rows) and stored.new_json is not None:
+        # Every item is a new reading, none repeated: the answer is the new rows, in order.
+        return [r for r, _ in stored], stored.new_json
     # New rows got their phase in store_readings; rows stored before have none yet.
     return _in_request_order(
         rows, [r if "phase" in r else with_phase(r, session) for r, _ in stored]
-    )
+    ), None
 
 
 def _dedupe_in_batch(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -243,6 +243,44 @@ async def test_a_batch_is_one_event_per_reading_and_resumes_from_inside_the_batc
     assert [e async for e in sse_events(fresh) if e.get("event") == "reading"] == []
 
 
+async def test_a_full_batch_answers_with_the_json_of_its_live_event(
+    app: FastAPI, backend: Backend, nurse_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    """A batch of new readings is serialized once: its live event and its answer are the same
+    readings, as GET lists them. On PostgreSQL the event's payload (about 50 kB) is stored
+    lz4-compressed (migration 0006)."""
+    session = await checked_in_session(client)
+    sid = session["id"]
+    batch = [vital("heart_rate", 50 + i % 40, "/min", ago(1 + i / 100)) for i in range(100)]
+    r = await post_vitals(client, sid, batch)
+    assert r.status_code == 201, r.text
+    listed = await client.get(f"/v1/sessions/{sid}/vitals", params={"limit": 200})
+    answered = r.json()["items"]
+    assert sorted(answered, key=lambda o: o["id"]) == sorted(
+        listed.json()["items"], key=lambda o: o["id"]
+    )
+    assert [o["value"] for o in answered] == [float(b["value"]) for b in batch]  # request order
+    events = await nurse_client.get(
+        f"/v1/sessions/{sid}/events", params={"max_seconds": 0}, headers={"Last-Event-ID": "0"}
+    )
+    streamed = [
+        orjson.loads(e["data"]) async for e in sse_events(events) if e["event"] == "reading"
+    ]
+    assert streamed == answered
+    if backend.is_postgres:
+        from sqlalchemy import text
+
+        async with app.state.engine.connect() as db:
+            method = await db.scalar(
+                text(
+                    "SELECT pg_column_compression(payload) FROM live_events "
+                    "WHERE session_id = CAST(:sid AS uuid) AND kind = 'reading'"
+                ),
+                {"sid": sid},
+            )
+        assert method == "lz4"
+
+
 @pytest.mark.slow
 async def test_a_reading_posted_to_one_process_reaches_a_stream_on_another(
     backend: Backend, staff: Staff, client: httpx.AsyncClient

@@ -13,6 +13,7 @@ from api.vitals.schemas import (
     ObservationList,
     ObservationRead,
     observation_page_json,
+    observation_page_json_of,
     observations_json,
 )
 
@@ -73,6 +74,16 @@ def test_a_list_of_rows_serializes_as_the_model_list() -> None:
         TypeAdapter(list[ObservationRead]).validate_python(rows)
     )
     assert observations_json(rows) == expected
+
+
+@pytest.mark.parametrize("next_cursor", [None, "abc", 'a"b\\c'])
+def test_a_page_around_serialized_items_is_the_same_bytes(next_cursor: str | None) -> None:
+    # A batch's answer reuses the JSON its live event was given (api/vitals/service.py).
+    rows = [row(), row(code="heart_rate", value=72.0, unit="/min", external_id="mon:9")]
+    assert observation_page_json_of(observations_json(rows), next_cursor) == (
+        observation_page_json(rows, next_cursor)
+    )
+    assert observation_page_json_of(observations_json([]), None) == observation_page_json([], None)
 
 
 def test_a_row_without_a_field_is_refused_not_sent_short() -> None:
