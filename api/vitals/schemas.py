@@ -3,11 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
-from pydantic import ConfigDict, Field, PlainSerializer, TypeAdapter
-from typing_extensions import TypedDict
+from pydantic import ConfigDict, Field
 
 from api.types import Id, PastTimestamp, StrictModel
 
@@ -90,40 +89,48 @@ class ObservationList(StrictModel):
     next_cursor: str | None = None
 
 
-# Readings as plain rows (the vitals service's dicts): a TypedDict with ObservationRead's own
-# fields. pydantic serializes a row through it with the same serializers as the model (the
-# same JSON; keys outside the model are dropped) without validating it into a model first.
-# The rows are Vigil's own, built by the vitals service or read from the database, so that
-# validation only re-checked our own data: with the model's dump it was ~40% of the CPU of a
-# 500-row timeline page. Rows must hold every field; the helpers below check that.
-# Ids read from PostgreSQL are asyncpg's own UUID subclass, which pydantic's UUID serializer
-# handles at half its speed; ``str`` of one is asyncpg's C code.
-_DbId = Annotated[uuid.UUID, PlainSerializer(str, when_used="json")]
-_ObservationRow: Any = TypedDict(  # type: ignore[misc]  # built from the model: one definition
-    "_ObservationRow",
-    {
-        name: _DbId if f.annotation is uuid.UUID else f.annotation
-        for name, f in ObservationRead.model_fields.items()
-    },
-)
-_ObservationPage: Any = TypedDict(
-    "_ObservationPage", {"items": list[_ObservationRow], "next_cursor": str | None}
-)
-_PAGE_JSON: TypeAdapter[Any] = TypeAdapter(_ObservationPage)
-_ROWS_JSON: TypeAdapter[Any] = TypeAdapter(list[_ObservationRow])
+# Readings as plain rows (the vitals service's dicts) are serialized by orjson straight from
+# the rows, not validated into models first: the rows are Vigil's own, built by the vitals
+# service or read from the database, so validation would only re-check our own data (with the
+# model's dump it was ~40% of the CPU of a 500-row timeline page; pydantic's serializer on
+# the rows was still a sixth of it). The JSON is the model's: same keys, same values, same
+# spellings (orjson writes floats, strings and UTC datetimes as pydantic does; a test compares
+# the two on generated rows). Rows must hold exactly the model's fields: a missing one is an
+# error, extra keys are left out.
 _FIELDS = frozenset(ObservationRead.model_fields)
+_FIELD_ORDER = tuple(ObservationRead.model_fields)
 
 
-def _check_complete(rows: Sequence[Mapping[str, Any]]) -> None:
-    for row in rows:
-        if not row.keys() >= _FIELDS:
-            raise ValueError(f"observation row without {sorted(_FIELDS - row.keys())}")
+def _json_default(value: Any) -> str:
+    # Ids read from PostgreSQL are asyncpg's UUID subclass; orjson writes only uuid.UUID itself.
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} in an observation row")
+
+
+def _exact(rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """``rows``, each with exactly the model's fields (extra keys dropped; a missing one raises)."""
+    fixed: list[Mapping[str, Any]] | None = None
+    for i, row in enumerate(rows):
+        if row.keys() != _FIELDS:
+            missing = _FIELDS - row.keys()
+            if missing:
+                raise ValueError(f"observation row without {sorted(missing)}")
+            if fixed is None:
+                fixed = list(rows[:i])
+            fixed.append({k: row[k] for k in _FIELD_ORDER})
+        elif fixed is not None:
+            fixed.append(row)
+    return rows if fixed is None else fixed
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_UTC_Z)
 
 
 def observation_page_json(rows: Sequence[Mapping[str, Any]], next_cursor: str | None) -> bytes:
     """``ObservationList`` JSON of complete observation rows."""
-    _check_complete(rows)
-    return _PAGE_JSON.dump_json({"items": rows, "next_cursor": next_cursor})
+    return _dumps({"items": _exact(rows), "next_cursor": next_cursor})
 
 
 def observation_page_json_of(items_json: bytes, next_cursor: str | None) -> bytes:
@@ -134,5 +141,4 @@ def observation_page_json_of(items_json: bytes, next_cursor: str | None) -> byte
 
 def observations_json(rows: Sequence[Mapping[str, Any]]) -> bytes:
     """A JSON array of ``ObservationRead`` from complete observation rows."""
-    _check_complete(rows)
-    return _ROWS_JSON.dump_json(rows)
+    return _dumps(_exact(rows))

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.alerts.service import raise_alerts_for_readings, resolve_alerts_for_observation
 from api.audit import Audit
-from api.clinical.phase import derive_phase, phase_labeler
+from api.clinical.phase import Phase, derive_phase, phase_labeler
 from api.clinical.vitals import VitalValueError, normalize
 from api.config import get_settings
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -87,11 +87,15 @@ def with_phase(row: dict[str, Any], session: TreatmentSession) -> dict[str, Any]
     return with_phases([row], session)[0]
 
 
+# Phase member -> its plain value; on a 500-row page the enum's ``.value`` property showed.
+_PHASE_VALUES = {phase: phase.value for phase in Phase}
+
+
 def with_phases(rows: list[dict[str, Any]], session: TreatmentSession) -> list[dict[str, Any]]:
     """Each row (a reading of ``session``) with its phase, derived from the session timeline."""
     label = phase_labeler(session.dosing_started_at, session.dosing_ended_at)
     for row in rows:
-        row["phase"] = label(row["measured_at"]).value
+        row["phase"] = _PHASE_VALUES[label(row["measured_at"])]
     return rows
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
+from asyncpg.pgproto import pgproto
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from api.vitals.schemas import (
@@ -93,3 +97,59 @@ def test_a_row_without_a_field_is_refused_not_sent_short() -> None:
         observations_json([row(), incomplete])
     with pytest.raises(ValueError, match="phase"):
         observation_page_json([incomplete], None)
+
+
+_offsets = st.sampled_from(
+    [
+        UTC,
+        timezone(timedelta(0)),
+        timezone(timedelta(hours=5, minutes=30)),
+        timezone(-timedelta(hours=8)),
+    ]
+)
+_times = st.builds(
+    lambda dt, tz: dt.replace(tzinfo=tz),
+    st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2200, 1, 1)),
+    _offsets,
+)
+_floats = st.floats(allow_nan=False, allow_infinity=False)
+# Request models strip surrounding whitespace (StrictModel), so stored text never has any.
+_text = st.text().map(str.strip)
+_ids = st.builds(lambda u, pg: pgproto.UUID(str(u)) if pg else u, st.uuids(), st.booleans())
+_rows = st.fixed_dictionaries(
+    {
+        "id": _ids,
+        "session_id": _ids,
+        "code": _text,
+        "value": _floats,
+        "unit": _text,
+        "original_value": _floats,
+        "original_unit": _text,
+        "measured_at": _times,
+        "phase": st.sampled_from(["pre", "intra", "post"]),
+        "status": st.sampled_from(["final", "entered-in-error"]),
+        "external_id": st.none() | _text.filter(bool),
+        "source": _text,
+        "recorded_by": st.none() | _text,
+        "recorded_at": _times,
+        "retracted_at": st.none() | _times,
+        "retracted_by": st.none() | _text,
+        "retraction_reason": st.none() | _text,
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(_rows, max_size=5), cursor=st.none() | _text)
+def test_generated_rows_serialize_as_the_model_does(
+    rows: list[dict[str, Any]], cursor: str | None
+) -> None:
+    """orjson on the rows writes what pydantic writes for the model: every value the same,
+    spelled the same (strings, datetimes and ids compared as text, floats to the bit)."""
+    model = ObservationList.model_validate({"items": rows, "next_cursor": cursor})
+    in_model_order = [{k: r[k] for k in ObservationRead.model_fields} for r in rows]
+    assert observation_page_json(in_model_order, cursor) == model.model_dump_json().encode()
+    shuffled = [dict(reversed(list(r.items()))) for r in rows]  # key order is not the model's
+    assert orjson.loads(observations_json(shuffled)) == orjson.loads(
+        TypeAdapter(list[ObservationRead]).dump_json(model.items)
+    )
