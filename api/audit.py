@@ -1,7 +1,8 @@
 """The audit trail: every read or write of patient data, who, when, from where, and how it ended.
 
 Services call ``audit.record(...)``. On success the events are added to the request's own
-transaction just before it commits, so a write and its audit row commit together. When the
+transaction just before it commits (``api.precommit``), so a write and its audit row commit
+together. When the
 request fails, the events (or one describing the attempt) are written in a separate transaction
 with the failure as outcome, so refused and failed attempts are on record too.
 """
@@ -15,12 +16,11 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import DbSession
 from api.deps import Actor, CurrentActor
 from api.errors import DomainError
+from api.precommit import queue_audit
 from api.types import parse_id
 from models import AuditEvent
 from models.base import utcnow
@@ -145,20 +145,10 @@ async def get_audit(request: Request, actor: CurrentActor, db: DbSession) -> Asy
         ]
         await write_separately(request, rows)
         raise
-    await _insert_rows(db, audit)
-
-
-_INSERT_AUDIT = insert(AuditEvent.__table__)  # type: ignore[arg-type]
-
-
-async def _insert_rows(db: AsyncSession, audit: Audit) -> None:
-    """The success path's events, in the request's transaction, as one Core executemany
-    (a list read audits one event per row: ORM unit-of-work flushes were a visible cost)."""
     if audit.events:
-        await db.execute(
-            _INSERT_AUDIT,
-            [audit_values(audit.request, audit.actor, **event) for event in audit.events],
-        )
+        # Inserted with the commit, in the request's transaction (api.precommit): on
+        # PostgreSQL in the same statement as the request's live events.
+        queue_audit(db, [audit_values(request, actor, **event) for event in audit.events])
 
 
 AuditDep = Annotated[Audit, Depends(get_audit, scope="function")]
