@@ -39,7 +39,7 @@ from bench.load import (
     run_load,
     run_paced,
 )
-from bench.seed import VITALS, seed_readings
+from bench.seed import VITALS, seed_readings, settle
 from tests.live import (
     LiveServer,
     asyncpg_dsn,
@@ -459,6 +459,14 @@ def raw_rows(world: dict[str, Any], count: int, tag: str) -> list[tuple[Any, ...
     return rows
 
 
+async def settle_database(url: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await settle(conn)
+    finally:
+        await conn.close()
+
+
 async def raw_limits(url: str, world: dict[str, Any], count: int) -> dict[str, Any]:
     dsn = asyncpg_dsn(url)
     rows = raw_rows(world, count, f"raw-{uuid.uuid4().hex[:6]}")
@@ -727,12 +735,14 @@ async def run() -> dict[str, Any]:
                 print("setting up sessions through the API ...", flush=True)
                 world = await setup(client)
             print("ingest ...", flush=True)
+            await settle_database(url)
             loads.update(await ingest_phases(server.base_url, nurse, world))
             if READS:
                 print("reads ...", flush=True)
                 loads.update(await read_phases(server.base_url, nurse, world, "fresh database"))
             print("raw database limit ...", flush=True)
             stored = loads["batch_ingest"].ok * BATCH_SIZE
+            await settle_database(url)  # the same clean start as Vigil's ingest had
             report["raw_database"] = await raw_limits(url, world, stored)
             executemany = report["raw_database"]["executemany"]["rows_per_second"]
             copy = report["raw_database"]["copy"]["rows_per_second"]

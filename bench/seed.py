@@ -71,6 +71,15 @@ class IdSequence:
         return uuid.UUID(int=self.next)
 
 
+async def settle(conn: asyncpg.Connection) -> None:
+    """Pay the database's background debt before a measurement: without this, autovacuum
+    (triggered by the inserts before) and the checkpoint of their WAL run during the next
+    measurement, and land in its throughput and p99 instead of the one that caused them."""
+    await conn.execute("VACUUM (ANALYZE)")
+    with contextlib.suppress(asyncpg.InsufficientPrivilegeError):  # superuser or pg_checkpoint
+        await conn.execute("CHECKPOINT")
+
+
 async def seed_readings(conn: asyncpg.Connection, count: int, *, now: datetime) -> dict[str, Any]:
     """Add about ``count`` readings of finished sessions; returns what was added and how fast."""
     started = time.perf_counter()
@@ -196,13 +205,8 @@ async def seed_readings(conn: asyncpg.Connection, count: int, *, now: datetime) 
     await conn.copy_records_to_table("observations", records=readings(), columns=reading_cols.names)
     copy_seconds = time.perf_counter() - started
     # Let the table settle before the reads are measured, as a clinic's table is between
-    # bulk loads: without this, autovacuum (triggered by the inserts) and the checkpoint of
-    # the COPY's WAL run during the measurements and their pauses land in the p99.
-    await conn.execute("VACUUM (ANALYZE) observations")
-    await conn.execute("ANALYZE treatment_sessions")
-    await conn.execute("ANALYZE patients")
-    with contextlib.suppress(asyncpg.InsufficientPrivilegeError):  # superuser or pg_checkpoint
-        await conn.execute("CHECKPOINT")
+    # bulk loads.
+    await settle(conn)
     added = len(session_specs) * (READINGS_PER_SESSION // len(VITALS)) * len(VITALS)
     return {
         "readings_added": added,
