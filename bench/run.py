@@ -739,6 +739,7 @@ async def run() -> dict[str, Any]:
             loads.update(await ingest_phases(server.base_url, nurse, world))
             if READS:
                 print("reads ...", flush=True)
+                await settle_database(url)  # as the scale runs' seeding does
                 loads.update(await read_phases(server.base_url, nurse, world, "fresh database"))
             print("raw database limit ...", flush=True)
             stored = loads["batch_ingest"].ok * BATCH_SIZE
