@@ -23,7 +23,7 @@ from api.clinical.phase import Phase, derive_phase
 from api.errors import Conflict, NotFound
 from api.live.publishers import publish_alerts
 from api.pagination import cut_page, keyset
-from api.plans.service import get_revision
+from api.plans.service import pinned_revision
 from api.sessions.gates import thresholds_for
 from api.types import parse_id
 from models import Alert, Observation, TreatmentSession
@@ -58,23 +58,9 @@ def _row(session: TreatmentSession, decision: AlertDecision, **source: Any) -> d
     }
 
 
-# The limits each session pinned, per process. A plan revision is never changed once written (a
-# change is a new revision), so (plan, revision) always names the same limits; this saves the
-# ingest path a query per batch. Bounded: cleared when full.
-_PINNED_LIMITS: dict[tuple[uuid.UUID, int], dict[str, float]] = {}
-_PINNED_LIMITS_MAX = 10_000
-
-
 async def pinned_limits(db: AsyncSession, session: TreatmentSession) -> dict[str, float]:
     """The alert limits of the plan revision ``session`` pinned (never the plan's current one)."""
-    key = (session.plan_id, session.plan_revision)
-    limits = _PINNED_LIMITS.get(key)
-    if limits is None:
-        limits = thresholds_for(await get_revision(db, *key))
-        if len(_PINNED_LIMITS) >= _PINNED_LIMITS_MAX:
-            _PINNED_LIMITS.clear()
-        _PINNED_LIMITS[key] = limits
-    return limits
+    return thresholds_for(await pinned_revision(db, session.plan_id, session.plan_revision))
 
 
 async def raise_alerts_for_readings(

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select, update
@@ -54,6 +57,40 @@ async def get_revision(db: AsyncSession, plan_id: uuid.UUID, revision: int) -> D
     if row is None:
         raise NotFound(f"Dosing plan {plan_id} has no revision {revision}.")
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedRevision:
+    """What sessions read of the plan revision they pinned."""
+
+    medication: str
+    route: str
+    min_monitoring_minutes: int
+    thresholds: Mapping[str, float] | None
+
+
+# A plan revision is never changed once written (a change is a new revision), so (plan,
+# revision) always names the same content: it is kept per process, which saves the ingest path
+# and every session record a query. Bounded: cleared when full.
+_PINNED: dict[tuple[uuid.UUID, int], PinnedRevision] = {}
+_PINNED_MAX = 10_000
+
+
+async def pinned_revision(db: AsyncSession, plan_id: uuid.UUID, revision: int) -> PinnedRevision:
+    key = (plan_id, revision)
+    pinned = _PINNED.get(key)
+    if pinned is None:
+        row = await get_revision(db, plan_id, revision)
+        pinned = PinnedRevision(
+            medication=row.medication,
+            route=row.route,
+            min_monitoring_minutes=row.min_monitoring_minutes,
+            thresholds=MappingProxyType(dict(row.thresholds)) if row.thresholds else None,
+        )
+        if len(_PINNED) >= _PINNED_MAX:
+            _PINNED.clear()
+        _PINNED[key] = pinned
+    return pinned
 
 
 def plan_read(plan: DosingPlan, revision: DosingPlanRevision) -> PlanRead:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,9 @@ from api.clinical.gates import (
 from api.clinical.thresholds import effective_thresholds
 from api.config import get_settings
 from models import DosingPlanRevision, Observation, TreatmentSession
+
+if TYPE_CHECKING:
+    from api.plans.service import PinnedRevision
 
 GATED_VITALS = ("systolic_bp", "diastolic_bp", "heart_rate", "spo2")
 
@@ -50,7 +54,7 @@ async def open_critical_alert_ids(db: AsyncSession, session: TreatmentSession) -
     return await open_critical_alert_ids_for_session(db, session.id)
 
 
-def thresholds_for(revision: DosingPlanRevision) -> dict[str, float]:
+def thresholds_for(revision: DosingPlanRevision | PinnedRevision) -> dict[str, float]:
     return effective_thresholds(get_settings().thresholds, revision.thresholds or None)
 
 

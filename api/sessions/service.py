@@ -23,7 +23,7 @@ from api.etag import check_if_match
 from api.live.publishers import publish_status
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
-from api.plans.service import get_plan, get_revision
+from api.plans.service import get_plan, get_revision, pinned_revision
 from api.sessions import gates
 from api.sessions.schemas import SessionCreate, TransitionRequest
 from api.types import parse_id
@@ -77,7 +77,7 @@ async def session_record(db: AsyncSession, session: TreatmentSession) -> dict[st
     """Everything GET /v1/sessions/{id} returns, as plain data."""
     from api.sessions.record import extra_record_parts
 
-    revision = await session_revision(db, session)
+    revision = await pinned_revision(db, session.plan_id, session.plan_revision)
     transitions = (
         await db.scalars(
             select(SessionTransition)

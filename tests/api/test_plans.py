@@ -16,7 +16,12 @@ async def test_plan_revisions_are_immutable_and_sessions_pin_theirs(
     session = await create_session(client, plan=plan)
     r = await client.post(
         f"/v1/dosing-plans/{plan['id']}/revisions",
-        json={**IV_PLAN, "dose_mg_per_kg": 0.75, "reason": "partial response"},
+        json={
+            **IV_PLAN,
+            "dose_mg_per_kg": 0.75,
+            "min_monitoring_minutes": IV_PLAN["min_monitoring_minutes"] + 30,
+            "reason": "partial response",
+        },
         headers={"If-Match": '"1"'},
     )
     assert r.status_code == 201, r.text
@@ -26,11 +31,17 @@ async def test_plan_revisions_are_immutable_and_sessions_pin_theirs(
     assert first["dose_mg_per_kg"] == 0.5
     revisions = (await client.get(f"/v1/dosing-plans/{plan['id']}/revisions")).json()
     assert [x["revision"] for x in revisions] == [1, 2]
-    assert (await client.get(f"/v1/sessions/{session['id']}")).json()["plan_revision"] == 1
+    pinned = (await client.get(f"/v1/sessions/{session['id']}")).json()
+    assert pinned["plan_revision"] == 1
+    assert pinned["min_monitoring_minutes"] == IV_PLAN["min_monitoring_minutes"]
     later = await create_session(
         client, plan=(await client.get(f"/v1/dosing-plans/{plan['id']}")).json()
     )
     assert later["plan_revision"] == 2
+    assert later["min_monitoring_minutes"] == IV_PLAN["min_monitoring_minutes"] + 30
+    # read again (the revisions' content is now cached): each session still has its own
+    again = (await client.get(f"/v1/sessions/{session['id']}")).json()
+    assert again["min_monitoring_minutes"] == IV_PLAN["min_monitoring_minutes"]
 
 
 async def test_stale_if_match_on_revision_is_412(client: httpx.AsyncClient) -> None:
