@@ -2,9 +2,9 @@
 
 Services call ``audit.record(...)``. On success the events are added to the request's own
 transaction just before it commits (``api.precommit``), so a write and its audit row commit
-together. When the
-request fails, the events (or one describing the attempt) are written in a separate transaction
-with the failure as outcome, so refused and failed attempts are on record too.
+together. When the request fails, the events (or one describing the attempt) are written in a
+separate transaction with the failure as outcome, so refused and failed attempts are on record
+too.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import DbSession
 from api.deps import Actor, CurrentActor
@@ -56,6 +57,12 @@ class Audit:
                 "detail": detail,
             }
         )
+
+    def commit_with(self, db: AsyncSession) -> None:
+        """Queue the recorded events to be inserted with ``db``'s commit (the success path)."""
+        if self.events:
+            # On PostgreSQL in the same statement as the transaction's live events.
+            queue_audit(db, [audit_values(self.request, self.actor, **e) for e in self.events])
 
     def rows(self, *, outcome: str | None = None) -> list[AuditEvent]:
         return [
@@ -145,10 +152,7 @@ async def get_audit(request: Request, actor: CurrentActor, db: DbSession) -> Asy
         ]
         await write_separately(request, rows)
         raise
-    if audit.events:
-        # Inserted with the commit, in the request's transaction (api.precommit): on
-        # PostgreSQL in the same statement as the request's live events.
-        queue_audit(db, [audit_values(request, actor, **event) for event in audit.events])
+    audit.commit_with(db)
 
 
 AuditDep = Annotated[Audit, Depends(get_audit, scope="function")]

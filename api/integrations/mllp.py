@@ -104,7 +104,7 @@ class MllpServer:
         async with factory() as db:
             try:
                 result = await process_message(db, audit, message, clinic_tz=self.tz)
-                db.add_all(audit.rows())
+                audit.commit_with(db)
                 await db.commit()
                 return result.ack
             except Exception:

@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from api.integrations.mllp import MllpServer, frame
+from models import AuditEvent
 from tests.factories import ago, create_patient, create_plan, create_session, transition
 from tests.integrations.helpers import (
     BPM,
@@ -223,6 +225,19 @@ async def test_mllp_over_a_real_socket(
     admin_client: httpx.AsyncClient,
 ) -> None:
     session, device = await bound_session(client, nurse_client, admin_client)
+
+    async def mllp_audit_rows() -> int:
+        async with app.state.session_factory() as db:
+            return int(
+                await db.scalar(
+                    select(func.count()).where(
+                        AuditEvent.actor_id == "mllp",  # type: ignore[arg-type]
+                        AuditEvent.patient_id == uuid.UUID(session["patient_id"]),  # type: ignore[arg-type]
+                    )
+                )
+                or 0
+            )
+
     server = MllpServer(app)
     port = await server.start("127.0.0.1", 0)
     serving = asyncio.create_task(server.serve_forever())
@@ -246,6 +261,7 @@ async def test_mllp_over_a_real_socket(
     assert ack_segments(acks[2])["MSA"][1] == "AR"
     stored = await readings(client, session["id"])
     assert [(o["value"], o["source"]) for o in stored] == [(66, "system:mllp")]
+    assert await mllp_audit_rows() >= 1  # the stored reading is on the audit trail
 
 
 async def test_concurrent_copies_of_one_message_store_once(
