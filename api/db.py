@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from api.config import Settings
 
 
-def _json_dumps(value: Any) -> str:
+def json_dumps(value: Any) -> str:
     """JSON columns (live-event payloads, thresholds, overrides) with orjson: several times
     faster than the standard library on the ingest path, where every reading becomes a live
     event. Non-string keys are written as strings, as ``json.dumps`` does."""
@@ -37,14 +37,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
             url,
             connect_args={"timeout": 30},
             hide_parameters=True,
-            json_serializer=_json_dumps,
+            json_serializer=json_dumps,
             json_deserializer=orjson.loads,
         )
         _configure_sqlite(engine)
         return engine
     engine = create_async_engine(
         url,
-        json_serializer=_json_dumps,
+        json_serializer=json_dumps,
         json_deserializer=orjson.loads,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,

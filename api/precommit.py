@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from api.db import json_dumps
 from api.live.notifier import NOTIFY_CHANNEL, notifier
 from models import AuditEvent, LiveEvent
 
@@ -100,10 +100,6 @@ def _columns(rows: list[dict[str, Any]], columns: tuple[str, ...], prefix: str) 
     return {f"{prefix}{name}": [r[name] for r in rows] for name in columns}
 
 
-def _json(payload: Any) -> str:
-    return orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 @event.listens_for(Session, "before_commit")
 def _write_queued(session: Session) -> None:
     audit: list[dict[str, Any]] = session.info.pop(_AUDIT, None) or []
@@ -113,7 +109,8 @@ def _write_queued(session: Session) -> None:
     connection = session.connection()
     if events and connection.dialect.name == "postgresql":
         params = _columns(audit, _AUDIT_COLUMNS, "a_") | _columns(events, _EVENT_COLUMNS, "e_")
-        params["e_payload"] = [_json(e["payload"]) for e in events]
+        # The JSON column's own serializer, as SQLAlchemy uses it on SQLite.
+        params["e_payload"] = [json_dumps(e["payload"]) for e in events]
         params["channel"] = NOTIFY_CHANNEL
         connection.execute(_PG_WRITE, params)
     else:
