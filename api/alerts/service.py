@@ -63,6 +63,10 @@ async def pinned_limits(db: AsyncSession, session: TreatmentSession) -> dict[str
     return thresholds_for(await pinned_revision(db, session.plan_id, session.plan_revision))
 
 
+# A reading's phase (value or member) -> the member, without constructing the enum per reading.
+_PHASES: dict[str, Phase] = {phase: phase for phase in Phase}
+
+
 async def raise_alerts_for_readings(
     db: AsyncSession, session: TreatmentSession, readings: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -75,7 +79,7 @@ async def raise_alerts_for_readings(
     rows = []
     for reading in candidates:
         decision = evaluate_reading(
-            reading["code"], reading["value"], Phase(reading["phase"]), thresholds
+            reading["code"], reading["value"], _PHASES[reading["phase"]], thresholds
         )
         if decision is not None:
             rows.append(_row(session, decision, observation_id=reading["id"]))

@@ -88,6 +88,11 @@ ALERT_RULES: tuple[AlertRule, ...] = (
     AlertRule("temperature_high", VitalCode.temperature, "temperature_max", Direction.max, None),
 )
 
+# The rules for each vital, in ALERT_RULES order (evaluated for every reading of every batch).
+_RULES_BY_VITAL: dict[str, tuple[AlertRule, ...]] = {
+    str(code): tuple(rule for rule in ALERT_RULES if rule.vital == code) for code in VitalCode
+}
+
 ALERT_KINDS: frozenset[str] = frozenset({rule.kind for rule in ALERT_RULES} | {"phq9_self_harm"})
 
 
@@ -101,9 +106,7 @@ def evaluate_reading(
     """The alert a reading raises, or None (pre-dose phase, inside limits, or no limits)."""
     if phase == Phase.pre:
         return None
-    for rule in ALERT_RULES:
-        if rule.vital != code:
-            continue
+    for rule in _RULES_BY_VITAL.get(code, ()):
         limit = _limit(thresholds, rule.threshold_key)
         if rule.direction is Direction.max:
             outside = value > limit

@@ -135,6 +135,11 @@ def canonical_unit_spelling(unit: str) -> str:
     return UNIT_ALIASES.get(unit.strip().lower(), unit.strip())
 
 
+# By plain code string: a reading's code is looked up once per reading of every batch, and
+# constructing the enum member first cost more than the lookup.
+_BY_CODE: dict[str, VitalDefinition] = {str(code): d for code, d in VITALS.items()}
+
+
 class VitalValueError(ValueError):
     """A reading that cannot be stored: unknown code or unit, not finite, or impossible."""
 
@@ -157,13 +162,13 @@ def normalize(code: str, value: float, unit: str) -> NormalizedValue:
 
     Raises :class:`VitalValueError` naming the offending field (``code``, ``unit`` or ``value``).
     """
-    try:
-        definition = VITALS[VitalCode(code)]
-    except ValueError:
-        raise VitalValueError("code", f"unknown vital sign code {code!r}") from None
+    definition = _BY_CODE.get(code) if isinstance(code, str) else None
+    if definition is None:
+        raise VitalValueError("code", f"unknown vital sign code {code!r}")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise VitalValueError("value", "value must be a finite number")
-    spelled = canonical_unit_spelling(unit)
+    # Most readings arrive in the canonical unit already: no need to look up a spelling.
+    spelled = unit if unit == definition.unit else canonical_unit_spelling(unit)
     if spelled == definition.unit:
         canonical = float(value)
     elif spelled in definition.conversions:

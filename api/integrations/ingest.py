@@ -20,6 +20,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
+from api.clinical.phase import phase_labeler
 from api.vitals.service import (
     ReadingInput,
     after_end,
@@ -127,6 +128,7 @@ async def store_routed(
     now = recorded_at or utcnow()
     for session_items in by_session.values():
         session = session_items[0].session
+        phase_of = phase_labeler(session.dosing_started_at, session.dosing_ended_at)
         rows: list[tuple[int, dict[str, Any]]] = []
         for item in session_items:
             if after_end(session, item.reading.measured_at):
@@ -146,6 +148,7 @@ async def store_routed(
                 source=audit.actor.source,
                 recorded_by=audit.actor.id,
                 recorded_at=now,
+                phase_of=phase_of,
             )
             if isinstance(checked, list):
                 problem = checked[0]

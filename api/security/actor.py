@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Actor
@@ -37,18 +37,21 @@ async def resolve_actor(request: Request) -> Actor:
             await own.rollback()
 
 
+# Built once: every request runs one of them.
+_CLIENT = select(
+    IntegrationClient.id,
+    IntegrationClient.name,
+    IntegrationClient.key_hash,
+    IntegrationClient.revoked_at,
+).where(IntegrationClient.key_prefix == bindparam("prefix"))
+_USER = select(User.id, User.role, User.username, User.disabled).where(
+    User.id == bindparam("user_id")
+)
+
+
 async def _actor_for(db: AsyncSession, request: Request, token: str) -> Actor:
     if is_api_key(token):
-        client = (
-            await db.execute(
-                select(
-                    IntegrationClient.id,
-                    IntegrationClient.name,
-                    IntegrationClient.key_hash,
-                    IntegrationClient.revoked_at,
-                ).where(IntegrationClient.key_prefix == api_key_prefix(token))
-            )
-        ).first()
+        client = (await db.execute(_CLIENT, {"prefix": api_key_prefix(token)})).first()
         if (
             client is None
             or client.revoked_at is not None
@@ -58,15 +61,7 @@ async def _actor_for(db: AsyncSession, request: Request, token: str) -> Actor:
         return Actor(id=str(client.id), role="integration", kind="integration", name=client.name)
     claims = read_token(token, secret=request.app.state.secret_key)
     user_id = parse_id(claims.user_id) if claims else None
-    user = (
-        (
-            await db.execute(
-                select(User.id, User.role, User.username, User.disabled).where(User.id == user_id)
-            )
-        ).first()
-        if user_id
-        else None
-    )
+    user = (await db.execute(_USER, {"user_id": user_id})).first() if user_id else None
     if user is None or user.disabled:
         raise Unauthorized("The token is not valid, has expired, or the user is disabled.")
     return Actor(id=str(user.id), role=user.role, kind="user", name=user.username)

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, false, select, update
+from sqlalchemy import Select, bindparam, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.alerts.service import alerts_after_transition
@@ -32,16 +32,24 @@ from models import DosingPlanRevision, Observation, SessionTransition, Treatment
 OVERRIDE_ROLES = frozenset({"clinician"})
 
 
+# Built once: nearly every request reads its session, and building the statement and its cache
+# key each time cost about as much as running it through SQLAlchemy.
+_SESSION = (
+    select(TreatmentSession)
+    .where(TreatmentSession.id == bindparam("session_id"))
+    .execution_options(populate_existing=True)
+)
+_SESSION_FOR_UPDATE = _SESSION.with_for_update()
+
+
 async def get_session(
     db: AsyncSession, session_id: str | uuid.UUID, *, for_update: bool = False
 ) -> TreatmentSession:
     sid = session_id if isinstance(session_id, uuid.UUID) else parse_id(session_id)
     if sid is None:
         raise NotFound(f"No session with id {session_id}.")
-    stmt = select(TreatmentSession).where(TreatmentSession.id == sid)
-    if for_update:
-        stmt = stmt.with_for_update()
-    session = await db.scalar(stmt.execution_options(populate_existing=True))
+    stmt = _SESSION_FOR_UPDATE if for_update else _SESSION
+    session = await db.scalar(stmt, {"session_id": sid})
     if session is None:
         raise NotFound(f"No session with id {session_id}.")
     return session

@@ -7,18 +7,18 @@ blood pressure), one multi-row INSERT ... ON CONFLICT DO NOTHING, one look-up of
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, false, select, text, tuple_, update
+from sqlalchemy import Select, bindparam, false, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.alerts.service import raise_alerts_for_readings, resolve_alerts_for_observation
 from api.audit import Audit
-from api.clinical.phase import Phase, derive_phase, phase_labeler
+from api.clinical.phase import Phase, phase_labeler
 from api.clinical.vitals import VitalValueError, normalize
 from api.config import get_settings
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -107,14 +107,18 @@ def check_reading(
     source: str,
     recorded_by: str | None,
     recorded_at: datetime,
+    phase_of: Callable[[datetime], Phase] | None = None,
 ) -> dict[str, Any] | list[ItemProblem]:
     """Validate one reading against the vital table and the session timeline; a new row or
-    the problems with it."""
+    the problems with it. ``phase_of``: the session's :func:`phase_labeler`, when the caller
+    checks many readings of it."""
     try:
         normalized = normalize(item.code, item.value, item.unit)
     except VitalValueError as err:
         return [ItemProblem(index, err.field, err.message)]
-    derived = derive_phase(item.measured_at, session.dosing_started_at, session.dosing_ended_at)
+    if phase_of is None:
+        phase_of = phase_labeler(session.dosing_started_at, session.dosing_ended_at)
+    derived = phase_of(item.measured_at)
     if item.phase is not None and item.phase != derived.value:
         return [
             ItemProblem(
@@ -132,7 +136,7 @@ def check_reading(
         "unit": normalized.unit,
         "original_value": normalized.original_value,
         "original_unit": normalized.original_unit,
-        "measured_at": item.measured_at.astimezone(UTC),
+        "measured_at": _utc(item.measured_at),
         "status": "final",
         "external_id": item.external_id,
         "source": source,
@@ -144,8 +148,22 @@ def check_reading(
     }
 
 
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
 def after_end(session: TreatmentSession, measured_at: datetime) -> bool:
     return session.ended_at is not None and measured_at > session.ended_at
+
+
+# The stored halves of blood-pressure readings at given times (built once: a single systolic or
+# diastolic post runs it).
+_BP_PARTNERS = select(Observation.code, Observation.value, Observation.measured_at).where(
+    Observation.session_id == bindparam("session_id"),
+    Observation.status == "final",
+    Observation.code.in_(("systolic_bp", "diastolic_bp")),
+    Observation.measured_at.in_(bindparam("times", expanding=True)),
+)
 
 
 async def bp_pair_problems(
@@ -164,14 +182,7 @@ async def bp_pair_problems(
     # batch's own values are the pair otherwise), so a batch of whole BP readings needs no query.
     lone = {t for t, codes in codes_at.items() if len(codes) < 2}
     stored = (
-        await db.execute(
-            select(Observation.code, Observation.value, Observation.measured_at).where(
-                Observation.session_id == session_id,
-                Observation.status == "final",
-                Observation.code.in_(("systolic_bp", "diastolic_bp")),
-                Observation.measured_at.in_(lone),
-            )
-        )
+        await db.execute(_BP_PARTNERS, {"session_id": session_id, "times": sorted(lone)})
         if lone
         else ()
     )
@@ -331,6 +342,7 @@ async def record_vitals(
             items=late,
         )
     now = utcnow()
+    phase_of = phase_labeler(session.dosing_started_at, session.dosing_ended_at)
     problems: list[ItemProblem] = []
     rows: list[tuple[int, dict[str, Any]]] = []
     for index, item in enumerate(items):
@@ -341,6 +353,7 @@ async def record_vitals(
             source=audit.actor.source,
             recorded_by=audit.actor.id,
             recorded_at=now,
+            phase_of=phase_of,
         )
         if isinstance(checked, list):
             problems.extend(checked)
