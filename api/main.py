@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_tags=routers.tag_order(health_router, auth_router),
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FhirOutcomeMiddleware)  # outermost: /fhir errors as OperationOutcome
     app.include_router(health_router)
     app.include_router(auth_router)
-    for router in routers.ALL:
+    for router in routers.MATCH_ORDER:
         app.include_router(router, dependencies=[Depends(authorize)])
     install_docs(app)
     _declare_security(app)
