@@ -1,6 +1,6 @@
 """Profile the server side of the hot paths with pyinstrument, in process.
 
-``python -m bench.profile [batch|single|record|timeline]`` builds the app on a fresh PostgreSQL
+``python -m bench.profile [batch|single|record|timeline|floor]`` builds the app on a fresh PostgreSQL
 database (``BENCH_DATABASE_URL``'s server), sets up sessions through the API, then profiles
 ``BENCH_PROFILE_REQUESTS`` requests sent through httpx's ASGI transport (no sockets, so the
 profile is the app: middleware, auth, validation, SQLAlchemy, asyncpg, serialization). Writes
@@ -77,6 +77,8 @@ async def profile(kind: str) -> None:
                             content=body(i),
                             headers={"content-type": "application/json"},
                         )
+                    if kind == "floor":
+                        return await client.get("/v1/users/me")
                     if kind == "record":
                         return await client.get(f"/v1/sessions/{world['timeline_session']}")
                     return await client.get(

@@ -351,11 +351,26 @@ async def ingest_phases(
         warmup=SINGLE_CONNECTIONS,
         server_cpu=SERVER_CPU[0],
     )
+    # The floor under every request: the same 32 connections on the cheapest authenticated call
+    # (the token, the caller's row, one more look-up of it; no body, no audit row, no event).
+    floor = await run_load(
+        "floor: GET /v1/users/me (authentication and one row, nothing written)",
+        base_url,
+        headers,
+        lambda client, _i: client.get("/v1/users/me"),
+        connections=SINGLE_CONNECTIONS,
+        max_requests=SINGLE_REQUESTS,
+        max_seconds=SECONDS,
+        expect=200,
+        warmup=SINGLE_CONNECTIONS,
+        server_cpu=SERVER_CPU[0],
+    )
     return {
         "batch_ingest": batch,
         "single_posts": single,
         "single_posts_light": light,
         "single_posts_paced": paced,
+        "authenticated_floor": floor,
     }
 
 
