@@ -102,7 +102,7 @@ def audit_values(request: Request, actor: Actor | None, **event: Any) -> dict[st
 def attempt_event(request: Request) -> dict[str, Any]:
     """What an attempt that failed before any service recorded it was trying to do."""
     route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
+    path = getattr(route, "path", None) or request.url.path  # the URL only when needed
     return {
         "action": _METHOD_ACTIONS.get(request.method, request.method.lower()),
         "resource_type": path,

@@ -17,7 +17,7 @@ log = logging.getLogger("vigil.security")
 
 async def authorize(request: Request, db: DbSession) -> Actor:
     route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
+    path = getattr(route, "path", None) or request.url.path  # the URL only when needed
     request.state.db = db  # the caller is looked up in the request's own transaction
     try:
         actor = await current_actor(request)
