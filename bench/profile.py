@@ -1,7 +1,7 @@
 """Profile the server side of the hot paths with pyinstrument, in process.
 
-``python -m bench.profile [batch|single|record|timeline|floor]`` builds the app on a fresh PostgreSQL
-database (``BENCH_DATABASE_URL``'s server), sets up sessions through the API, then profiles
+``python -m bench.profile [batch|single|record|timeline|floor]`` builds the app on a fresh
+PostgreSQL database (``BENCH_DATABASE_URL``'s server), sets up sessions through the API, profiles
 ``BENCH_PROFILE_REQUESTS`` requests sent through httpx's ASGI transport (no sockets, so the
 profile is the app: middleware, auth, validation, SQLAlchemy, asyncpg, serialization). Writes
 bench/results/profile-<kind>.html and prints the text profile.
