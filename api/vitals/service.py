@@ -136,7 +136,7 @@ def check_reading(
         "unit": normalized.unit,
         "original_value": normalized.original_value,
         "original_unit": normalized.original_unit,
-        "measured_at": _utc(item.measured_at),
+        "measured_at": item.measured_at.astimezone(UTC),
         "status": "final",
         "external_id": item.external_id,
         "source": source,
@@ -146,10 +146,6 @@ def check_reading(
         "retracted_by": None,
         "retraction_reason": None,
     }
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def after_end(session: TreatmentSession, measured_at: datetime) -> bool:
