@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 
 from api import routers
 from api.auth.router import router as auth_router
+from api.balance import ConnectionBalanceMiddleware
 from api.config import Settings, get_settings
 from api.db import create_engine, create_session_factory
 from api.docs import install_docs
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(FhirOutcomeMiddleware)  # outermost: /fhir errors as OperationOutcome
+    app.add_middleware(FhirOutcomeMiddleware)  # /fhir errors as OperationOutcome
+    app.add_middleware(ConnectionBalanceMiddleware)  # outermost: sees every response
     app.include_router(health_router)
     app.include_router(auth_router)
     for router in routers.MATCH_ORDER:

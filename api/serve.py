@@ -6,7 +6,8 @@ machine: 8 keep-alive connections opened together all went to one of two workers
 trials, and 32 often split 30/2, so one core did the work while the other idled, for as long
 as the connections lived (a proxy's upstream keep-alive pool has the same shape). Here every
 worker binds its own socket with ``SO_REUSEPORT`` and the kernel spreads new connections across
-them (by a hash of the client's address and port).
+them (by a hash of the client's address and port). The hash is even only on average, so the
+workers also even out their keep-alive connections among themselves (``api.balance``).
 
 The supervisor starts the workers and replaces one that exits, or whose event loop has not
 written its heartbeat for ``VIGIL_WORKER_TIMEOUT_SECONDS`` (a stuck worker keeps its socket and
@@ -32,6 +33,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import MutableSequence
 from ctypes import c_byte, c_double
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -39,6 +41,9 @@ from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
+
+from api.balance import Balancer
+from api.balance import install as install_balancer
 
 APP = "api.asgi:app"
 # Options every worker runs with. Vigil logs requests itself, without query strings.
@@ -108,10 +113,19 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_worker(host: str, port: int, heartbeat: c_double, ready: c_byte, supervisor: int) -> None:
-    """One worker process: its own socket in the port's group, one uvicorn server, and a
+def run_worker(
+    host: str,
+    port: int,
+    heartbeat: c_double,
+    ready: c_byte,
+    supervisor: int,
+    connections: MutableSequence[int],
+    slot: int,
+) -> None:
+    """One worker process: its own socket in the port's group, one uvicorn server, a
     heartbeat (and whether the app is ready) its event loop writes every second for the
-    supervisor to watch."""
+    supervisor to watch, and its count of open connections in ``connections[slot]``, which
+    the workers share to keep their connections even (``api.balance``)."""
     try:
         sock = _reuseport_socket(host, port)
     except OSError as err:
@@ -119,8 +133,10 @@ def run_worker(host: str, port: int, heartbeat: c_double, ready: c_byte, supervi
         sys.exit(STARTUP_FAILURE)
     config = uvicorn.Config(APP, host=host, port=port, **SERVER_OPTIONS)
     server = uvicorn.Server(config)
+    balancer = Balancer(connections, slot, lambda: len(server.server_state.connections))
+    install_balancer(balancer)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve_with_heartbeat(server, sock, heartbeat, ready, supervisor))
+        runner.run(_serve_with_heartbeat(server, sock, heartbeat, ready, supervisor, balancer))
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
@@ -131,6 +147,7 @@ async def _serve_with_heartbeat(
     heartbeat: c_double,
     ready: c_byte,
     supervisor: int,
+    balancer: Balancer,
 ) -> None:
     async def beat() -> None:
         while True:
@@ -141,6 +158,7 @@ async def _serve_with_heartbeat(
             if not server.started:
                 await asyncio.sleep(0.05)
                 continue
+            balancer.publish()  # kept fresh by requests too; this covers a worker left idle
             heartbeat.value = time.monotonic()  # system-wide clock: comparable across processes
             ready.value = int(await _app_ready())
             await asyncio.sleep(HEARTBEAT_SECONDS)
@@ -184,16 +202,21 @@ class Supervisor:
         self.worker_timeout = worker_timeout
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[Worker] = []
+        # Each worker's open connections, by its position in ``workers`` (api.balance).
+        self.connections: MutableSequence[int] = self.context.Array("i", workers, lock=False)
         self.stopping = threading.Event()
         self.restart = threading.Event()
 
-    def _start(self) -> Worker:
+    def _start(self, slot: int) -> Worker:
+        """A new worker for position ``slot`` of ``workers``."""
+        self.connections[slot] = 0  # the connections counted there were the old worker's
         # Dated ahead: importing the app and starting it up may take a while before the
         # first beat, and a worker is not judged during that time.
         heartbeat = self.context.Value("d", time.monotonic() + STARTUP_SECONDS, lock=False)
         ready = self.context.Value("b", 0, lock=False)
         process = self.context.Process(
-            target=run_worker, args=(self.host, self.port, heartbeat, ready, os.getpid())
+            target=run_worker,
+            args=(self.host, self.port, heartbeat, ready, os.getpid(), self.connections, slot),
         )
         process.start()
         return Worker(process, heartbeat, ready)
@@ -209,7 +232,7 @@ class Supervisor:
             signal.signal(signum, self._stop)
         signal.signal(signal.SIGHUP, self._restart)
         status = 0
-        self.workers = [self._start() for _ in range(self.count)]
+        self.workers = [self._start(slot) for slot in range(self.count)]
         while not self.stopping.wait(0.5):
             if self.restart.is_set():
                 self.restart.clear()
@@ -239,7 +262,7 @@ class Supervisor:
                     log.warning(
                         "worker %s exited (%s); starting another", process.pid, process.exitcode
                     )
-                self.workers[i] = self._start()
+                self.workers[i] = self._start(i)
         log.info("stopping the workers")
         _stop_all([w.process for w in self.workers])
         return status
@@ -249,7 +272,7 @@ class Supervisor:
         a worker, and new code that cannot start leaves the old workers serving."""
         log.info("restarting the workers one at a time")
         for i, old in enumerate(self.workers):
-            new = self._start()
+            new = self._start(i)
             deadline = time.monotonic() + STARTUP_SECONDS
             while not new.serving and new.process.is_alive() and time.monotonic() < deadline:
                 if self.stopping.wait(0.1):

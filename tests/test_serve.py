@@ -100,8 +100,68 @@ async def test_connections_opened_together_are_spread_over_the_workers(db_url: s
                 responses = await asyncio.gather(*(client.get("/healthz") for _ in range(16)))
                 assert {r.status_code for r in responses} == {200}
                 held = [server_sockets(pid, server.port) for pid in workers]
-            assert sum(held) == 16, held
+            # a worker over its share may have let one go already (api.balance)
+            assert 14 <= sum(held) <= 16, held
             assert min(held) >= 1, held
+
+
+class KeepAliveClient:
+    """One HTTP/1.1 keep-alive connection that reopens itself when a response closes it, so
+    that a test holds exactly as many connections as it has clients."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self, path: str) -> tuple[int, bool]:
+        """(status, whether the server closed the connection after it)."""
+        if self.streams is None:
+            self.streams = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = self.streams
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: vigil\r\n\r\n".encode())
+        head = (await reader.readuntil(b"\r\n\r\n")).decode().lower().split("\r\n")
+        headers = dict(line.split(": ", 1) for line in head[1:] if ": " in line)
+        await reader.readexactly(int(headers["content-length"]))
+        closed = headers.get("connection") == "close"
+        if closed:
+            writer.close()
+            self.streams = await asyncio.open_connection("127.0.0.1", self.port)
+        return int(head[0].split()[1]), closed
+
+    async def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            await self.streams[1].wait_closed()
+
+
+async def test_keep_alive_connections_are_evened_out_over_the_workers(db_url: str) -> None:
+    # The kernel's hash split 16 connections as unevenly as 12/4 in trials; a worker over its
+    # share answers with Connection: close until the reconnections even the split out.
+    with LiveServer(db_url, workers=2) as server:
+        assert server.process is not None
+        workers = workers_of(server.process.pid)
+        assert wait_for(lambda: all(server_sockets(w, server.port, LISTEN) for w in workers), 30)
+
+        def held() -> list[int]:
+            return [server_sockets(pid, server.port) for pid in workers]
+
+        # Three sets of connections: the hash alone splits 16 evenly one time in five.
+        for _ in range(3):
+            clients = [KeepAliveClient(server.port) for _ in range(16)]
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and held() != [8, 8]:
+                    answers = await asyncio.gather(*(c.get("/healthz") for c in clients))
+                    assert {status for status, _ in answers} == {200}
+                    await asyncio.sleep(0.02)  # closed ones leave the server's socket table
+                assert held() == [8, 8], server.log_tail()
+                # Once even, no connection is let go any more.
+                for _ in range(20):
+                    answers = await asyncio.gather(*(c.get("/healthz") for c in clients))
+                    assert answers == [(200, False)] * 16
+            finally:
+                await asyncio.gather(*(c.close() for c in clients))
+            assert wait_for(lambda: held() == [0, 0], 10)
 
 
 def test_a_worker_that_dies_is_replaced(db_url: str) -> None:
@@ -210,9 +270,9 @@ def test_new_code_that_does_not_become_ready_leaves_the_old_workers_serving(
     old = worker(time.sleep, 60, ready=True)
     supervisor.workers = [old]
     if failure == "exits at start-up":
-        monkeypatch.setattr(supervisor, "_start", lambda: worker(sys.exit, 3))
+        monkeypatch.setattr(supervisor, "_start", lambda slot: worker(sys.exit, 3))
     else:
-        monkeypatch.setattr(supervisor, "_start", lambda: worker(time.sleep, 60))
+        monkeypatch.setattr(supervisor, "_start", lambda slot: worker(time.sleep, 60))
     try:
         started = time.monotonic()
         supervisor._rolling_restart()
