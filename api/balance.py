@@ -63,7 +63,7 @@ _balancer: Balancer | None = None
 
 
 def install(balancer: Balancer | None) -> None:
-    """Called by a ``vigil serve`` worker once its server listens (None: uninstall)."""
+    """Called by a ``vigil serve`` worker before it serves (None: uninstall)."""
     global _balancer
     _balancer = balancer
 
