@@ -10,14 +10,15 @@ import gc
 # 100-reading batch: a dict, a model and a row per reading; a 500-row timeline page: thousands),
 # and a worker serves several at a time, so at 700 collections ran in the middle of requests,
 # found little to free, and moved what they scanned to an older generation, whose own
-# collections then scanned it again. At 50,000 the temporaries of the requests in flight are
+# collections then scanned it again. At 10,000 most temporaries of the requests in flight are
 # freed by their reference counts before a collection is due. Measured in process
-# (``BENCH_PROFILE_MODE=cpu``, 8 requests in flight), time in the collector per request:
-# 100-reading batch 0.24-0.26 -> 0 ms, 500-row timeline page 0.35-0.42 -> 0 ms, session record
-# 0.22 -> 0 ms, single reading (16 in flight) 0.09-0.11 -> 0.01 ms. The cost: up to ~50,000
-# objects (a few MB) of cyclic garbage wait longer, and a collection, when one runs, scans up to
-# that many.
-YOUNG_GENERATION_THRESHOLD = 50_000
+# (``BENCH_PROFILE_MODE=cpu``, 8 requests in flight, 16 for single readings), time in the
+# collector per request, 700 -> 10,000: 100-reading batch 0.25 -> 0.03 ms, 500-row timeline page
+# 0.34 -> 0.03 ms, session record 0.25 -> 0.04 ms, single reading 0.08 -> 0.02 ms. The cost is
+# memory: cyclic garbage, and whatever it refers to, waits longer to be freed. The
+# process's peak resident size did not move on the batch, record and single loads and grew by
+# 25 MB (181 -> 206 MB) on the timeline load; at 50,000 the batch load alone added 70 MB.
+YOUNG_GENERATION_THRESHOLD = 10_000
 
 
 def settle_collector(young_threshold: int = YOUNG_GENERATION_THRESHOLD) -> None:
