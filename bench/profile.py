@@ -9,7 +9,7 @@ bench/results/profile-<kind>.html and prints the text profile.
 ``BENCH_PROFILE_MODE=cpu`` runs no profiler and prints the process CPU per request instead (app
 plus the in-process client, without PostgreSQL), and the part of it spent in the cyclic garbage
 collector: a steadier yardstick than throughput on a shared machine when comparing two versions
-of a change. ``BENCH_PROFILE_CONCURRENCY`` (1) sends that many requests at a time, as a server
+of a change. ``BENCH_PROFILE_CONCURRENCY`` (1) keeps that many requests in flight, as a server
 worker serves several. Once warmed up, the process sets up its collector as a server does
 (``api.collector``); ``BENCH_PROFILE_GC_THRESHOLD=700`` (CPython's default) compares another
 threshold for the youngest generation.
@@ -107,13 +107,27 @@ async def profile(kind: str) -> None:
                         f"/v1/sessions/{world['timeline_session']}/vitals?limit=500"
                     )
 
-                for i in range(10):
-                    (await one(10_000 + i)).raise_for_status()
-                settle_collector(GC_THRESHOLD)
-
                 async def checked(i: int) -> None:
                     r = await one(i)
                     assert r.status_code in (200, 201), r.text
+
+                async def steadily(first: int, count: int) -> None:
+                    # CONCURRENCY requests in flight at every moment, as a busy worker keeps
+                    # them; sending them in rounds would let all connections go back to the
+                    # pool together, and a pool smaller than a round would then close and
+                    # reopen its overflow connections every round (each new connection
+                    # prepares its statements and looks up their types again).
+                    numbers = iter(range(first, first + count))
+
+                    async def sender() -> None:
+                        for i in numbers:
+                            await checked(i)
+
+                    await asyncio.gather(*(sender() for _ in range(CONCURRENCY)))
+
+                # Warm up every connection the measured requests will use.
+                await steadily(10_000, max(10, 4 * CONCURRENCY))
+                settle_collector(GC_THRESHOLD)
 
                 profiler = Profiler(async_mode="enabled", interval=0.0005)
                 collector = CollectorClock()
@@ -121,9 +135,7 @@ async def profile(kind: str) -> None:
                 cpu_before = time.process_time()
                 if MODE != "cpu":
                     profiler.start()
-                for start in range(0, REQUESTS, CONCURRENCY):
-                    last = min(start + CONCURRENCY, REQUESTS)
-                    await asyncio.gather(*(checked(i) for i in range(start, last)))
+                await steadily(0, REQUESTS)
                 gc.callbacks.remove(collector)
                 if MODE == "cpu":
                     cpu = (time.process_time() - cpu_before) * 1000 / REQUESTS
