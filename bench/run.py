@@ -777,7 +777,9 @@ async def run() -> dict[str, Any]:
         conn = await asyncpg.connect(asyncpg_dsn(url))
         report["machine"]["postgresql"] = await conn.fetchval("SHOW server_version")
         await conn.close()
-        server = LiveServer(url, workers=WORKERS)
+        # At the default log level, as a clinic runs it: one access line per request (to the
+        # server's log file; the tests' servers run at WARNING).
+        server = LiveServer(url, workers=WORKERS, env={"VIGIL_LOG_LEVEL": "INFO"})
         await asyncio.to_thread(server.start)
         assert server.process is not None
         pgid = server.process.pid
