@@ -6,7 +6,9 @@ Authentication plugs in here (``api.security``); routes never look at credential
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 
@@ -37,3 +39,11 @@ async def current_actor(request: Request) -> Actor:
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def clinic_tz(request: Request) -> tzinfo:
+    """The clinic's time zone (``VIGIL_CLINIC_TZ``): where a calendar date is a clinic's day."""
+    return ZoneInfo(request.app.state.settings.clinic_tz)
+
+
+ClinicTz = Annotated[tzinfo, Depends(clinic_tz)]

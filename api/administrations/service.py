@@ -8,6 +8,7 @@ and stores the row.
 from __future__ import annotations
 
 import uuid
+from datetime import tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,7 +31,10 @@ from api.sessions.service import OVERRIDE_ROLES, get_session, session_revision
 from api.types import parse_id
 from models import Administration, TreatmentSession, User
 
-DOSING_STATUSES = ("checked_in", "dosing", "monitoring")
+# A dose is given once dosing has started: the dosing transition is where the pre-dose gate is
+# checked, and the reading phases and alerts count from its time. A dose recorded while the
+# patient is only checked in would bypass the gate and leave the readings after it unwatched.
+DOSING_STATUSES = ("dosing", "monitoring")
 WITNESS_ROLES = frozenset({"nurse", "clinician"})
 _COLUMNS = [c.key for c in Administration.__table__.columns]
 
@@ -72,14 +76,25 @@ def _rule_error(err: AdministrationRuleError) -> ValidationFailed:
 
 
 async def record_administration(
-    db: AsyncSession, audit: Audit, session_id: str, body: AdministrationCreate
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    body: AdministrationCreate,
+    *,
+    clinic_tz: tzinfo,
 ) -> dict[str, Any]:
     session = await get_session(db, session_id, for_update=True)
     if session.status not in DOSING_STATUSES:
+        hint = (
+            " Start dosing first (POST /transitions with to=dosing and the time dosing began): "
+            "that checks the pre-dose vitals."
+            if session.status in ("scheduled", "checked_in")
+            else ""
+        )
         raise Conflict(
-            f"A dose can be recorded only for a session that is checked in, dosing or "
-            f"monitoring; this one is {session.status}.",
-            status=session.status,
+            f"A dose can be recorded only for a session that is dosing or monitoring; this one "
+            f"is {session.status}.{hint}",
+            session_status=session.status,
         )
     revision = await session_revision(db, session)
     for field, given, in_plan in (
@@ -92,7 +107,7 @@ async def record_administration(
                 f"{revision.medication} by {revision.route}; {field} {given!r} does not match it.",
                 field=field,
             )
-    _check_fields(session, body)
+    _check_fields(session, body, clinic_tz)
     try:
         if body.medication == "esketamine":
             check_esketamine_devices(body.dose_mg, body.devices)
@@ -187,19 +202,30 @@ async def record_administration(
     return administration_dict(row)
 
 
-def _check_fields(session: TreatmentSession, body: AdministrationCreate) -> None:
+def _check_fields(session: TreatmentSession, body: AdministrationCreate, clinic_tz: tzinfo) -> None:
     errors = []
-    if session.checked_in_at is not None and body.started_at < session.checked_in_at:
+    started, ended = session.dosing_started_at, session.dosing_ended_at
+    if started is not None and body.started_at < started:
         errors.append(
             field_error(
                 ["body", "started_at"],
-                f"the dose cannot start before the patient checked in "
-                f"({session.checked_in_at.isoformat()})",
+                f"the dose cannot start before dosing started ({started.isoformat()}); if it "
+                "did, the session's dosing start is wrong",
+            )
+        )
+    if ended is not None and body.started_at > ended:
+        errors.append(
+            field_error(
+                ["body", "started_at"],
+                f"dosing ended at {ended.isoformat()}; a dose started after that would not be "
+                "monitored from its start",
             )
         )
     if body.ended_at is not None and body.ended_at < body.started_at:
         errors.append(field_error(["body", "ended_at"], "ended_at is before started_at"))
-    if body.expiry_date is not None and body.expiry_date < body.started_at.date():
+    # A lot expires at the end of its expiry date where the clinic is, not in UTC.
+    given_on = body.started_at.astimezone(clinic_tz).date()
+    if body.expiry_date is not None and body.expiry_date < given_on:
         errors.append(
             field_error(
                 ["body", "expiry_date"],

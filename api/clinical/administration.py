@@ -117,14 +117,20 @@ def check_volumes(
     volume_administered_ml: float | None,
     wasted_mg: float | None,
 ) -> None:
-    """Raise when the recorded amounts do not add up (a controlled-substance record must).
+    """Raise when the recorded amounts do not add up (a controlled-substance record must: what
+    was drawn is either given or wasted, and waste is witnessed, so nothing drawn is left
+    unaccounted for).
 
     * the volume given cannot exceed the volume drawn;
     * with a concentration, ``concentration × volume given`` must match ``dose_mg``;
-    * with a concentration and both volumes, the waste ``concentration × (drawn − given)`` must
-      match ``wasted_mg`` (a missing ``wasted_mg`` counts as 0).
+    * with a concentration and the volume drawn, the rest, ``concentration × drawn`` minus what
+      was given (``concentration × volume given``, else ``dose_mg``), must match ``wasted_mg``
+      (a missing ``wasted_mg`` counts as 0), and the dose cannot exceed what was drawn;
+    * without a concentration, a volume drawn and not given cannot be converted to mg: it must
+      be recorded as waste (``wasted_mg`` above 0, so witnessed), or the concentration given.
 
-    Codes: ``volume_exceeds_drawn``, ``dose_volume_mismatch``, ``waste_volume_mismatch``.
+    Codes: ``volume_exceeds_drawn``, ``dose_volume_mismatch``, ``dose_exceeds_drawn``,
+    ``waste_volume_mismatch``, ``leftover_not_accounted``.
     """
     if (
         volume_drawn_ml is not None
@@ -137,7 +143,22 @@ def check_volumes(
             f"{volume_administered_ml:g} mL given is more than the {volume_drawn_ml:g} mL drawn.",
         )
     if concentration_mg_per_ml is None:
+        if (
+            volume_drawn_ml is not None
+            and volume_administered_ml is not None
+            and volume_drawn_ml - volume_administered_ml > VOLUME_TOLERANCE_ML
+            and not wasted_mg
+        ):
+            left = volume_drawn_ml - volume_administered_ml
+            raise AdministrationRuleError(
+                "leftover_not_accounted",
+                "wasted_mg",
+                f"{left:.2f} mL of the {volume_drawn_ml:g} mL drawn was not given: record it as "
+                "wasted_mg, with a witness (and concentration_mg_per_ml, so the amounts can be "
+                "checked).",
+            )
         return
+    given = dose_mg
     if volume_administered_ml is not None:
         given = concentration_mg_per_ml * volume_administered_ml
         if not _close_mg(dose_mg, given):
@@ -147,17 +168,31 @@ def check_volumes(
                 f"{volume_administered_ml:g} mL at {concentration_mg_per_ml:g} mg/mL is "
                 f"{given:.1f} mg, not the {dose_mg:g} mg recorded as given.",
             )
-        if volume_drawn_ml is not None:
-            residual = concentration_mg_per_ml * max(0.0, volume_drawn_ml - volume_administered_ml)
-            recorded = wasted_mg or 0.0
-            if not _close_mg(residual, recorded):
-                raise AdministrationRuleError(
-                    "waste_volume_mismatch",
-                    "wasted_mg",
-                    f"{volume_drawn_ml:g} mL drawn minus {volume_administered_ml:g} mL given "
-                    f"leaves {residual:.1f} mg at {concentration_mg_per_ml:g} mg/mL; "
-                    f"{recorded:g} mg was recorded as wasted.",
-                )
+    if volume_drawn_ml is None:
+        return
+    drawn = concentration_mg_per_ml * volume_drawn_ml
+    if given > drawn and not _close_mg(drawn, given):
+        raise AdministrationRuleError(
+            "dose_exceeds_drawn",
+            "dose_mg",
+            f"{dose_mg:g} mg given is more than the {drawn:.1f} mg drawn "
+            f"({volume_drawn_ml:g} mL at {concentration_mg_per_ml:g} mg/mL).",
+        )
+    residual = max(0.0, drawn - given)
+    recorded = wasted_mg or 0.0
+    if not _close_mg(residual, recorded):
+        given_text = (
+            f"{volume_administered_ml:g} mL given"
+            if volume_administered_ml is not None
+            else f"{dose_mg:g} mg given"
+        )
+        raise AdministrationRuleError(
+            "waste_volume_mismatch",
+            "wasted_mg",
+            f"{volume_drawn_ml:g} mL drawn ({drawn:.1f} mg at {concentration_mg_per_ml:g} mg/mL) "
+            f"minus {given_text} leaves {residual:.1f} mg; {recorded:g} mg was recorded as "
+            "wasted.",
+        )
 
 
 def amount_ml(mg: float | None, concentration_mg_per_ml: float | None) -> float | None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.audit import AuditDep
 from api.db import DbSession
+from api.deps import ClinicTz
 from api.openapi import PROBLEMS, problems
 from api.rems import service
 from api.rems.schemas import RemsForm
@@ -24,5 +25,5 @@ router = APIRouter(tags=["rems"], responses=PROBLEMS)
     ),
     responses=problems(404, 409),
 )
-async def rems_form(session_id: str, db: DbSession, audit: AuditDep) -> Any:
-    return await service.rems_form(db, audit, session_id)
+async def rems_form(session_id: str, db: DbSession, audit: AuditDep, tz: ClinicTz) -> Any:
+    return await service.rems_form(db, audit, session_id, clinic_tz=tz)

@@ -5,8 +5,8 @@ The assembly rules are in :mod:`api.clinical.rems`; this loads what it needs.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,6 @@ from api.assessments.service import cadss_totals_for_session, sedation_scores_fo
 from api.audit import Audit
 from api.clinical.gates import Unmet
 from api.clinical.rems import assemble_rems_form
-from api.config import get_settings
 from api.errors import Conflict
 from api.patients.service import get_patient
 from api.sessions import gates
@@ -51,7 +50,9 @@ async def _acceptable_at_transition(
     return True if _vitals_ok(unmet) else None
 
 
-async def rems_form(db: AsyncSession, audit: Audit, session_id: str) -> dict[str, Any]:
+async def rems_form(
+    db: AsyncSession, audit: Audit, session_id: str, *, clinic_tz: tzinfo
+) -> dict[str, Any]:
     session = await get_session(db, session_id)
     revision = await session_revision(db, session)
     if revision.medication != "esketamine":
@@ -81,7 +82,7 @@ async def rems_form(db: AsyncSession, audit: Audit, session_id: str) -> dict[str
         vitals_acceptable_before_completion=await _acceptable_at_transition(
             db, session, "discharged", "discharge"
         ),
-        clinic_tz=ZoneInfo(get_settings().clinic_tz),
+        clinic_tz=clinic_tz,
     )
     audit.record("read", "rems_form", session.id, patient_id=session.patient_id)
     return {"session_id": session.id, "patient_id": patient.id, **form}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.api.safety_helpers import (
     ESKETAMINE_PLAN,
@@ -216,16 +218,23 @@ async def test_medication_and_route_must_match_the_plan(client: httpx.AsyncClien
     assert r.json()["field"] == "route"
 
 
-async def test_only_checked_in_dosing_or_monitoring_sessions_take_doses(
+async def test_only_dosing_or_monitoring_sessions_take_doses(
     client: httpx.AsyncClient,
 ) -> None:
     scheduled = await create_session(client)
     r = await give(client, scheduled["id"])
     assert r.status_code == 409
     assert "scheduled" in r.json()["detail"]
+    assert r.json()["status"] == 409
+    assert r.json()["session_status"] == "scheduled"
 
+    # Checked in but not dosing: the dose would bypass the pre-dose gate (and the readings
+    # after it would count as pre-dose, raising no alert).
     checked_in = await checked_in_session(client, at=160)
-    await ok(await give(client, checked_in["id"]), 201)
+    r = await give(client, checked_in["id"])
+    assert r.status_code == 409
+    assert "pre-dose" in r.json()["detail"]
+    assert r.json()["session_status"] == "checked_in"
 
     session = await monitoring_session(client, min_monitoring_minutes=60)
     sid = session["id"]
@@ -269,3 +278,92 @@ async def test_concurrent_doses_cannot_both_slip_under_the_plan(client: httpx.As
     assert set(codes) == {201, 409}
     listing = await ok(await client.get(f"/v1/sessions/{sid}/administrations"))
     assert listing["total_given_mg"] == 30
+
+
+async def test_a_dose_starts_within_the_sessions_dosing_window(client: httpx.AsyncClient) -> None:
+    session = await monitoring_session(client, dosing_at=150, monitoring_at=100)
+    sid = session["id"]
+    r = await give(client, sid, started_at=iso(ago(155)))  # before dosing started
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "started_at"]
+    assert "before dosing started" in r.json()["errors"][0]["msg"]
+    r = await give(client, sid, started_at=iso(ago(95)))  # after dosing ended
+    assert r.status_code == 422
+    assert "dosing ended" in r.json()["errors"][0]["msg"]
+    await ok(await give(client, sid, started_at=iso(ago(150))), 201)  # at dosing start
+    listing = await ok(await client.get(f"/v1/sessions/{sid}/administrations"))
+    assert listing["total_given_mg"] == 40
+
+
+async def test_what_was_drawn_and_not_given_is_accounted_for(
+    client: httpx.AsyncClient, staff: Staff
+) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    # Volumes without a concentration: the 1.4 mL left over cannot go unrecorded.
+    r = await give(client, sid, dose_mg=36, volume_drawn_ml=5, volume_administered_ml=3.6)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "wasted_mg"]
+    assert "1.40 mL" in r.json()["errors"][0]["msg"]
+    # A concentration and the volume drawn, no volume given: 50 mg drawn, 36 given, 14 left.
+    r = await give(client, sid, dose_mg=36, concentration_mg_per_ml=10, volume_drawn_ml=5)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "wasted_mg"]
+    assert "leaves 14.0 mg" in r.json()["errors"][0]["msg"]
+    # More given than drawn.
+    r = await give(client, sid, dose_mg=36, concentration_mg_per_ml=10, volume_drawn_ml=3)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "dose_mg"]
+    # Accounted for: the leftover wasted, witnessed.
+    await ok(
+        await give(
+            client,
+            sid,
+            dose_mg=36,
+            concentration_mg_per_ml=10,
+            volume_drawn_ml=5,
+            wasted_mg=14,
+            waste_witness_id=staff.ids["nurse"],
+        ),
+        201,
+    )
+    await ok(
+        await give(
+            client,
+            sid,
+            dose_mg=4,
+            volume_drawn_ml=1,
+            volume_administered_ml=0.4,
+            wasted_mg=6,
+            waste_witness_id=staff.ids["nurse"],
+            override_reason=None,
+        ),
+        201,
+    )
+
+
+async def test_a_lot_expires_at_the_end_of_its_date_where_the_clinic_is(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """VIGIL_CLINIC_TZ decides the dose's date, not UTC (one branch or the other runs, whatever
+    the hour: east of UTC the clinic's date is ahead of UTC's, west of it behind)."""
+    session = await dosing_session(client)
+    sid = session["id"]
+    started = ago(140)
+    settings = app.state.settings
+    east, west = "Pacific/Kiritimati", "Pacific/Pago_Pago"  # UTC+14, UTC-11
+    try:
+        if started.astimezone(ZoneInfo(east)).date() > started.date():
+            app.state.settings = settings.model_copy(update={"clinic_tz": east})
+            # It is still the expiry date in UTC, but the next day in the clinic: expired.
+            r = await give(client, sid, started_at=iso(started), expiry_date=str(started.date()))
+            assert r.status_code == 422, r.text
+            assert r.json()["errors"][0]["loc"] == ["body", "expiry_date"]
+        else:
+            app.state.settings = settings.model_copy(update={"clinic_tz": west})
+            local = started.astimezone(ZoneInfo(west)).date()
+            assert local < started.date()
+            # Already the next day in UTC, but still the expiry date in the clinic: usable.
+            await ok(await give(client, sid, started_at=iso(started), expiry_date=str(local)), 201)
+    finally:
+        app.state.settings = settings
