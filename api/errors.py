@@ -28,8 +28,15 @@ class DomainError(Exception):
     title: str = "Bad request"
     headers: dict[str, str] | None = None
 
+    # RFC 9457's own members: an extension member may not reuse their names (a session's
+    # "status" in a problem would hide the HTTP status that clients read there).
+    RESERVED = frozenset({"type", "title", "status", "detail", "instance"})
+
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
+        clash = self.RESERVED & extra.keys()
+        if clash:
+            raise TypeError(f"problem extension members may not be named {sorted(clash)}")
         self.detail = detail
         self.extra = extra
 

@@ -291,7 +291,7 @@ async def acknowledge_alert(
         raise NotFound(f"No alert with id {alert_id}.")
     alert, session = found
     if alert.status != "open":
-        raise Conflict(_not_open_message(alert), status=alert.status)
+        raise Conflict(_not_open_message(alert), alert_status=alert.status)
     result = await db.execute(
         update(Alert)
         .where(Alert.id == alert.id, Alert.status == "open")
@@ -305,7 +305,7 @@ async def acknowledge_alert(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await db.refresh(alert)
-        raise Conflict(_not_open_message(alert), status=alert.status)
+        raise Conflict(_not_open_message(alert), alert_status=alert.status)
     await db.refresh(alert)
     publish_alerts(db, session, [alert])
     audit.record("acknowledge", "alert", alert.id, patient_id=session.patient_id)

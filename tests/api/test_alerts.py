@@ -80,6 +80,9 @@ async def test_acknowledge_with_empty_body_and_twice(client: httpx.AsyncClient) 
     r = await client.post(f"/v1/alerts/{alert['id']}/acknowledge", json={})
     assert r.status_code == 409
     assert "already acknowledged" in r.json()["detail"]
+    # problem+json's own "status" member is the HTTP status; the alert's is named apart.
+    assert r.json()["status"] == 409
+    assert r.json()["alert_status"] == "acknowledged"
 
 
 async def test_acknowledge_unknown_alert_is_404_and_admin_is_403(

@@ -99,3 +99,12 @@ async def test_every_route_documents_its_errors(app: FastAPI) -> None:
             continue
         for method, op in item.items():
             assert {"401", "403", "422"} <= set(op["responses"]), f"{method} {path}"
+
+
+def test_a_problem_extension_cannot_reuse_a_standard_member_name() -> None:
+    # An extension named "status" would replace the HTTP status clients read in the body.
+    from api.errors import Conflict
+
+    with pytest.raises(TypeError, match="status"):
+        Conflict("the alert is acknowledged", status="acknowledged")
+    assert Conflict("x", alert_status="acknowledged").body()["status"] == 409
