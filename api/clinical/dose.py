@@ -16,8 +16,11 @@ Rules:
 
 Decisions recorded here:
 
-* ``basis_weight_kg`` is rounded to 0.01 kg and the dose is computed from that rounded value, so
-  ``dose_mg_per_kg × basis_weight_kg`` on the stored record reproduces ``uncapped_dose_mg``.
+* The dose is ``dose_mg_per_kg × basis weight`` rounded once, to 0.1 mg, as SPEC §3 says; the
+  basis weight is not rounded first (rounding it to 0.01 kg first moved thousands of realistic
+  ideal and adjusted doses by 0.1 mg). ``basis_weight_kg`` is shown rounded to 0.01 kg, so
+  ``dose_mg_per_kg × basis_weight_kg`` on the stored record reproduces ``uncapped_dose_mg``
+  within the 0.05 mg of the dose's rounding plus ``dose_mg_per_kg × 0.005``.
 * The cap is applied after rounding. A cap with more than one decimal is rounded *down* to 0.1 mg
   so the planned dose never exceeds the cap. ``capped`` is true exactly when the cap lowered the
   dose.
@@ -168,7 +171,7 @@ def compute_session_dose(
         basis_kg = ibw if basis is WeightBasis.ideal else adjusted_body_weight_kg(weight_kg, ibw)
 
     basis_dec = _dec(basis_kg).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
-    uncapped = _round_tenth(_dec(dose_mg_per_kg) * basis_dec)
+    uncapped = _round_tenth(_dec(dose_mg_per_kg) * _dec(basis_kg))
     planned = min(uncapped, cap)
     return DoseComputation(
         weight_kg=float(weight_kg),

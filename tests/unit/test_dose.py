@@ -244,8 +244,17 @@ def test_property_never_above_cap_and_tenths(
     assert _is_tenth(d.uncapped_dose_mg)
     assert d.capped == (d.planned_dose_mg < d.uncapped_dose_mg)
     assert d.basis_weight_kg is not None
-    # Rounded to the nearest 0.1 of mg/kg x stored basis weight.
-    assert abs(d.uncapped_dose_mg - per_kg * d.basis_weight_kg) <= 0.05 + 1e-9
+    # mg/kg x the unrounded basis weight, rounded to 0.1 mg (SPEC §3); the stored basis weight
+    # is shown to 0.01 kg, so it reproduces the dose within that rounding too.
+    assert abs(d.uncapped_dose_mg - per_kg * d.basis_weight_kg) <= 0.05 + per_kg * 0.005 + 1e-9
+
+
+def test_the_dose_is_rounded_once_from_the_unrounded_basis_weight() -> None:
+    # SPEC §3: dose_mg_per_kg x basis weight, rounded to 0.1 mg. 0.5 x 70.096 = 35.048 -> 35.0;
+    # rounding the weight to 70.10 kg first would give 35.05 -> 35.1.
+    d = weight_based(0.5, basis="actual", cap=100.0, weight=70.096, height=None, sex="female")
+    assert d.uncapped_dose_mg == 35.0
+    assert d.basis_weight_kg == 70.1
 
 
 @given(mg_per_kg_st, weight_st, weight_st, height_st, sex_st, basis_st)
