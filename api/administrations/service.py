@@ -108,8 +108,9 @@ async def record_administration(
                 field=field,
             )
     _check_fields(session, body, clinic_tz)
+    nasal_spray = body.medication == "esketamine" and body.route == "intranasal"
     try:
-        if body.medication == "esketamine":
+        if nasal_spray:
             check_esketamine_devices(body.dose_mg, body.devices)
         elif body.devices is not None:
             raise AdministrationRuleError(
@@ -173,7 +174,7 @@ async def record_administration(
             raise Forbidden("Only a clinician may give more than the planned dose.")
 
     devices = body.devices
-    if body.medication == "esketamine" and devices is None:
+    if nasal_spray and devices is None:
         devices = round(body.dose_mg / ESKETAMINE_DEVICE_MG)
     row = Administration(
         session_id=session.id,

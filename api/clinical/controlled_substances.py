@@ -31,9 +31,10 @@ def dosage_form(medication: str, route: str) -> str:
     return FORMS.get((medication, route), route.replace("_", " "))
 
 
-def strength(medication: str, concentration_mg_per_ml: float | None) -> str | None:
-    """``28 mg/device`` for esketamine; ``50 mg/mL`` when a concentration was recorded."""
-    if medication == "esketamine":
+def strength(medication: str, route: str, concentration_mg_per_ml: float | None) -> str | None:
+    """``28 mg/device`` for esketamine nasal spray; ``50 mg/mL`` when a concentration was
+    recorded."""
+    if (medication, route) == ("esketamine", "intranasal"):
         return f"{ESKETAMINE_DEVICE_MG} mg/device"
     if concentration_mg_per_ml:
         return f"{concentration_mg_per_ml:g} mg/mL"

@@ -30,15 +30,18 @@ def plan_problems(plan: Mapping[str, object]) -> list[tuple[str, str]]:
         problems.append(("infusion_minutes", "required for iv_infusion"))
     if route != "iv_infusion" and plan.get("infusion_minutes") is not None:
         problems.append(("infusion_minutes", "only iv_infusion plans have infusion_minutes"))
-    if medication == "esketamine":
-        if route != "intranasal":
-            problems.append(("route", "esketamine is given intranasally (Spravato)"))
+    # SPEC §3 constrains intranasal esketamine (Spravato, whole 28 mg devices); esketamine by
+    # other routes (IV esketamine is used outside the US) is dosed like ketamine.
+    if medication == "esketamine" and route == "intranasal":
         if per_kg is not None:
-            problems.append(("dose_mg_per_kg", "esketamine is dosed in mg (whole 28 mg devices)"))
+            problems.append(
+                ("dose_mg_per_kg", "intranasal esketamine is dosed in mg (whole 28 mg devices)")
+            )
         if isinstance(fixed, int | float) and not _whole_devices(float(fixed)):
             problems.append(
                 ("dose_mg", f"esketamine dose_mg must be a multiple of {ESKETAMINE_DEVICE_MG}")
             )
+    if medication == "esketamine":
         minutes = plan.get("min_monitoring_minutes")
         if isinstance(minutes, int) and minutes < ESKETAMINE_MIN_MONITORING_MINUTES:
             problems.append(

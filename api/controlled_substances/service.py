@@ -36,7 +36,7 @@ def _entry(a: Administration, patient: Patient) -> dict[str, Any]:
         "substance": substance_name(a.medication),
         "dea_schedule": DEA_SCHEDULE,
         "dosage_form": dosage_form(a.medication, a.route),
-        "strength": strength(a.medication, a.concentration_mg_per_ml),
+        "strength": strength(a.medication, a.route, a.concentration_mg_per_ml),
         "medication": a.medication,
         "route": a.route,
         "lot_number": a.lot_number,

@@ -19,7 +19,7 @@ from tests.api.safety_helpers import (
     ready_to_discharge,
 )
 from tests.conftest import Staff, create_staff
-from tests.factories import ago, create_session, iso, transition
+from tests.factories import IV_PLAN, ago, create_session, iso, transition
 
 
 def dose(**overrides: Any) -> dict[str, Any]:
@@ -367,3 +367,35 @@ async def test_a_lot_expires_at_the_end_of_its_date_where_the_clinic_is(
             await ok(await give(client, sid, started_at=iso(started), expiry_date=str(local)), 201)
     finally:
         app.state.settings = settings
+
+
+async def test_iv_esketamine_is_dosed_like_ketamine_not_in_nasal_devices(
+    client: httpx.AsyncClient,
+) -> None:
+    """SPEC §3 constrains intranasal esketamine only: an IV esketamine plan is weight-based,
+    its doses are not whole 28 mg devices, and it still needs 120 minutes of monitoring."""
+    session = await dosing_session(
+        client, medication="esketamine", dose_mg_per_kg=0.25, min_monitoring_minutes=120
+    )
+    sid = session["id"]
+    record = await ok(await client.get(f"/v1/sessions/{sid}"))
+    assert record["planned_dose_mg"] == 20  # 0.25 mg/kg x 80 kg
+    body = await ok(
+        await give(client, sid, medication="esketamine", dose_mg=20, concentration_mg_per_ml=5),
+        201,
+    )
+    assert body["devices"] is None
+    r = await give(client, sid, medication="esketamine", dose_mg=0.5, devices=1)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "devices"]
+    log = await ok(await client.get("/v1/controlled-substances/log"))
+    [entry] = [e for e in log["items"] if e["administration_id"] == body["id"]]
+    assert entry["strength"] == "5 mg/mL"
+
+    patient = record["patient_id"]
+    r = await client.post(
+        f"/v1/patients/{patient}/dosing-plans",
+        json={**IV_PLAN, "medication": "esketamine", "min_monitoring_minutes": 60},
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"][-1] == "min_monitoring_minutes"

@@ -96,9 +96,10 @@ class TestVolumes:
 def test_controlled_substance_wording() -> None:
     assert substance_name("esketamine") == "esketamine hydrochloride"
     assert dosage_form("esketamine", "intranasal") == "nasal spray device"
-    assert strength("esketamine", None) == "28 mg/device"
-    assert strength("ketamine", 50) == "50 mg/mL"
-    assert strength("ketamine", None) is None
+    assert strength("esketamine", "intranasal", None) == "28 mg/device"
+    assert strength("esketamine", "iv_infusion", 5) == "5 mg/mL"
+    assert strength("ketamine", "iv_infusion", 50) == "50 mg/mL"
+    assert strength("ketamine", "im", None) is None
     assert disposal(0) is None
     assert disposal(None) is None
     assert disposal(4) is not None
