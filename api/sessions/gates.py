@@ -38,6 +38,9 @@ async def gate_readings(
             Observation.measured_at <= until,
             Observation.measured_at >= until - timedelta(hours=24),
         )
+        # Two readings of one vital at one measured_at: the one recorded last counts (the
+        # gate takes the later one in this order).
+        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
     )
     return [GateReading(code=c, value=v, measured_at=m) for c, v, m in rows]
 

@@ -114,10 +114,15 @@ async def session_record(db: AsyncSession, session: TreatmentSession) -> dict[st
 
 def summary_readings_query(session_id: uuid.UUID) -> Select[str, float, datetime]:
     """The readings the vitals summary needs (served by ix_observations_session_measured)."""
-    return select(Observation.code, Observation.value, Observation.measured_at).where(
-        Observation.session_id == session_id,
-        Observation.status == "final",
-        Observation.code.in_(("systolic_bp", "diastolic_bp", "spo2")),
+    return (
+        select(Observation.code, Observation.value, Observation.measured_at)
+        .where(
+            Observation.session_id == session_id,
+            Observation.status == "final",
+            Observation.code.in_(("systolic_bp", "diastolic_bp", "spo2")),
+        )
+        # ties at one measured_at: the reading recorded last comes last (and counts)
+        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
     )
 
 

@@ -291,3 +291,19 @@ async def test_readiness_lists_both_gates_and_changes_nothing(
     assert "missing_sedation_score" in codes
     after = await ok(await client.get(f"/v1/sessions/{sid}"))
     assert after["version"] == before["version"]
+
+
+async def test_of_two_readings_at_one_time_the_one_recorded_last_counts(
+    client: httpx.AsyncClient,
+) -> None:
+    # A nurse re-enters a mistyped SpO2 with the same measured_at (instead of retracting it):
+    # the gate and the summary take the reading recorded last, whichever order rows come in.
+    for first, last, ready in ((85, 97, True), (97, 85, False)):
+        session = await checked_in_session(client, at=30)
+        sid = session["id"]
+        at = ago(10)
+        vitals = [v for v in good_predose(at) if v["code"] != "spo2"]
+        await ok(await post_vitals(client, sid, [*vitals, vital("spo2", first, "%", at)]), 201)
+        await ok(await post_vitals(client, sid, [vital("spo2", last, "%", at)]), 201)
+        readiness = await ok(await client.get(f"/v1/sessions/{sid}/readiness"))
+        assert readiness["dosing"]["ready"] is ready, readiness
