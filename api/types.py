@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
@@ -38,6 +38,8 @@ Timestamp = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 # Ids are UUIDs, returned as strings. JSON output is pydantic's own UUID serialization (a
 # per-id Python serializer was a visible cost on 500-row pages and 100-reading batches).
 Id = uuid.UUID
+# A clinical record as it stands: retracted ones stay on record as ``entered-in-error``.
+RecordStatus = Literal["final", "entered-in-error"]
 
 
 class StrictModel(BaseModel):

@@ -7,11 +7,13 @@ from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin, utcnow
+from models.retraction import STATUS_CHECK, RetractableMixin
 
 
-class Administration(IdMixin, Base):
+class Administration(RetractableMixin, IdMixin, Base):
     """A dose given in a session, with its waste: the controlled-substance record
-    (21 CFR 1304.22(c); DOMAIN.md "Controlled substances"). Never deleted."""
+    (21 CFR 1304.22(c); DOMAIN.md "Controlled substances"). Never deleted: a mistaken one is
+    retracted (entered-in-error), stops counting toward the session total, and stays in the log."""
 
     __tablename__ = "administrations"
     __table_args__ = (
@@ -31,6 +33,7 @@ class Administration(IdMixin, Base):
         ),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_start"),
         CheckConstraint("devices IS NULL OR devices > 0", name="devices_positive"),
+        CheckConstraint(STATUS_CHECK, name="status"),
         Index("ix_administrations_session_started", "session_id", "started_at"),
         Index("ix_administrations_started_id", "started_at", "id"),
         Index("ix_administrations_lot_number", "lot_number"),

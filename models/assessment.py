@@ -8,17 +8,18 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin, utcnow
+from models.retraction import STATUS_CHECK, RetractableMixin
 
 INSTRUMENTS = ("phq9", "gad7", "pcl5", "madrs", "ybocs", "cadss", "moaas", "rass")
 _INSTRUMENT_SQL = ", ".join(f"'{i}'" for i in INSTRUMENTS)
 
 
-class Assessment(IdMixin, Base):
+class Assessment(RetractableMixin, IdMixin, Base):
     """One rating-scale result, scored by the server (SPEC §6, DOMAIN.md "Scales").
 
     ``items`` holds the answers of item instruments (null for MOAA/S and RASS, which are a
     single ``total``). ``total`` and ``band`` are computed when recorded and stored so the record
-    shows what the clinician saw.
+    shows what the clinician saw. A mistaken one is retracted (entered-in-error), never deleted.
     """
 
     __tablename__ = "assessments"
@@ -27,6 +28,7 @@ class Assessment(IdMixin, Base):
         CheckConstraint(
             "(items IS NULL) = (instrument IN ('moaas', 'rass'))", name="items_for_item_scales"
         ),
+        CheckConstraint(STATUS_CHECK, name="status"),
         Index("ix_assessments_session_administered", "session_id", "administered_at"),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -129,4 +130,134 @@ async def test_concurrent_migrate_commands_both_succeed(empty_url: str) -> None:
     ]
     outputs = await asyncio.gather(*(run.communicate() for run in runs))
     assert [run.returncode for run in runs] == [0, 0, 0], [o[0].decode()[-800:] for o in outputs]
+    assert await _diff(empty_url) == []
+
+
+async def test_doses_and_scores_recorded_before_0007_become_final(empty_url: str) -> None:
+    """Rows that exist when retraction arrives (migration 0007) read ``final``, and survive a
+    downgrade and upgrade again."""
+    import sqlalchemy as sa
+
+    await asyncio.to_thread(migrate, empty_url, "0006")
+    now = datetime.now(UTC)
+    ids = {name: uuid.uuid4() for name in ("patient", "plan", "revision", "session")}
+    tables = models.Base.metadata.tables
+    # The tables 0007 leaves alone are as the models say; the two it changes are written with
+    # their 0006 columns only.
+    administrations = sa.table(
+        "administrations",
+        *(sa.column(c.name, c.type) for c in tables["administrations"].columns),
+    )
+    assessments = sa.table(
+        "assessments", *(sa.column(c.name, c.type) for c in tables["assessments"].columns)
+    )
+    dose_id, score_id = uuid.uuid4(), uuid.uuid4()
+    engine = create_engine(make_settings(empty_url))
+    async with engine.begin() as conn:
+        await conn.execute(
+            tables["patients"].insert(),
+            {
+                "id": ids["patient"],
+                "mrn": f"M-{ids['patient'].hex[:8]}",
+                "given_name": "Ana",
+                "family_name": "Ruiz",
+                "birth_date": date(1984, 3, 9),
+                "sex": "female",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        await conn.execute(
+            tables["dosing_plans"].insert(),
+            {
+                "id": ids["plan"],
+                "patient_id": ids["patient"],
+                "status": "active",
+                "current_revision": 1,
+                "version": 1,
+                "created_at": now,
+            },
+        )
+        await conn.execute(
+            tables["dosing_plan_revisions"].insert(),
+            {
+                "id": ids["revision"],
+                "plan_id": ids["plan"],
+                "revision": 1,
+                "medication": "ketamine",
+                "route": "im",
+                "indication": "trd",
+                "dose_mg": 40,
+                "max_dose_mg": 60,
+                "min_monitoring_minutes": 60,
+                "thresholds": {},
+                "created_at": now,
+            },
+        )
+        await conn.execute(
+            tables["treatment_sessions"].insert(),
+            {
+                "id": ids["session"],
+                "patient_id": ids["patient"],
+                "plan_id": ids["plan"],
+                "plan_revision": 1,
+                "status": "scheduled",
+                "scheduled_at": now,
+                "dose_capped": False,
+                "version": 1,
+                "created_at": now,
+            },
+        )
+        await conn.execute(
+            administrations.insert().values(
+                id=dose_id,
+                session_id=ids["session"],
+                medication="ketamine",
+                route="im",
+                dose_mg=40,
+                started_at=now,
+                lot_number="OLD-1",
+                exceeds_planned_dose=False,
+                administered_by="someone",
+                recorded_at=now,
+            )
+        )
+        await conn.execute(
+            assessments.insert().values(
+                id=score_id,
+                session_id=ids["session"],
+                instrument="moaas",
+                total=5,
+                details={},
+                administered_at=now,
+                recorded_at=now,
+            )
+        )
+    await engine.dispose()
+
+    async def statuses() -> list[tuple[object, ...]]:
+        engine = create_engine(make_settings(empty_url))
+        try:
+            async with engine.connect() as conn:
+                return [
+                    tuple(row)
+                    for table in ("administrations", "assessments")
+                    for row in await conn.execute(
+                        sa.select(
+                            tables[table].c.status,
+                            tables[table].c.retracted_at,
+                            tables[table].c.retracted_by,
+                            tables[table].c.retraction_reason,
+                        )
+                    )
+                ]
+        finally:
+            await engine.dispose()
+
+    await asyncio.to_thread(migrate, empty_url)
+    assert await statuses() == [("final", None, None, None)] * 2
+    await asyncio.to_thread(migrate, empty_url, "0006", down=True)
+    await asyncio.to_thread(migrate, empty_url)
+    assert await statuses() == [("final", None, None, None)] * 2
     assert await _diff(empty_url) == []

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, status
 
 from api.administrations import service
 from api.administrations.schemas import (
+    RETRACT_EXAMPLES,
     AdministrationCreate,
     AdministrationList,
     AdministrationRead,
@@ -13,6 +16,7 @@ from api.db import DbSession
 from api.deps import ClinicTz
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit
+from api.vitals.schemas import RetractRequest
 
 router = APIRouter(
     prefix="/v1/sessions/{session_id}/administrations",
@@ -49,10 +53,45 @@ async def record_administration(
     "",
     response_model=AdministrationList,
     summary="Doses given in a session, in order, with the total against the planned dose",
+    description=(
+        "Retracted doses are left out unless `include_retracted=true`; `total_given_mg` never "
+        "counts them."
+    ),
     responses=problems(404),
 )
 async def list_administrations(
-    session_id: str, db: DbSession, audit: AuditDep, limit: Limit = 50, cursor: Cursor = None
+    session_id: str,
+    db: DbSession,
+    audit: AuditDep,
+    include_retracted: bool = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> AdministrationList:
-    page = await service.list_administrations(db, audit, session_id, limit=limit, cursor=cursor)
+    page = await service.list_administrations(
+        db, audit, session_id, include_retracted=include_retracted, limit=limit, cursor=cursor
+    )
     return AdministrationList.model_validate(page)
+
+
+@router.post(
+    "/{administration_id}/retract",
+    response_model=AdministrationRead,
+    summary="Retract a dose (entered-in-error); it stays on record and in the controlled log",
+    description=(
+        "The dose no longer counts toward the session's total given (so the planned-dose "
+        "ceiling and the REMS form leave it out); the controlled-substance log still lists it, "
+        "with its status and who retracted it, when and why. Already retracted: 409."
+    ),
+    responses=problems(404, 409),
+)
+async def retract(
+    session_id: str,
+    administration_id: str,
+    body: Annotated[RetractRequest, Body(openapi_examples=RETRACT_EXAMPLES)],
+    db: DbSession,
+    audit: AuditDep,
+) -> AdministrationRead:
+    row = await service.retract_administration(
+        db, audit, session_id, administration_id, body.reason
+    )
+    return AdministrationRead.model_validate(row)

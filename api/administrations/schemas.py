@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from fastapi.openapi.models import Example
 from pydantic import ConfigDict, Field
 
-from api.types import Id, PastTimestamp, ReadModel, StrictModel
+from api.types import Id, PastTimestamp, ReadModel, RecordStatus, StrictModel
 
 Medication = Literal["ketamine", "esketamine"]
 Route = Literal["iv_infusion", "im", "intranasal", "sublingual", "oral"]
@@ -82,10 +83,31 @@ class AdministrationRead(ReadModel):
     override_reason: str | None
     administered_by: str
     recorded_at: datetime
+    status: RecordStatus = Field(
+        description="`entered-in-error` once retracted: kept on record, no longer counted"
+    )
+    retracted_at: datetime | None = None
+    retracted_by: str | None = None
+    retraction_reason: str | None = None
 
 
 class AdministrationList(ReadModel):
     items: list[AdministrationRead]
     next_cursor: str | None = None
     planned_dose_mg: float | None = Field(description="The session's computed dose")
-    total_given_mg: float = Field(description="Sum of every dose given in the session")
+    total_given_mg: float = Field(
+        description="Sum of the doses given in the session, retracted ones excluded"
+    )
+
+
+# The request body is the readings' ``RetractRequest``; these are its examples for a dose.
+RETRACT_EXAMPLES: dict[str, Example] = {
+    "mistyped": {
+        "summary": "A dose typed wrong",
+        "value": {"reason": "typed 400 mg for 40 mg; the 40 mg dose is recorded separately"},
+    },
+    "wrong_session": {
+        "summary": "Recorded on the wrong patient's session",
+        "value": {"reason": "recorded on chair-3's session, given at chair-4"},
+    },
+}

@@ -25,11 +25,13 @@ from api.clinical.administration import (
     exceeds_planned_dose,
 )
 from api.deps import Actor
-from api.errors import Conflict, Forbidden, ValidationFailed, field_error
+from api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
+from api.retraction import mark_entered_in_error
 from api.sessions.service import OVERRIDE_ROLES, get_session, session_revision
 from api.types import parse_id
 from models import Administration, TreatmentSession, User
+from models.retraction import ENTERED_IN_ERROR
 
 # A dose is given once dosing has started: the dosing transition is where the pre-dose gate is
 # checked, and the reading phases and alerts count from its time. A dose recorded while the
@@ -63,9 +65,11 @@ async def witness_problem(db: AsyncSession, witness_id: str, actor: Actor) -> st
 
 
 async def given_mg(db: AsyncSession, session_id: uuid.UUID) -> float:
+    """The session's total given: what the planned-dose ceiling is checked against. A retracted
+    (entered-in-error) dose was never given and does not count."""
     total = await db.scalar(
         select(func.coalesce(func.sum(Administration.dose_mg), 0.0)).where(
-            Administration.session_id == session_id
+            Administration.session_id == session_id, Administration.not_retracted()
         )
     )
     return float(total or 0.0)
@@ -239,10 +243,18 @@ def _check_fields(session: TreatmentSession, body: AdministrationCreate, clinic_
 
 
 async def list_administrations(
-    db: AsyncSession, audit: Audit, session_id: str, *, limit: int, cursor: str | None
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    *,
+    include_retracted: bool,
+    limit: int,
+    cursor: str | None,
 ) -> dict[str, Any]:
     session = await get_session(db, session_id)
     stmt = select(Administration).where(Administration.session_id == session.id)
+    if not include_retracted:
+        stmt = stmt.where(Administration.not_retracted())
     stmt = keyset(
         stmt, cursor=cursor, limit=limit, sort=Administration.started_at, tiebreak=Administration.id
     )
@@ -259,11 +271,43 @@ async def list_administrations(
 
 
 async def administrations_for_session(
-    db: AsyncSession, session_id: uuid.UUID
+    db: AsyncSession, session_id: uuid.UUID, *, include_retracted: bool
 ) -> list[dict[str, Any]]:
-    rows = await db.scalars(
-        select(Administration)
-        .where(Administration.session_id == session_id)
-        .order_by(Administration.started_at, Administration.id)
-    )
+    """The session's doses in order: all of them for the record, only those that count
+    (``include_retracted=False``) for anything computed from them (the REMS form)."""
+    stmt = select(Administration).where(Administration.session_id == session_id)
+    if not include_retracted:
+        stmt = stmt.where(Administration.not_retracted())
+    rows = await db.scalars(stmt.order_by(Administration.started_at, Administration.id))
     return [administration_dict(r) for r in rows]
+
+
+async def retract_administration(
+    db: AsyncSession, audit: Audit, session_id: str, administration_id: str, reason: str
+) -> dict[str, Any]:
+    """SPEC §1: a mistaken dose is retracted, never deleted. It stays in the record and the
+    controlled-substance log (with its status) and stops counting toward the session total.
+
+    The session is locked as recording a dose locks it, so a dose recorded at the same moment
+    sees the total either with this one or without it, never in between."""
+    session = await get_session(db, session_id, for_update=True)
+    aid = parse_id(administration_id)
+    row = (
+        await db.scalar(
+            select(Administration).where(
+                Administration.id == aid, Administration.session_id == session.id
+            )
+        )
+        if aid
+        else None
+    )
+    if row is None:
+        raise NotFound(f"Session {session_id} has no administration {administration_id}.")
+    if row.status == ENTERED_IN_ERROR or not await mark_entered_in_error(
+        db, Administration, row.id, actor_id=audit.actor.id, reason=reason
+    ):
+        raise Conflict("This administration is already retracted.")
+    await db.refresh(row)
+    audit.record("retract", "administration", row.id, patient_id=session.patient_id)
+    # No live event: the streams carry readings, alerts and session status only (SPEC §8).
+    return administration_dict(row)

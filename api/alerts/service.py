@@ -1,4 +1,5 @@
-"""Alerts: raised on ingest and by PHQ-9 item 9, acknowledged by staff, resolved by retraction.
+"""Alerts: raised on ingest and by PHQ-9 item 9, acknowledged by staff, resolved by retraction
+(of the reading or the assessment that raised them).
 
 Rules (which readings alert, and how severe) live in :mod:`api.clinical.alerts`; this module only
 loads the session's pinned limits, stores decisions and answers queries. One reading raises at
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, false, func, select, update
+from sqlalchemy import ColumnElement, Select, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,10 +151,24 @@ async def resolve_alerts_for_observation(
 ) -> None:
     """A retracted reading no longer counts: the alert it raised is resolved (kept on record),
     and the live streams hear of it."""
+    await _resolve(db, session, Alert.observation_id == observation_id, "reading retracted")
+
+
+async def resolve_alerts_for_assessment(
+    db: AsyncSession, session: TreatmentSession, assessment_id: uuid.UUID
+) -> None:
+    """A retracted assessment (a mistyped PHQ-9 item 9) is resolved as a retracted reading's
+    alert is."""
+    await _resolve(db, session, Alert.assessment_id == assessment_id, "assessment retracted")
+
+
+async def _resolve(
+    db: AsyncSession, session: TreatmentSession, source: ColumnElement[bool], resolution: str
+) -> None:
     resolved = await db.execute(
         update(Alert)
-        .where(Alert.observation_id == observation_id, Alert.status != "resolved")
-        .values(status="resolved", resolved_at=utcnow(), resolution="reading retracted")
+        .where(source, Alert.status != "resolved")
+        .values(status="resolved", resolved_at=utcnow(), resolution=resolution)
         .returning(*Alert.__table__.c)
         .execution_options(synchronize_session=False)
     )
@@ -316,4 +331,5 @@ def _not_open_message(alert: Alert) -> str:
     if alert.status == "acknowledged":
         at = alert.acknowledged_at.isoformat() if alert.acknowledged_at else "earlier"
         return f"This alert was already acknowledged by {alert.acknowledged_by} at {at}."
-    return "This alert is resolved (its reading was retracted); there is nothing to acknowledge."
+    why = alert.resolution or "its source was retracted"
+    return f"This alert is resolved ({why}); there is nothing to acknowledge."

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, status
 
 from api.assessments import service
 from api.assessments.schemas import (
+    RETRACT_EXAMPLES,
     AssessmentCreate,
     AssessmentList,
     AssessmentRead,
@@ -13,6 +16,7 @@ from api.audit import AuditDep
 from api.db import DbSession
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit
+from api.vitals.schemas import RetractRequest
 
 router = APIRouter(
     prefix="/v1/sessions/{session_id}/assessments", tags=["assessments"], responses=PROBLEMS
@@ -50,6 +54,7 @@ async def record_assessment(
     "",
     response_model=AssessmentList,
     summary="A session's assessments, in the order they were administered",
+    description="Retracted assessments are left out unless `include_retracted=true`.",
     responses=problems(404),
 )
 async def list_assessments(
@@ -57,12 +62,40 @@ async def list_assessments(
     db: DbSession,
     audit: AuditDep,
     instrument: InstrumentName | None = None,
+    include_retracted: bool = False,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AssessmentList:
     rows, next_cursor = await service.list_assessments(
-        db, audit, session_id, instrument=instrument, limit=limit, cursor=cursor
+        db,
+        audit,
+        session_id,
+        instrument=instrument,
+        include_retracted=include_retracted,
+        limit=limit,
+        cursor=cursor,
     )
     return AssessmentList(
         items=[AssessmentRead.model_validate(r) for r in rows], next_cursor=next_cursor
     )
+
+
+@router.post(
+    "/{assessment_id}/retract",
+    response_model=AssessmentRead,
+    summary="Retract an assessment (entered-in-error); it stays on record",
+    description=(
+        "The score no longer counts for the discharge gate's sedation check, trends or the "
+        "REMS form, and the alert it raised (PHQ-9 item 9) is resolved. Already retracted: 409."
+    ),
+    responses=problems(404, 409),
+)
+async def retract(
+    session_id: str,
+    assessment_id: str,
+    body: Annotated[RetractRequest, Body(openapi_examples=RETRACT_EXAMPLES)],
+    db: DbSession,
+    audit: AuditDep,
+) -> AssessmentRead:
+    row = await service.retract_assessment(db, audit, session_id, assessment_id, body.reason)
+    return AssessmentRead.model_validate(row)

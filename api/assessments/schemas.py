@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from fastapi.openapi.models import Example
 from pydantic import ConfigDict, Field, StrictInt
 
-from api.types import Id, PastTimestamp, ReadModel, StrictModel
+from api.types import Id, PastTimestamp, ReadModel, RecordStatus, StrictModel
 
 InstrumentName = Literal["phq9", "gad7", "pcl5", "madrs", "ybocs", "cadss", "moaas", "rass"]
 
@@ -46,8 +47,27 @@ class AssessmentRead(ReadModel):
     recorded_by: str | None
     recorded_at: datetime
     alert_id: Id | None = None
+    status: RecordStatus = Field(
+        description="`entered-in-error` once retracted: kept on record, no longer counted"
+    )
+    retracted_at: datetime | None = None
+    retracted_by: str | None = None
+    retraction_reason: str | None = None
 
 
 class AssessmentList(ReadModel):
     items: list[AssessmentRead]
     next_cursor: str | None = None
+
+
+# The request body is the readings' ``RetractRequest``; these are its examples for a score.
+RETRACT_EXAMPLES: dict[str, Example] = {
+    "mistyped": {
+        "summary": "An item typed wrong",
+        "value": {"reason": "PHQ-9 item 9 typed as 2; the patient answered 0 (re-entered)"},
+    },
+    "wrong_patient": {
+        "summary": "Recorded on the wrong patient's session",
+        "value": {"reason": "MOAA/S recorded on chair-3's session, patient at chair-4"},
+    },
+}

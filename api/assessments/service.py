@@ -1,6 +1,7 @@
 """Rating scales scored on the server (SPEC §6; scoring rules in :mod:`api.clinical.scoring`).
 
 MOAA/S and RASS scores feed the discharge gate; PHQ-9 item 9 above 0 raises a critical alert.
+A mistaken score is retracted (entered-in-error): it stays on record and no longer counts.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.alerts.service import raise_assessment_alert
+from api.alerts.service import raise_assessment_alert, resolve_alerts_for_assessment
 from api.audit import Audit
 from api.clinical.alerts import phq9_self_harm_alert
 from api.clinical.gates import SEDATION_INSTRUMENTS, SedationScore
 from api.clinical.scoring import ScoringError, score_assessment
-from api.errors import Conflict, ValidationFailed, field_error
+from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
+from api.retraction import mark_entered_in_error
 from api.sessions.service import get_session
+from api.types import parse_id
 from models import Alert, Assessment
+from models.retraction import ENTERED_IN_ERROR
 
 _COLUMNS = [c.key for c in Assessment.__table__.columns]
 
@@ -32,11 +36,14 @@ def assessment_dict(row: Assessment, alert_id: uuid.UUID | None = None) -> dict[
 async def sedation_scores_for_session(
     db: AsyncSession, session_id: uuid.UUID
 ) -> list[SedationScore]:
+    """MOAA/S and RASS scores that count (retracted ones left out): the discharge gate's and the
+    REMS form's."""
     rows = await db.execute(
         select(Assessment.instrument, Assessment.total, Assessment.administered_at)
         .where(
             Assessment.session_id == session_id,
             Assessment.instrument.in_(tuple(SEDATION_INSTRUMENTS)),
+            Assessment.not_retracted(),
         )
         .order_by(Assessment.administered_at, Assessment.recorded_at)
     )
@@ -48,7 +55,9 @@ async def cadss_totals_for_session(
 ) -> list[tuple[datetime, int]]:
     rows = await db.execute(
         select(Assessment.administered_at, Assessment.total).where(
-            Assessment.session_id == session_id, Assessment.instrument == "cadss"
+            Assessment.session_id == session_id,
+            Assessment.instrument == "cadss",
+            Assessment.not_retracted(),
         )
     )
     return [(a, t) for a, t in rows]
@@ -107,6 +116,7 @@ async def list_assessments(
     session_id: str,
     *,
     instrument: str | None,
+    include_retracted: bool,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -117,6 +127,8 @@ async def list_assessments(
         .outerjoin(Alert, Alert.assessment_id == Assessment.id)
         .where(Assessment.session_id == session.id)
     )
+    if not include_retracted:
+        stmt = stmt.where(Assessment.not_retracted())
     if instrument is not None:
         stmt = stmt.where(Assessment.instrument == instrument)
     stmt = keyset(
@@ -127,3 +139,31 @@ async def list_assessments(
     )
     audit.record("read", "assessment", None, patient_id=session.patient_id)
     return [assessment_dict(a, alert_id) for a, alert_id in rows], next_cursor
+
+
+async def retract_assessment(
+    db: AsyncSession, audit: Audit, session_id: str, assessment_id: str, reason: str
+) -> dict[str, Any]:
+    """SPEC §1: a mistaken score is retracted, never deleted. It stays on record and stops
+    counting (discharge gate, trends, REMS form); the alert it raised (PHQ-9 item 9) is resolved
+    as a retracted reading's is, and the live streams hear of that."""
+    session = await get_session(db, session_id)
+    aid = parse_id(assessment_id)
+    row = (
+        await db.scalar(
+            select(Assessment).where(Assessment.id == aid, Assessment.session_id == session.id)
+        )
+        if aid
+        else None
+    )
+    if row is None:
+        raise NotFound(f"Session {session_id} has no assessment {assessment_id}.")
+    if row.status == ENTERED_IN_ERROR or not await mark_entered_in_error(
+        db, Assessment, row.id, actor_id=audit.actor.id, reason=reason
+    ):
+        raise Conflict("This assessment is already retracted.")
+    await db.refresh(row)
+    await resolve_alerts_for_assessment(db, session, row.id)
+    audit.record("retract", "assessment", row.id, patient_id=session.patient_id)
+    alert_id = await db.scalar(select(Alert.id).where(Alert.assessment_id == row.id))
+    return assessment_dict(row, alert_id)

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from api.types import Id, ReadModel
+from pydantic import Field
+
+from api.types import Id, ReadModel, RecordStatus
 
 
 class ControlledSubstanceEntry(ReadModel):
-    """One administration and its waste (21 CFR 1304.22(c))."""
+    """One administration and its waste (21 CFR 1304.22(c)), retracted or not."""
 
     administration_id: Id
     administered_at: datetime
@@ -36,6 +38,12 @@ class ControlledSubstanceEntry(ReadModel):
     exceeds_planned_dose: bool
     override_reason: str | None
     recorded_at: datetime
+    status: RecordStatus = Field(
+        description="`entered-in-error`: the dose was retracted; listed all the same"
+    )
+    retracted_at: datetime | None
+    retracted_by: str | None
+    retraction_reason: str | None
 
 
 class ControlledSubstanceLog(ReadModel):

@@ -1,4 +1,5 @@
-"""The controlled-substance log: every administration and its waste, oldest first."""
+"""The controlled-substance log: every administration and its waste, oldest first, retracted
+ones included (with their status)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,12 @@ def _entry(a: Administration, patient: Patient) -> dict[str, Any]:
         "exceeds_planned_dose": a.exceeds_planned_dose,
         "override_reason": a.override_reason,
         "recorded_at": a.recorded_at,
+        # A retracted dose is never hidden from the controlled-substance record: it is listed
+        # with its status and who retracted it, when and why.
+        "status": a.status,
+        "retracted_at": a.retracted_at,
+        "retracted_by": a.retracted_by,
+        "retraction_reason": a.retraction_reason,
     }
 
 

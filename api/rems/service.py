@@ -71,7 +71,7 @@ async def rems_form(
             "sex": patient.sex,
         },
         session={"dosing_started_at": session.dosing_started_at, "ended_at": session.ended_at},
-        administrations=await administrations_for_session(db, session.id),
+        administrations=await administrations_for_session(db, session.id, include_retracted=False),
         vitals_summary=record["vitals_summary"],
         sedation_scores=await sedation_scores_for_session(db, session.id),
         cadss_totals=await cadss_totals_for_session(db, session.id),

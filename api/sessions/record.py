@@ -1,4 +1,8 @@
-"""Parts of the session record owned by other domains (administrations, alerts)."""
+"""Parts of the session record owned by other domains (administrations, alerts).
+
+The record shows every administration, retracted ones too (with their status): it is the
+whole history of the session.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dic
 
     administrations = [
         AdministrationRead.model_validate(a).model_dump()
-        for a in await administrations_for_session(db, session.id)
+        for a in await administrations_for_session(db, session.id, include_retracted=True)
     ]
     return {
         "administrations": administrations,

@@ -110,11 +110,16 @@ async def _score_trend(
     db: AsyncSession, patient_id: uuid.UUID, instrument: str, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Scores oldest first; response/remission against the first score of the course (the
-    dosing plan the session belongs to); keyset on (administered_at, id)."""
+    dosing plan the session belongs to); keyset on (administered_at, id). Retracted scores are
+    neither listed nor a baseline."""
     base = (
         select(Assessment, TreatmentSession)
         .join(TreatmentSession, TreatmentSession.id == Assessment.session_id)
-        .where(TreatmentSession.patient_id == patient_id, Assessment.instrument == instrument)
+        .where(
+            TreatmentSession.patient_id == patient_id,
+            Assessment.instrument == instrument,
+            Assessment.not_retracted(),
+        )
     )
     stmt = base
     stmt = keyset(
@@ -168,6 +173,7 @@ async def _baselines(
             TreatmentSession.patient_id == patient_id,
             TreatmentSession.plan_id.in_(plan_ids),
             Assessment.instrument == instrument,
+            Assessment.not_retracted(),
         )
         .subquery()
     )
