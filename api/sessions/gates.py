@@ -31,7 +31,8 @@ async def gate_readings(
 ) -> list[GateReading]:
     """Non-retracted readings of the gated vitals up to ``until`` (gates only look back)."""
     rows = await db.execute(
-        select(Observation.code, Observation.value, Observation.measured_at).where(
+        select(Observation.code, Observation.value, Observation.measured_at)
+        .where(
             Observation.session_id == session_id,
             Observation.status == "final",
             Observation.code.in_(GATED_VITALS),
