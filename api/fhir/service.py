@@ -25,7 +25,7 @@ from api.fhir.errors import FhirError
 from api.integrations import fhir as translate
 from api.integrations.fhir import FhirInputError, InboundObservation, issue
 from api.integrations.ingest import Quarantine
-from api.sessions.service import get_session
+from api.sessions.service import get_session, lock_sessions
 from api.types import parse_id
 from api.vitals.service import (
     ReadingInput,
@@ -162,7 +162,9 @@ async def ingest_observation(
                 )
             ],
         )
-    session = await _target_session(db, inbound, path)
+    # Locked (and re-read) before the checks below: see lock_sessions.
+    target = await _target_session(db, inbound, path)
+    session = (await lock_sessions(db, [target.id]))[target.id]
     if after_end(session, inbound.measured_at):
         ended = translate.fhir_instant(session.ended_at) if session.ended_at else ""
         raise FhirError(

@@ -328,7 +328,9 @@ async def record_vitals(
 
     Returns the stored row for each item, in request order, and, when every item was a new
     reading, those rows' JSON array (already serialized for the live streams)."""
-    session = await get_session(db, session_id)
+    # Locked until commit (see lock_sessions): the end, phase and BP-pair checks below stay
+    # true until these readings are stored and their alerts raised.
+    session = await get_session(db, session_id, for_update=True)
     late = (  # a session still open takes any time (the common case: no per-item check)
         [i for i, item in enumerate(items) if after_end(session, item.measured_at)]
         if session.ended_at is not None
