@@ -509,9 +509,12 @@ async def retract_observation(
         raise NotFound(f"Session {session_id} has no reading {observation_id}.")
     if observation.status == "entered-in-error":
         raise Conflict("This reading is already retracted.")
-    await db.execute(
+    # Only a final reading is retracted: of two concurrent retractions, the second waits for the
+    # first's row lock, then finds the reading retracted and changes nothing (409 below), so
+    # the first one's reason and author stay.
+    result = await db.execute(
         update(Observation)
-        .where(Observation.id == observation.id)
+        .where(Observation.id == observation.id, Observation.status == "final")
         .values(
             status="entered-in-error",
             retracted_at=utcnow(),
@@ -520,6 +523,8 @@ async def retract_observation(
         )
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This reading is already retracted.")
     await db.refresh(observation)
     await resolve_alerts_for_observation(db, session, observation.id)
     audit.record("retract", "observation", observation.id, patient_id=session.patient_id)
