@@ -79,7 +79,9 @@ async def session_revision(db: AsyncSession, session: TreatmentSession) -> Dosin
 
 async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) -> TreatmentSession:
     patient = await get_patient(db, body.patient_id)
-    plan = await get_plan(db, body.dosing_plan_id)
+    # Shared lock: a discontinue (FOR UPDATE) waits for this session to commit, or this
+    # waits for the discontinue and then sees the plan discontinued (409).
+    plan = await get_plan(db, body.dosing_plan_id, lock="share")
     if plan.patient_id != patient.id:
         raise Conflict("The dosing plan belongs to another patient.", field="dosing_plan_id")
     if plan.status != "active":
