@@ -109,3 +109,38 @@ async def test_sessions_are_locked_in_id_order(
     assert locked == sorted(ids)
     assert set(sessions) == set(ids)
     assert all(s.id == k for k, s in sessions.items())
+
+
+async def test_a_fhir_bundle_locks_its_sessions_in_id_order(
+    client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Entries name their sessions in any order; the sessions are locked in id order before
+    any entry is stored (the entries lock them again, harmlessly)."""
+    sessions = [await checked_in_session(client) for _ in range(2)]
+    ids = sorted(uuid.UUID(s["id"]) for s in sessions)
+    by_id = {uuid.UUID(s["id"]): s for s in sessions}
+    locked: list[uuid.UUID] = []
+    original = sessions_service.get_session
+
+    async def recording(db: Any, session_id: Any, *, for_update: bool = False) -> Any:
+        if for_update:
+            locked.append(session_id)
+        return await original(db, session_id, for_update=for_update)
+
+    monkeypatch.setattr(sessions_service, "get_session", recording)
+    resources = [
+        heart_rate(by_id[sid]["patient_id"], ago(1), encounter={"reference": f"Encounter/{sid}"})
+        for sid in reversed(ids)  # the higher id first
+    ]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"request": {"method": "POST", "url": "Observation"}, "resource": r} for r in resources
+        ],
+    }
+    r = await integration_client.post("/fhir/R4", json=bundle)
+    assert r.status_code == 200, r.text
+    assert locked[:2] == ids
