@@ -25,7 +25,7 @@ from api.fhir.errors import FhirError
 from api.integrations import fhir as translate
 from api.integrations.fhir import FhirInputError, InboundObservation, issue
 from api.integrations.ingest import Quarantine
-from api.sessions.service import get_session
+from api.sessions.service import get_session, lock_sessions
 from api.types import parse_id
 from api.vitals.service import (
     ReadingInput,
@@ -162,7 +162,9 @@ async def ingest_observation(
                 )
             ],
         )
-    session = await _target_session(db, inbound, path)
+    # Locked (and re-read) before the checks below: see lock_sessions.
+    target = await _target_session(db, inbound, path)
+    session = (await lock_sessions(db, [target.id]))[target.id]
     if after_end(session, inbound.measured_at):
         ended = translate.fhir_instant(session.ended_at) if session.ended_at else ""
         raise FhirError(
@@ -249,6 +251,8 @@ async def ingest_bundle(
         bundle_type, entries = translate.parse_bundle(bundle)
     except FhirInputError as exc:
         raise FhirError(400, exc.issues) from None
+    if len(entries) > 1:
+        await _lock_targets(db, entries)
     responses: list[translate.EntryResponse] = []
     failures: list[tuple[int, Any, FhirError]] = []
     for index, resource in entries:
@@ -285,6 +289,22 @@ async def ingest_bundle(
             )
         return translate.transaction_response_bundle(responses), failures
     return translate.batch_response_bundle(responses), failures
+
+
+async def _lock_targets(db: AsyncSession, entries: Sequence[tuple[int, Any]]) -> None:
+    """Lock the sessions of every entry up front, in id order (see lock_sessions): entries
+    would otherwise lock them in entry order, and two bundles naming two sessions in opposite
+    orders could deadlock. An entry that names no session is skipped here and answered when
+    it is ingested."""
+    targets: set[uuid.UUID] = set()
+    for index, resource in entries:
+        path = f"Bundle.entry[{index}].resource"
+        try:
+            inbound = translate.parse_observation(resource, path=path)
+            targets.add((await _target_session(db, inbound, path)).id)
+        except (FhirInputError, FhirError):
+            continue
+    await lock_sessions(db, targets)
 
 
 class TransactionFailed(Exception):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.clinical.phase import phase_labeler
+from api.sessions.service import lock_sessions
 from api.vitals.service import (
     ReadingInput,
     after_end,
@@ -125,9 +126,11 @@ async def store_routed(
     by_session: dict[uuid.UUID, list[Routed]] = defaultdict(list)
     for item in items:
         by_session[item.session.id].append(item)
+    # Every target session locked (in id order) and re-read before any check against it.
+    sessions = await lock_sessions(db, by_session)
     now = recorded_at or utcnow()
-    for session_items in by_session.values():
-        session = session_items[0].session
+    for session_id, session_items in by_session.items():
+        session = sessions[session_id]
         phase_of = phase_labeler(session.dosing_started_at, session.dosing_ended_at)
         rows: list[tuple[int, dict[str, Any]]] = []
         for item in session_items:

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,9 +33,24 @@ def _validate(content: PlanContent) -> dict[str, Any]:
     return data
 
 
-async def get_plan(db: AsyncSession, plan_id: str | uuid.UUID) -> DosingPlan:
+async def get_plan(
+    db: AsyncSession, plan_id: str | uuid.UUID, *, lock: Literal["share", "update"] | None = None
+) -> DosingPlan:
+    """The plan; ``lock`` locks its row for the rest of the transaction (and re-reads it):
+    "share" for a change that depends on the plan's status (a new session), "update" for a
+    change of the plan itself (revise, discontinue). The two conflict, so a session is never
+    created on a plan being discontinued at the same time."""
     pid = plan_id if isinstance(plan_id, uuid.UUID) else parse_id(plan_id)
-    plan = await db.get(DosingPlan, pid) if pid is not None else None
+    plan = (
+        await db.get(
+            DosingPlan,
+            pid,
+            with_for_update=None if lock is None else {"read": lock == "share"},
+            populate_existing=lock is not None,
+        )
+        if pid is not None
+        else None
+    )
     if plan is None:
         raise NotFound(f"No dosing plan with id {plan_id}.")
     return plan
@@ -168,7 +183,7 @@ async def revise_plan(
     reason: str | None,
     if_match: str | None,
 ) -> PlanRead:
-    plan = await get_plan(db, plan_id)
+    plan = await get_plan(db, plan_id, lock="update")
     check_if_match(if_match, plan.version)
     if plan.status != "active":
         raise Conflict("A discontinued plan cannot be revised.")
@@ -187,7 +202,7 @@ async def revise_plan(
 async def discontinue_plan(
     db: AsyncSession, audit: Audit, plan_id: str, body: DiscontinueRequest, if_match: str | None
 ) -> PlanRead:
-    plan = await get_plan(db, plan_id)
+    plan = await get_plan(db, plan_id, lock="update")
     check_if_match(if_match, plan.version)
     if plan.status != "active":
         raise Conflict("The plan is already discontinued.")

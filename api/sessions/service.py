@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,13 +56,32 @@ async def get_session(
     return session
 
 
+async def lock_sessions(
+    db: AsyncSession, session_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, TreatmentSession]:
+    """Lock the rows of the sessions a request stores readings to, for the rest of its
+    transaction, and re-read them.
+
+    Every path that stores readings takes this lock before it checks anything against the
+    session (timeline, phase, end, BP partners): a transition or an administration of the
+    session (which lock it the same way) waits for the readings to commit, or the readings wait
+    for the transition and then see its timeline; two posts to one session are serialized.
+    FOR UPDATE, the same strength as the transition's, so it conflicts with it. Locked in id
+    order, so two requests that each touch several sessions cannot deadlock. (SQLite: a no-op;
+    every transaction there is BEGIN IMMEDIATE.)
+    """
+    return {sid: await get_session(db, sid, for_update=True) for sid in sorted(set(session_ids))}
+
+
 async def session_revision(db: AsyncSession, session: TreatmentSession) -> DosingPlanRevision:
     return await get_revision(db, session.plan_id, session.plan_revision)
 
 
 async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) -> TreatmentSession:
     patient = await get_patient(db, body.patient_id)
-    plan = await get_plan(db, body.dosing_plan_id)
+    # Shared lock: a discontinue (FOR UPDATE) waits for this session to commit, or this
+    # waits for the discontinue and then sees the plan discontinued (409).
+    plan = await get_plan(db, body.dosing_plan_id, lock="share")
     if plan.patient_id != patient.id:
         raise Conflict("The dosing plan belongs to another patient.", field="dosing_plan_id")
     if plan.status != "active":

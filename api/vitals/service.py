@@ -328,7 +328,9 @@ async def record_vitals(
 
     Returns the stored row for each item, in request order, and, when every item was a new
     reading, those rows' JSON array (already serialized for the live streams)."""
-    session = await get_session(db, session_id)
+    # Locked until commit (see lock_sessions): the end, phase and BP-pair checks below stay
+    # true until these readings are stored and their alerts raised.
+    session = await get_session(db, session_id, for_update=True)
     late = (  # a session still open takes any time (the common case: no per-item check)
         [i for i, item in enumerate(items) if after_end(session, item.measured_at)]
         if session.ended_at is not None
@@ -507,9 +509,12 @@ async def retract_observation(
         raise NotFound(f"Session {session_id} has no reading {observation_id}.")
     if observation.status == "entered-in-error":
         raise Conflict("This reading is already retracted.")
-    await db.execute(
+    # Only a final reading is retracted: of two concurrent retractions, the second waits for the
+    # first's row lock, then finds the reading retracted and changes nothing (409 below), so
+    # the first one's reason and author stay.
+    result = await db.execute(
         update(Observation)
-        .where(Observation.id == observation.id)
+        .where(Observation.id == observation.id, Observation.status == "final")
         .values(
             status="entered-in-error",
             retracted_at=utcnow(),
@@ -518,6 +523,8 @@ async def retract_observation(
         )
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This reading is already retracted.")
     await db.refresh(observation)
     await resolve_alerts_for_observation(db, session, observation.id)
     audit.record("retract", "observation", observation.id, patient_id=session.patient_id)
