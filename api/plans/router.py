@@ -72,10 +72,13 @@ async def list_revisions(plan_id: str, db: DbSession, audit: AuditDep) -> list[R
     "/v1/dosing-plans/{plan_id}/revisions/{n}",
     response_model=RevisionRead,
     summary="One revision of a plan",
-    responses=problems(404),
+    responses=problems(404, 422),
 )
 async def read_revision(
-    plan_id: str, n: Annotated[int, Path(ge=1)], db: DbSession, audit: AuditDep
+    plan_id: str,
+    n: Annotated[int, Path(description="Revision number (an integer; one that names none: 404)")],
+    db: DbSession,
+    audit: AuditDep,
 ) -> RevisionRead:
     return await service.read_revision(db, audit, plan_id, n)
 

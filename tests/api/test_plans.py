@@ -155,3 +155,23 @@ async def test_nurse_cannot_write_plans_but_can_read(
     assert r.status_code == 403
     plan = await create_plan(client, patient["id"])
     assert (await nurse_client.get(f"/v1/dosing-plans/{plan['id']}")).status_code == 200
+
+
+@pytest.mark.parametrize("n", ["0", "-1", "2", "2147483648", "99999999999999999999"])
+async def test_revision_number_that_names_nothing_is_404(client: httpx.AsyncClient, n: str) -> None:
+    """SPEC §1: an id that names nothing is 404 (the plan has revision 1 only)."""
+    plan = await create_plan(client, (await create_patient(client))["id"])
+    r = await client.get(f"/v1/dosing-plans/{plan['id']}/revisions/{n}")
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("n", ["abc", "1.5", "one"])
+async def test_revision_number_that_is_not_an_integer_is_422(
+    client: httpx.AsyncClient, n: str
+) -> None:
+    plan = await create_plan(client, (await create_patient(client))["id"])
+    r = await client.get(f"/v1/dosing-plans/{plan['id']}/revisions/{n}")
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["loc"] == ["path", "n"]
