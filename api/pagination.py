@@ -56,7 +56,9 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
         raise ValidationFailed([field_error(["query", "cursor"], "invalid cursor")]) from None
 
 
-_INT64 = 2**63
+# Integer sort keys are INTEGER columns (plan revision numbers): a value outside 32 bits names
+# no position and would fail when bound on PostgreSQL.
+_INT32 = 2**31
 
 
 def _decode_value(kind: type, value: Any) -> Any:
@@ -79,7 +81,7 @@ def _decode_value(kind: type, value: Any) -> Any:
             raise ValueError
         return value
     if kind is int:
-        if type(value) is not int or not -_INT64 <= value < _INT64:
+        if type(value) is not int or not -_INT32 <= value < _INT32:
             raise ValueError
         return value
     if kind is float:

@@ -31,7 +31,8 @@ BAD_CURSORS = [
     forge(WHEN, 5),  # a number where a UUID is expected
     forge(WHEN, None),
     forge(WHEN, [ID]),
-    forge(5, ID),  # a number where a timestamp or a string is expected
+    forge(5.5, ID),  # a number where a timestamp, a string or an integer is expected
+    forge(2**40, ID),  # not an INTEGER column's value either
     forge(True, ID),
     forge({"a": 1}, ID),
     forge(WHEN, "not-a-uuid"),
@@ -61,7 +62,7 @@ async def list_urls(client: httpx.AsyncClient) -> list[tuple[str, str, dict[str,
     """(who, path, extra query) for every paginated list of the REST API; the lists sorted by
     something else than a timestamp come last."""
     s = await create_session(client)
-    sid, pid = s["id"], s["patient_id"]
+    sid, pid, plan_id = s["id"], s["patient_id"], s["dosing_plan_id"]
     return [
         ("clinician", "/v1/sessions", {}),
         ("clinician", f"/v1/sessions/{sid}/vitals", {}),
@@ -75,13 +76,15 @@ async def list_urls(client: httpx.AsyncClient) -> list[tuple[str, str, dict[str,
         ("clinician", f"/v1/patients/{pid}/trends", {"instrument": "phq9"}),
         ("admin", "/v1/audit-events", {}),
         ("admin", "/v1/integrations/quarantine", {}),
+        ("clinician", f"/v1/patients/{pid}/dosing-plans", {}),
         ("clinician", "/v1/patients", {}),  # sorted by names
         ("clinician", "/v1/patients", {"q": "ruiz"}),
         ("admin", "/v1/devices", {}),  # sorted by identifier
+        ("clinician", f"/v1/dosing-plans/{plan_id}/revisions", {}),  # sorted by number
     ]
 
 
-NOT_BY_TIME = 3
+NOT_BY_TIME = 4
 
 
 def assert_cursor_422(r: httpx.Response, where: str) -> None:
