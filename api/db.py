@@ -15,6 +15,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.types import String
 
 from api.config import Settings
 
@@ -24,6 +28,34 @@ def json_dumps(value: Any) -> str:
     faster than the standard library on the ingest path, where every reading becomes a live
     event. Non-string keys are written as strings, as ``json.dumps`` does."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class unicode_lower(GenericFunction[str]):
+    """``lower()`` that lowercases every letter, not only ASCII ones, on both databases.
+
+    PostgreSQL's ``lower()`` follows the database's ctype (a UTF-8 locale lowercases ``Á``);
+    SQLite's built-in ``lower()`` knows ASCII only, so on SQLite this compiles to
+    ``vigil_lower()``, which :func:`_configure_sqlite` registers on every connection. It has
+    its own name rather than replacing ``lower`` so that no other tool opening the file gets a
+    different ``lower()`` silently; it is used in queries only, never in the schema.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(unicode_lower)
+def _unicode_lower_default(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _unicode_lower_sqlite(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"vigil_lower({compiler.process(element.clauses, **kw)})"
+
+
+def _sqlite_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -78,7 +110,8 @@ def _ping_on_checkout(engine: AsyncEngine) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """Foreign keys on, WAL, and write transactions that take the lock up front.
+    """Foreign keys on, WAL, write transactions that take the lock up front, and a Unicode
+    ``vigil_lower()`` (see :class:`unicode_lower`).
 
     SQLite upgrades a read lock to a write lock lazily and fails at once (no busy wait) when two
     transactions race that upgrade; ``BEGIN IMMEDIATE`` serializes writers instead, which is what
@@ -94,6 +127,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        dbapi_connection.create_function("vigil_lower", 1, _sqlite_lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import math
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar, TypeVarTuple
 
 import orjson
@@ -39,25 +40,55 @@ def encode_cursor(*values: datetime | uuid.UUID | str | int | float | None) -> s
 
 
 def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
-    """Decode a cursor into values of the given kinds; a bad cursor is a 422 on ``cursor``."""
+    """Decode a cursor into values of the given kinds; a bad cursor is a 422 on ``cursor``.
+
+    A cursor comes back from the client, so it is untrusted input: anything that is not exactly
+    what :func:`encode_cursor` could have written for these kinds (wrong shape, wrong JSON type,
+    a timestamp that overflows once in UTC, a string the database cannot bind) is refused here,
+    before it reaches a query, on every list at once.
+    """
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(kinds):
             raise ValueError
-        out: list[Any] = []
-        for kind, value in zip(kinds, raw, strict=True):
-            if kind is datetime:
-                parsed = datetime.fromisoformat(value)
-                if parsed.tzinfo is None:
-                    raise ValueError
-                out.append(parsed)
-            elif kind is uuid.UUID:
-                out.append(uuid.UUID(value))
-            else:
-                out.append(kind(value))
-        return out
-    except (ValueError, TypeError, orjson.JSONDecodeError):
+        return [_decode_value(kind, value) for kind, value in zip(kinds, raw, strict=True)]
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise ValidationFailed([field_error(["query", "cursor"], "invalid cursor")]) from None
+
+
+# Integer sort keys are INTEGER columns (plan revision numbers): a value outside 32 bits names
+# no position and would fail when bound on PostgreSQL.
+_INT32 = 2**31
+
+
+def _decode_value(kind: type, value: Any) -> Any:
+    """One cursor value of ``kind``; ValueError (or OverflowError) when it cannot be one."""
+    if kind is datetime:
+        if not isinstance(value, str):
+            raise ValueError
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError
+        # Converted here, not when bound: 0001-01-01T00:00:00+01:00 is before year 1 in UTC.
+        return parsed.astimezone(UTC)
+    if kind is uuid.UUID:
+        if not isinstance(value, str):
+            raise ValueError
+        return uuid.UUID(value)
+    if kind is str:
+        # PostgreSQL text cannot hold NUL (the driver would fail when binding it).
+        if not isinstance(value, str) or "\x00" in value:
+            raise ValueError
+        return value
+    if kind is int:
+        if type(value) is not int or not -_INT32 <= value < _INT32:
+            raise ValueError
+        return value
+    if kind is float:
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise ValueError
+        return float(value)
+    raise NotImplementedError(f"cursor values of kind {kind!r}")  # a bug, not a bad cursor
 
 
 def keyset(

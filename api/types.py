@@ -24,6 +24,16 @@ def _not_in_future(value: datetime) -> datetime:
     return value
 
 
+def _not_after_now(value: datetime) -> datetime:
+    """No tolerance at all: for times that decide something as of themselves (a transition's
+    ``at`` is when its gate is evaluated: a discharge ``at`` a minute ahead would count a minute
+    of monitoring that has not happened yet). SPEC §4: never in the future."""
+    value = _to_utc(value)
+    if value > datetime.now(UTC):
+        raise ValueError("timestamp is later than the server clock; leave it out to mean now")
+    return value
+
+
 def _to_utc(value: datetime) -> datetime:
     try:
         return value.astimezone(UTC)
@@ -33,6 +43,8 @@ def _to_utc(value: datetime) -> datetime:
 
 # A timestamp in a request: RFC 3339 with an explicit offset, not in the future; kept in UTC.
 PastTimestamp = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+# A timestamp in a request that may not be later than the server clock at all (no tolerance).
+NotFutureTimestamp = Annotated[AwareDatetime, AfterValidator(_not_after_now)]
 # A timestamp in a request that may lie in the future (e.g. a session's scheduled time).
 Timestamp = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 # Ids are UUIDs, returned as strings. JSON output is pydantic's own UUID serialization (a

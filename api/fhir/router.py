@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -198,11 +198,12 @@ def _after(cursor: str | None) -> datetime | None:
         value = datetime.fromisoformat(
             base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         )
-    except (ValueError, UnicodeDecodeError):
+        if value.tzinfo is None:
+            raise ValueError
+        # In UTC here, not when bound: 0001-01-01T00:00:00+01:00 overflows there (a 500).
+        return value.astimezone(UTC)
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise FhirError(400, [issue("invalid", "invalid _cursor", ["_cursor"])]) from None
-    if value.tzinfo is None:
-        raise FhirError(400, [issue("invalid", "invalid _cursor", ["_cursor"])])
-    return value
 
 
 @router.get(

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import String, literal, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
+from api.db import unicode_lower
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.etag import check_if_match
 from api.pagination import decode_cursor, encode_cursor
@@ -70,28 +71,46 @@ async def update_patient(
     return patient
 
 
+def _contains(q: str) -> str:
+    """A LIKE pattern matching ``q`` anywhere, its own ``%``, ``_`` and ``\\`` taken literally."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 async def search_patients(
     db: AsyncSession, audit: Audit, *, q: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Patient], str | None]:
-    family = func.lower(Patient.family_name)
-    given = func.lower(Patient.given_name)
-    stmt = select(Patient).order_by(family, given, Patient.id).limit(limit + 1)
-    if q:
-        like = f"%{q.strip().lower()}%"
+    """Case-insensitive (every letter, not only ASCII) on both databases: the column and the
+    query go through the same SQL ``unicode_lower``; keyset on (family, given, id) lowered,
+    the cursor holding the keys exactly as the database computed them."""
+    family = unicode_lower(Patient.family_name)
+    given = unicode_lower(Patient.given_name)
+    stmt = (
+        select(Patient, family.label("family_key"), given.label("given_key"))
+        .order_by(family, given, Patient.id)
+        .limit(limit + 1)
+    )
+    if q and q.strip():
+        like = unicode_lower(literal(_contains(q.strip()), String()))
         stmt = stmt.where(
-            or_(family.like(like), given.like(like), func.lower(Patient.mrn).like(like))
+            or_(
+                family.like(like, escape="\\"),
+                given.like(like, escape="\\"),
+                unicode_lower(Patient.mrn).like(like, escape="\\"),
+            )
         )
     if cursor:
         last_family, last_given, last_id = decode_cursor(cursor, (str, str, uuid.UUID))
         stmt = stmt.where(
             tuple_(family, given, Patient.id) > tuple_(last_family, last_given, last_id)
         )
-    rows = list((await db.scalars(stmt)).all())
+    rows = list((await db.execute(stmt)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(last.family_name.lower(), last.given_name.lower(), last.id)
-    for patient in rows:
+        next_cursor = encode_cursor(last.family_key, last.given_key, last.Patient.id)
+    patients = [row.Patient for row in rows]
+    for patient in patients:
         audit.record("read", "patient", patient.id, patient_id=patient.id)
-    return rows, next_cursor
+    return patients, next_cursor

@@ -8,6 +8,7 @@ from api.audit import AuditDep
 from api.db import DbSession
 from api.etag import set_etag
 from api.openapi import PROBLEMS, problems
+from api.pagination import Cursor, Limit, Page
 from api.plans import service
 from api.plans.schemas import (
     DiscontinueRequest,
@@ -38,12 +39,17 @@ async def create_plan(
 
 @router.get(
     "/v1/patients/{patient_id}/dosing-plans",
-    response_model=list[PlanRead],
-    summary="A patient's dosing plans",
-    responses=problems(404),
+    response_model=Page[PlanRead],
+    summary="A patient's dosing plans (newest first, paginated)",
+    responses=problems(404, 422),
 )
-async def list_patient_plans(patient_id: str, db: DbSession, audit: AuditDep) -> list[PlanRead]:
-    return await service.list_patient_plans(db, audit, patient_id)
+async def list_patient_plans(
+    patient_id: str, db: DbSession, audit: AuditDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[PlanRead]:
+    items, next_cursor = await service.list_patient_plans(
+        db, audit, patient_id, limit=limit, cursor=cursor
+    )
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get(
@@ -60,22 +66,30 @@ async def read_plan(plan_id: str, db: DbSession, audit: AuditDep, response: Resp
 
 @router.get(
     "/v1/dosing-plans/{plan_id}/revisions",
-    response_model=list[RevisionRead],
-    summary="Every revision of a plan",
-    responses=problems(404),
+    response_model=Page[RevisionRead],
+    summary="Every revision of a plan (oldest first, paginated)",
+    responses=problems(404, 422),
 )
-async def list_revisions(plan_id: str, db: DbSession, audit: AuditDep) -> list[RevisionRead]:
-    return await service.list_revisions(db, audit, plan_id)
+async def list_revisions(
+    plan_id: str, db: DbSession, audit: AuditDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[RevisionRead]:
+    items, next_cursor = await service.list_revisions(
+        db, audit, plan_id, limit=limit, cursor=cursor
+    )
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get(
     "/v1/dosing-plans/{plan_id}/revisions/{n}",
     response_model=RevisionRead,
     summary="One revision of a plan",
-    responses=problems(404),
+    responses=problems(404, 422),
 )
 async def read_revision(
-    plan_id: str, n: Annotated[int, Path(ge=1)], db: DbSession, audit: AuditDep
+    plan_id: str,
+    n: Annotated[int, Path(description="Revision number (an integer; one that names none: 404)")],
+    db: DbSession,
+    audit: AuditDep,
 ) -> RevisionRead:
     return await service.read_revision(db, audit, plan_id, n)
 

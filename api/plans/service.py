@@ -13,6 +13,7 @@ from api.audit import Audit
 from api.clinical.plan_rules import plan_problems
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.etag import check_if_match
+from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.plans.schemas import DiscontinueRequest, PlanContent, PlanRead, RevisionRead
 from api.types import parse_id
@@ -144,15 +145,22 @@ async def read_plan(db: AsyncSession, audit: Audit, plan_id: str) -> PlanRead:
     return plan_read(plan, revision)
 
 
-async def list_revisions(db: AsyncSession, audit: Audit, plan_id: str) -> list[RevisionRead]:
+async def list_revisions(
+    db: AsyncSession, audit: Audit, plan_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[RevisionRead], str | None]:
+    """Oldest revision first; keyset on (revision, id) (revision is unique per plan)."""
     plan = await get_plan(db, plan_id)
-    rows = await db.scalars(
-        select(DosingPlanRevision)
-        .where(DosingPlanRevision.plan_id == plan.id)
-        .order_by(DosingPlanRevision.revision)
+    stmt = keyset(
+        select(DosingPlanRevision).where(DosingPlanRevision.plan_id == plan.id),
+        cursor=cursor,
+        limit=limit,
+        sort=DosingPlanRevision.revision,
+        tiebreak=DosingPlanRevision.id,
+        kind=int,
     )
+    rows, next_cursor = cut_page(list(await db.scalars(stmt)), limit, lambda r: (r.revision, r.id))
     audit.record("read", "dosing_plan", plan.id, patient_id=plan.patient_id)
-    return [RevisionRead.model_validate(r) for r in rows]
+    return [RevisionRead.model_validate(r) for r in rows], next_cursor
 
 
 async def read_revision(db: AsyncSession, audit: Audit, plan_id: str, n: int) -> RevisionRead:
@@ -219,19 +227,27 @@ async def discontinue_plan(
     return plan_read(plan, revision)
 
 
-async def list_patient_plans(db: AsyncSession, audit: Audit, patient_id: str) -> list[PlanRead]:
+async def list_patient_plans(
+    db: AsyncSession, audit: Audit, patient_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[PlanRead], str | None]:
+    """Newest plan first, each with its current revision; keyset on (created_at, id)."""
     patient = await get_patient(db, patient_id)
-    rows = (
-        await db.execute(
-            select(DosingPlan, DosingPlanRevision)
-            .join(
-                DosingPlanRevision,
-                (DosingPlanRevision.plan_id == DosingPlan.id)
-                & (DosingPlanRevision.revision == DosingPlan.current_revision),
-            )
-            .where(DosingPlan.patient_id == patient.id)
-            .order_by(DosingPlan.created_at.desc(), DosingPlan.id)
+    stmt = keyset(
+        select(DosingPlan, DosingPlanRevision)
+        .join(
+            DosingPlanRevision,
+            (DosingPlanRevision.plan_id == DosingPlan.id)
+            & (DosingPlanRevision.revision == DosingPlan.current_revision),
         )
-    ).all()
+        .where(DosingPlan.patient_id == patient.id),
+        cursor=cursor,
+        limit=limit,
+        sort=DosingPlan.created_at,
+        tiebreak=DosingPlan.id,
+        descending=True,
+    )
+    rows, next_cursor = cut_page(
+        list((await db.execute(stmt)).all()), limit, lambda r: (r[0].created_at, r[0].id)
+    )
     audit.record("read", "dosing_plan", None, patient_id=patient.id)
-    return [plan_read(plan, revision) for plan, revision in rows]
+    return [plan_read(plan, revision) for plan, revision in rows], next_cursor

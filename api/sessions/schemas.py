@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from api.types import Id, PastTimestamp, ReadModel, StrictModel, Timestamp
+from api.types import Id, NotFutureTimestamp, ReadModel, StrictModel, Timestamp
 
 SessionStatus = Literal[
     "scheduled", "checked_in", "dosing", "monitoring", "discharged", "cancelled", "transferred"
@@ -45,7 +45,12 @@ class TransitionRequest(StrictModel):
     )
 
     to: SessionStatus
-    at: PastTimestamp | None = None
+    # Never in the future, not even within §1's 2-minute tolerance for readings (SPEC §4).
+    at: NotFutureTimestamp | None = Field(
+        default=None,
+        description="When the step happened (default now); may be in the past, never later "
+        "than the server clock, and not before the previous step.",
+    )
     reason: str | None = Field(default=None, min_length=1, max_length=2000)
     override_reason: str | None = Field(default=None, min_length=1, max_length=2000)
     weight_kg: float | None = Field(default=None, gt=1, le=400, allow_inf_nan=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
 from tests.api.safety_helpers import (
@@ -20,6 +22,7 @@ from tests.factories import (
     create_plan,
     create_session,
     good_predose,
+    now,
     post_vitals,
     transition,
     vital,
@@ -307,3 +310,19 @@ async def test_of_two_readings_at_one_time_the_one_recorded_last_counts(
         await ok(await post_vitals(client, sid, [vital("spo2", last, "%", at)]), 201)
         readiness = await ok(await client.get(f"/v1/sessions/{sid}/readiness"))
         assert readiness["dosing"]["ready"] is ready, readiness
+
+
+async def test_discharge_at_in_the_near_future_cannot_satisfy_min_monitoring_early(
+    client: httpx.AsyncClient,
+) -> None:
+    """59 minutes into a 60-minute minimum: a discharge dated 90 s ahead is refused (422),
+    it does not count monitoring that has not happened yet."""
+    session = await monitoring_session(
+        client, dosing_at=59, monitoring_at=10, min_monitoring_minutes=60
+    )
+    sid = session["id"]
+    await ready_to_discharge(client, sid)
+    r = await transition(client, sid, "discharged", at=now() + timedelta(seconds=90))
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in r.json()["errors"]] == [["body", "at"]]
+    assert (await client.get(f"/v1/sessions/{sid}")).json()["status"] == "monitoring"

@@ -113,3 +113,54 @@ async def test_unknown_patient_is_404(client: httpx.AsyncClient, pid: str) -> No
     r = await client.get(f"/v1/patients/{pid}")
     assert r.status_code == 404
     assert r.json()["title"] == "Not found"
+
+
+async def search(client: httpx.AsyncClient, q: str, **params: object) -> list[str]:
+    r = await client.get("/v1/patients", params={"q": q, **params})
+    assert r.status_code == 200, r.text
+    return [p["family_name"] for p in r.json()["items"]]
+
+
+async def test_search_is_case_insensitive_beyond_ascii(client: httpx.AsyncClient) -> None:
+    tag = uuid.uuid4().hex[:8]
+    await create_patient(client, family_name=f"Ávila{tag}")
+    await create_patient(client, family_name=f"ÖZTÜRK{tag}", given_name="Çağla")
+    for q in (f"Ávila{tag}", f"ávila{tag}", f"ÁVILA{tag}", f"vila{tag}"):
+        assert await search(client, q) == [f"Ávila{tag}"], q
+    for q in (f"öztürk{tag}", f"Öztürk{tag}", f"ÖZTÜRK{tag}"):
+        assert await search(client, q) == [f"ÖZTÜRK{tag}"], q
+    assert f"ÖZTÜRK{tag}" in await search(client, "çağla", limit=500)
+
+
+async def test_keyset_paging_over_non_ascii_names_skips_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    names = [f"Ávila{tag}", f"Álvarez{tag}", f"Ábalos{tag}", f"ágreda{tag}", f"Avila{tag}"]
+    for name in names:
+        await create_patient(client, family_name=name, given_name=f"Zed{tag}")
+    whole = await search(client, f"zed{tag}")
+    assert sorted(whole) == sorted(names)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"q": f"zed{tag}", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/v1/patients", params=params)).json()
+        seen += [p["family_name"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == whole
+
+
+async def test_like_wildcards_in_q_are_literal(client: httpx.AsyncClient) -> None:
+    tag = uuid.uuid4().hex[:8]
+    names = {c: f"{tag}x{c}y" for c in ("_", "%", "\\", "z")}
+    for name in names.values():
+        await create_patient(client, family_name=name)
+    for c, name in names.items():
+        assert await search(client, f"{tag}x{c}y") == [name], c
+    for q in ("_", "%", "\\"):
+        r = await client.get("/v1/patients", params={"q": q, "limit": 500})
+        for p in r.json()["items"]:
+            assert q in p["family_name"] + p["given_name"] + p["mrn"], (q, p)

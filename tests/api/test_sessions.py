@@ -234,3 +234,21 @@ async def test_concurrent_changes_with_the_same_etag_one_wins(client: httpx.Asyn
     assert codes.count(200) == 1, codes
     assert set(codes) <= {200, 409, 412}
     assert len((await client.get(f"/v1/sessions/{sid}")).json()["transitions"]) == 1
+
+
+@pytest.mark.parametrize("ahead_seconds", [100, 5])
+async def test_transition_at_later_than_the_server_clock_is_422(
+    client: httpx.AsyncClient, ahead_seconds: int
+) -> None:
+    """SPEC §4: a transition's `at` is never in the future, not even within the 2-minute
+    tolerance readings get (SPEC §1)."""
+    sid = (await create_session(client))["id"]
+    r = await transition(
+        client, sid, "checked_in", weight_kg=70, at=now() + timedelta(seconds=ahead_seconds + 1)
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [e["loc"] for e in r.json()["errors"]] == [["body", "at"]]
+    assert (await client.get(f"/v1/sessions/{sid}")).json()["status"] == "scheduled"
+    r = await transition(client, sid, "checked_in", weight_kg=70, at=now())
+    assert r.status_code == 200, r.text
