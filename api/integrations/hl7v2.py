@@ -387,9 +387,6 @@ def parse_oru(message: str, *, clinic_tz: tzinfo) -> ParsedOru:
     patient_mrn: str | None = None
     seen_pid = False
     obr: _ObrContext | None = None
-    # Vendors often put OBX-18 only on the first (device header) row: later rows inherit it.
-    group_device: str | None = None  # latest OBX-18 EUI-64 in the current OBR group
-    message_device: str | None = None  # latest OBX-18 EUI-64 anywhere before this row
     obx_index = 0
 
     for segment in parsed[1:]:
@@ -399,13 +396,12 @@ def parse_oru(message: str, *, clinic_tz: tzinfo) -> ParsedOru:
             patient_mrn = _value(segment, 3, 1, 1) or None
         elif segment_id == "OBR":
             obr = _ObrContext(observed_at=_value(segment, 7), device=_ei_eui64(segment, 3))
-            group_device = None
         elif segment_id == "OBX":
             obx_index += 1
-            own_device = _ei_eui64(segment, 18)
-            group_device = own_device or group_device
-            device = group_device or (obr.device if obr else None) or message_device or msh_device
-            message_device = own_device or message_device
+            # SPEC §8: this row's own OBX-18, else its OBR's OBR-3, else MSH-3. Nothing is
+            # carried over from other OBX rows: a row without its own device id must never be
+            # attributed to a device named on another row (another patient's monitor).
+            device = _ei_eui64(segment, 18) or (obr.device if obr else None) or msh_device
             outcome = _read_obx(
                 segment,
                 obx_index=obx_index,

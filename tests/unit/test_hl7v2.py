@@ -176,6 +176,9 @@ class TestGatewayMessage:
 
 
 # EUI-64 only in OBX-18 of the first OBX (the MDS row); MSH-3 and OBR-3 are plain names.
+# SPEC §8 takes the device of each OBX from that OBX's own OBX-18, its OBR-3 or MSH-3 only, so
+# the metric rows below the header carry no device and are routed by PID-3 (DOMAIN.md lists this
+# vendor shape; SPEC wins: a guessed device could be another patient's monitor).
 FIRST_OBX_DEVICE = er7(
     "MSH|^~\\&|CENTRAL^^|WARD|||20240305101500+0100||ORU^R01^ORU_R01|C-1|P|2.6",
     "PID|||B-2^^^VIGIL^MR",
@@ -188,16 +191,17 @@ FIRST_OBX_DEVICE = er7(
 
 
 class TestDeviceIdentification:
-    def test_first_obx_device_applies_to_following_rows(self) -> None:
+    def test_a_header_rows_device_is_not_inherited_by_the_rows_below(self) -> None:
         parsed = parse_oru(FIRST_OBX_DEVICE, clinic_tz=UTC)
         assert [s.reason for s in parsed.skipped] == ["device_header"]
         assert [(r.code, r.device_identifier) for r in parsed.readings] == [
-            ("spo2", "0123456789ABCDEF"),
-            ("heart_rate", "0123456789ABCDEF"),
+            ("spo2", None),
+            ("heart_rate", None),
         ]
+        assert parsed.patient_mrn == "B-2"
         assert parsed.readings[0].measured_at == datetime(2024, 3, 5, 9, 15, tzinfo=UTC)
 
-    def test_obx18_wins_over_obr3_and_msh3(self) -> None:
+    def test_each_obx_uses_its_own_obx18_else_its_obr3_else_msh3(self) -> None:
         message = er7(
             "MSH|^~\\&|MON^AAAAAAAAAAAAAAAA^EUI-64||||20240305101500+0000||ORU^R01|C-2|P|2.6",
             "OBR|1||X^^BBBBBBBBBBBBBBBB^EUI-64||||20240305101500+0000",
@@ -211,10 +215,22 @@ class TestDeviceIdentification:
         devices = [r.device_identifier for r in parse_oru(message, clinic_tz=UTC).readings]
         assert devices == [
             "CCCCCCCCCCCCCCCC",  # its own OBX-18
-            "CCCCCCCCCCCCCCCC",  # inherited from the earlier row of the same OBR group
+            "BBBBBBBBBBBBBBBB",  # no OBX-18: its OBR's OBR-3, not the row above's OBX-18
             "0009fbFFFF9b42b3",  # a new OBR group with its own OBR-3 EUI-64
-            "CCCCCCCCCCCCCCCC",  # no OBR-3: the message's device row still applies
+            "AAAAAAAAAAAAAAAA",  # no OBX-18, no OBR-3: MSH-3, not an earlier group's OBX-18
         ]
+
+    def test_obr3_wins_over_an_earlier_rows_obx18_in_the_same_group(self) -> None:
+        message = er7(
+            "MSH|^~\\&|GATEWAY|CLINIC|||20240305101500+0000||ORU^R01|C-5|P|2.6",
+            "OBR|1||BBBBBBBBBBBBBBBB^^^EUI-64||||20240305101500+0000",
+            "OBX|1|NM|147842^^MDC||88|/min|||||F|||||||AAAAAAAAAAAAAAAA^^^EUI-64",
+            "OBX|2|NM|150456^^MDC||91|%|||||F",
+            "OBR|2||||||20240305101500+0000",
+            "OBX|3|NM|150456^^MDC||90|%|||||F",
+        )
+        devices = [r.device_identifier for r in parse_oru(message, clinic_tz=UTC).readings]
+        assert devices == ["AAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBB", None]
 
     def test_obr3_universal_id_is_used_when_present(self) -> None:
         message = er7(

@@ -1,0 +1,167 @@
+"""HL7 v2 rows: which device a row belongs to, what identifies a reading, which rows are readings.
+
+Over HTTP and over MLLP (same service, same answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.integrations.mllp import MllpServer, frame
+from tests.factories import ago
+from tests.integrations.helpers import (
+    BPM,
+    HEADER,
+    HR,
+    PCT,
+    SPO2,
+    ack_segments,
+    bound_session,
+    hl7_time,
+    obx,
+    oru,
+)
+
+Send = Callable[[str], Awaitable[str]]
+
+
+def control() -> str:
+    return f"MSG{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["http", "mllp"])
+async def send(
+    request: pytest.FixtureRequest, app: FastAPI, integration_client: httpx.AsyncClient
+) -> Any:
+    """Send one ER7 message and return the ACK text, over HTTP or over an MLLP socket."""
+    if request.param == "http":
+
+        async def over_http(message: str) -> str:
+            r = await integration_client.post(
+                "/v1/integrations/hl7v2",
+                content=message,
+                headers={"content-type": "application/hl7-v2"},
+            )
+            assert r.status_code == 200, r.text
+            return r.text
+
+        yield over_http
+        return
+
+    server = MllpServer(app)
+    port = await server.start("127.0.0.1", 0)
+    serving = asyncio.create_task(server.serve_forever())
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def over_mllp(message: str) -> str:
+        writer.write(frame(message))
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.readuntil(b"\x1c\r"), 10)
+        return raw[1:-2].decode()
+
+    try:
+        yield over_mllp
+    finally:
+        writer.close()
+        serving.cancel()
+        await server.close()
+
+
+async def readings(client: httpx.AsyncClient, session_id: str) -> list[tuple[str, float]]:
+    items = (await client.get(f"/v1/sessions/{session_id}/vitals")).json()["items"]
+    return sorted((o["code"], o["value"]) for o in items)
+
+
+async def quarantined(admin: httpx.AsyncClient, control_id: str) -> list[dict[str, Any]]:
+    items = (
+        await admin.get("/v1/integrations/quarantine", params={"channel": "hl7v2", "limit": 500})
+    ).json()["items"]
+    return sorted(
+        (q for q in items if q["message_control_id"] == control_id),
+        key=lambda q: q["item_index"] or 0,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 1. The device of each OBX: its own OBX-18, else its OBR-3, else MSH-3 (SPEC §8)
+# --------------------------------------------------------------------------------------------
+
+
+async def test_a_row_without_obx18_goes_to_its_obr3_device_not_the_row_above(
+    send: Send,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    session_a, device_a = await bound_session(client, nurse_client, admin_client)
+    session_b, device_b = await bound_session(client, nurse_client, admin_client)
+    a, b = device_a["identifier"], device_b["identifier"]
+    at = ago(2)
+    message = "\r".join(
+        [
+            f"MSH|^~\\&|GATEWAY|CLINIC|||{hl7_time(at)}||ORU^R01^ORU_R01|{control()}|P|2.6",
+            f"OBR|1||{b}^^^EUI-64|182777000^monitoring of patient^SNOMED-CT|||{hl7_time(at)}",
+            obx(1, HR, "88", BPM, at, device=a),
+            obx(2, SPO2, "91", PCT, at),  # no OBX-18: OBR-3 names device B
+        ]
+    )
+    assert ack_segments(await send(message))["MSA"][1] == "AA"
+    assert await readings(client, session_a["id"]) == [("heart_rate", 88)]
+    assert await readings(client, session_b["id"]) == [("spo2", 91)]
+
+
+async def test_a_later_group_without_a_device_uses_msh3_not_an_earlier_groups_obx18(
+    send: Send,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    session_a, device_a = await bound_session(client, nurse_client, admin_client)
+    session_b, device_b = await bound_session(client, nurse_client, admin_client)
+    a, b = device_a["identifier"], device_b["identifier"]
+    at = ago(2)
+    message = "\r".join(
+        [
+            f"MSH|^~\\&|MINDRAY^{b}^EUI-64|CLINIC|||{hl7_time(at)}||ORU^R01^ORU_R01|"
+            f"{control()}|P|2.6",
+            f"OBR|1|||182777000^monitoring of patient^SNOMED-CT|||{hl7_time(at)}",
+            obx(1, HR, "99", BPM, at, device=a),
+            f"OBR|2|||182777000^monitoring of patient^SNOMED-CT|||{hl7_time(at)}",
+            obx(2, SPO2, "90", PCT, at),  # no OBX-18, no OBR-3: MSH-3 names device B
+        ]
+    )
+    assert ack_segments(await send(message))["MSA"][1] == "AA"
+    assert await readings(client, session_a["id"]) == [("heart_rate", 99)]
+    assert await readings(client, session_b["id"]) == [("spo2", 90)]
+
+
+async def test_a_header_rows_obx18_is_not_inherited_and_the_row_is_quarantined(
+    send: Send,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    """An MDS header row naming a device, metric rows below it without OBX-18, no OBR-3, no
+    EUI-64 in MSH-3 and no PID: the metric row has no device and nothing to route by."""
+    session, device = await bound_session(client, nurse_client, admin_client)
+    control_id = control()
+    message = oru(
+        control_id,
+        [
+            obx(1, HEADER, "", "", None, device=device["identifier"], status="X"),
+            obx(2, HR, "72", BPM, ago(2)),
+        ],
+    )
+    ack = ack_segments(await send(message))
+    assert ack["MSA"][1] == "AE"
+    assert "OBX 2 unrouted" in ack["ERR"][8]
+    assert await readings(client, session["id"]) == []
+    kept = await quarantined(admin_client, control_id)
+    assert [(q["item_index"], q["reason"]) for q in kept] == [(2, "unrouted")]
