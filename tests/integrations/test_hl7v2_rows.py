@@ -15,13 +15,16 @@ import pytest
 from fastapi import FastAPI
 
 from api.integrations.mllp import MllpServer, frame
-from tests.factories import ago
+from tests.factories import ago, create_patient, create_plan, create_session, transition
 from tests.integrations.helpers import (
     BPM,
+    DIA,
     HEADER,
     HR,
+    MMHG,
     PCT,
     SPO2,
+    SYS,
     ack_segments,
     bound_session,
     hl7_time,
@@ -165,3 +168,81 @@ async def test_a_header_rows_obx18_is_not_inherited_and_the_row_is_quarantined(
     assert await readings(client, session["id"]) == []
     kept = await quarantined(admin_client, control_id)
     assert [(q["item_index"], q["reason"]) for q in kept] == [(2, "unrouted")]
+
+
+# --------------------------------------------------------------------------------------------
+# 2. A reading is its device + OBX-3 + time: a monitor resending its last NIBP stores it once
+# --------------------------------------------------------------------------------------------
+
+
+async def test_the_last_nibp_resent_in_later_messages_is_stored_and_alerted_once(
+    send: Send,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    session, device = await bound_session(client, nurse_client, admin_client)
+    r = await transition(client, session["id"], "dosing", at=ago(20), override_reason="test")
+    assert r.status_code == 200, r.text
+    eui = device["identifier"]
+    cuff_at = ago(10)
+    acks = []
+    for i in range(3):  # each message: a new heart rate and the same (high) cuff pressure
+        message = oru(
+            control(),
+            [
+                obx(1, HR, str(80 + i), BPM, ago(3 - i), device=eui),
+                obx(2, SYS, "195", MMHG, cuff_at, device=eui),
+                obx(3, DIA, "100", MMHG, cuff_at, device=eui),
+            ],
+        )
+        acks.append(ack_segments(await send(message))["MSA"])
+    assert [a[1] for a in acks] == ["AA", "AA", "AA"]
+    assert "stored 3, duplicate 0" in acks[0][3]
+    assert "stored 1, duplicate 2" in acks[1][3]
+    assert "stored 1, duplicate 2" in acks[2][3]
+    assert await readings(client, session["id"]) == [
+        ("diastolic_bp", 100),
+        ("heart_rate", 80),
+        ("heart_rate", 81),
+        ("heart_rate", 82),
+        ("systolic_bp", 195),
+    ]
+    alerts = (await client.get(f"/v1/sessions/{session['id']}/alerts")).json()
+    items = alerts["items"] if isinstance(alerts, dict) else alerts
+    assert len(items) == 1
+
+
+async def test_the_same_code_and_time_from_another_device_is_another_reading(
+    send: Send,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    session_a, device_a = await bound_session(client, nurse_client, admin_client)
+    session_b, device_b = await bound_session(client, nurse_client, admin_client)
+    at = ago(2)
+    for device, value in ((device_a, "71"), (device_b, "72")):
+        message = oru(control(), [obx(1, HR, value, BPM, at, device=device["identifier"])])
+        assert ack_segments(await send(message))["MSA"][1] == "AA"
+    assert await readings(client, session_a["id"]) == [("heart_rate", 71)]
+    assert await readings(client, session_b["id"]) == [("heart_rate", 72)]
+
+
+async def test_readings_without_a_device_are_told_apart_by_patient(
+    send: Send, client: httpx.AsyncClient
+) -> None:
+    """Routed by PID-3: two patients' readings of one code at one time are two readings."""
+    at = ago(2)
+    sessions = []
+    for value in ("95", "88"):
+        patient = await create_patient(client)
+        plan = await create_plan(client, patient["id"])
+        session = await create_session(client, plan=plan)
+        r = await transition(client, session["id"], "checked_in", weight_kg=70, at=ago(30))
+        assert r.status_code == 200, r.text
+        message = oru(control(), [obx(1, SPO2, value, PCT, at)], mrn=patient["mrn"])
+        assert ack_segments(await send(message))["MSA"][1] == "AA"
+        sessions.append(session)
+    assert await readings(client, sessions[0]["id"]) == [("spo2", 95)]
+    assert await readings(client, sessions[1]["id"]) == [("spo2", 88)]
