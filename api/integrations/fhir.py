@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 from api.clinical.vitals import VITALS, VitalCode, canonical_unit_spelling
+from api.types import future_problem
 
 FHIR_VERSION = "4.0.1"
 LOINC = "http://loinc.org"
@@ -342,10 +343,15 @@ def _effective(resource: Mapping[str, Any], path: str, issues: _Issues) -> datet
         issues.add("value", f"{key} must be a string", f"{path}.{key}")
         return None
     try:
-        return parse_fhir_datetime(raw)
+        moment = parse_fhir_datetime(raw)
     except ValueError as exc:
         issues.add("value", str(exc), f"{path}.{key}")
         return None
+    future = future_problem(moment)
+    if future is not None:
+        issues.add("value", f"{key} {raw!r}: {future}", f"{path}.{key}")
+        return None
+    return moment
 
 
 def _reference_id(

@@ -22,6 +22,7 @@ from typing import Any
 import hl7
 
 from api.clinical.vitals import VITALS, VitalCode, canonical_unit_spelling
+from api.types import future_problem
 
 # --------------------------------------------------------------------------------------------
 # Code tables
@@ -522,6 +523,9 @@ def _numeric_reading(
         measured_at = parse_dtm(time_text, clinic_tz=clinic_tz)
     except ValueError as exc:
         return RejectedObx(obx_index, "invalid_time", raw, f"{source}: {exc}")
+    future = future_problem(measured_at)
+    if future is not None:
+        return RejectedObx(obx_index, "invalid_time", raw, f"{source} {time_text!r}: {future}")
 
     return DeviceReading(
         obx_index=obx_index,

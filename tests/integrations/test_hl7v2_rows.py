@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.integrations.mllp import MllpServer, frame
-from tests.factories import ago, create_patient, create_plan, create_session, transition
+from tests.factories import ago, create_patient, create_plan, create_session, now, transition
 from tests.integrations.helpers import (
     BPM,
     DIA,
@@ -246,3 +247,42 @@ async def test_readings_without_a_device_are_told_apart_by_patient(
         sessions.append(session)
     assert await readings(client, sessions[0]["id"]) == [("spo2", 95)]
     assert await readings(client, sessions[1]["id"]) == [("spo2", 88)]
+
+
+# --------------------------------------------------------------------------------------------
+# 3. SPEC §1: a time more than 2 minutes in the future is refused (the row, AE, quarantined)
+# --------------------------------------------------------------------------------------------
+
+
+async def test_a_reading_in_the_future_is_rejected_and_quarantined(
+    send: Send,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    session, device = await bound_session(client, nurse_client, admin_client)
+    eui = device["identifier"]
+    control_id = control()
+    message = oru(
+        control_id,
+        [
+            obx(1, HR, "72", BPM, now() + timedelta(hours=3), device=eui),  # OBX-14
+            obx(2, SPO2, "97", PCT, None, device=eui),  # OBR-7, below: also in the future
+            obx(3, HR, "70", BPM, now() + timedelta(seconds=60), device=eui),  # within 2 min
+        ],
+        observed=now() + timedelta(minutes=10),
+    )
+    ack = ack_segments(await send(message))
+    assert ack["MSA"][1] == "AE"
+    assert ack["MSA"][2] == control_id
+    assert "OBX 1 invalid_time" in ack["ERR"][8]
+    assert "OBX 2 invalid_time" in ack["ERR"][8]
+    assert "in the future" in ack["ERR"][8]
+    assert ack["ERR"][3].startswith("102^")
+    assert await readings(client, session["id"]) == [("heart_rate", 70)]
+    kept = await quarantined(admin_client, control_id)
+    assert [(q["item_index"], q["reason"]) for q in kept] == [
+        (1, "invalid_time"),
+        (2, "invalid_time"),
+    ]
+    assert kept[0]["raw"]["obx"].startswith("OBX|1|NM|147842")
