@@ -167,7 +167,10 @@ def parse_fhir_datetime(value: str) -> datetime:
         micro,
         tzinfo=_tz(match["tz"]),
     )
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"{value!r} is out of range once converted to UTC") from None
 
 
 class _Issues:

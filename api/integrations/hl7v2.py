@@ -219,6 +219,25 @@ def strip_mllp(raw: bytes | str) -> str:
     return "\r".join(stripped for line in lines if (stripped := line.strip()))
 
 
+def peek_header(raw: bytes | str) -> tuple[str | None, str | None, str | None]:
+    """MSH-10, MSH-3 and MSH-4 (ER7 text) read without the parser, for answering a message
+    whose processing failed unexpectedly; never raises. (None, None, None) when unreadable."""
+    try:
+        text = strip_mllp(raw)
+        if not text.startswith("MSH") or len(text) < 8:
+            return None, None, None
+        fields = text.split("\r", 1)[0].split(text[3])
+        component = fields[1][:1] if len(fields) > 1 else "^"
+
+        def field(n: int) -> str | None:  # MSH-1 is the separator itself: MSH-n is fields[n-1]
+            return (fields[n - 1].strip() or None) if len(fields) >= n else None
+
+        control = (field(10) or "").split(component, 1)[0].strip() or None
+        return control, field(3), field(4)
+    except Exception:  # a last resort: whatever went wrong, answer without the header
+        return None, None, None
+
+
 # --------------------------------------------------------------------------------------------
 # Field access on python-hl7 segments
 # --------------------------------------------------------------------------------------------
@@ -258,7 +277,8 @@ _MIN_READING_DIGITS = 12  # YYYYMMDDHHMM: a reading needs at least minute precis
 def parse_dtm(value: str, *, clinic_tz: tzinfo) -> datetime:
     """Parse an HL7 DTM (``YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]``) to an aware UTC datetime.
 
-    A value without an offset is local time in ``clinic_tz``. Raises ValueError when malformed.
+    A value without an offset is local time in ``clinic_tz``. Raises ValueError when malformed
+    or outside what a datetime can hold once in UTC (never OverflowError).
     """
     match = _DTM_RE.match(value.strip())
     if match is None:
@@ -271,13 +291,17 @@ def parse_dtm(value: str, *, clinic_tz: tzinfo) -> datetime:
     microsecond = int((frac or "0").ljust(6, "0"))
     local = datetime(int(digits[:4]), month, day, hour, minute, second, microsecond)
     if offset is None:
-        return local.replace(tzinfo=clinic_tz).astimezone(UTC)
-    sign = -1 if offset[0] == "-" else 1
-    hours, minutes = int(offset[1:3]), int(offset[3:5])
-    if hours > 14 or minutes > 59:
-        raise ValueError(f"offset out of range: {value!r}")
-    tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    return local.replace(tzinfo=tz).astimezone(UTC)
+        tz = clinic_tz
+    else:
+        sign = -1 if offset[0] == "-" else 1
+        hours, minutes = int(offset[1:3]), int(offset[3:5])
+        if hours > 14 or minutes > 59:
+            raise ValueError(f"offset out of range: {value!r}")
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        return local.replace(tzinfo=tz).astimezone(UTC)
+    except OverflowError:  # e.g. 99991231235959-1400 is past year 9999 in UTC
+        raise ValueError(f"out of range once converted to UTC: {value!r}") from None
 
 
 def _dtm_digits(value: str) -> int:

@@ -54,3 +54,14 @@ async def test_an_observation_in_the_future_is_a_422_operation_outcome(
     r = await post("/fhir/R4/Observation", json=heart_rate(pid, now() + timedelta(seconds=60)))
     assert r.status_code == 201, r.text
     assert await count_readings(client, session["id"]) == 1
+
+
+async def test_times_beyond_the_calendar_are_a_422_not_a_500(
+    client: httpx.AsyncClient, integration_client: httpx.AsyncClient
+) -> None:
+    session = await checked_in_session(client)
+    resource = heart_rate(session["patient_id"], ago(2))
+    for text in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        resource["effectiveDateTime"] = text
+        body = outcome(await integration_client.post("/fhir/R4/Observation", json=resource), 422)
+        assert body["issue"][0]["expression"] == ["Observation.effectiveDateTime"]

@@ -286,3 +286,50 @@ async def test_a_reading_in_the_future_is_rejected_and_quarantined(
         (2, "invalid_time"),
     ]
     assert kept[0]["raw"]["obx"].startswith("OBX|1|NM|147842")
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Times at the calendar's limits are a rejected row, never a 500 or an ACK without MSA-2
+# --------------------------------------------------------------------------------------------
+
+
+async def test_times_beyond_the_calendar_once_in_utc_are_rejected_rows(
+    send: Send,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    session, device = await bound_session(client, nurse_client, admin_client)
+    eui = device["identifier"]
+    control_id = control()
+    rows = [
+        f"OBX|{n}|NM|{HR}|1.1.1.{n}|72|{BPM}|||||R|||{time}||||{eui}^^{eui}^EUI-64"
+        for n, time in ((1, "99991231235959-1400"), (2, "00010101000000+1400"))
+    ]
+    ack = ack_segments(await send(oru(control_id, rows)))
+    assert ack["MSA"][1] == "AE"
+    assert ack["MSA"][2] == control_id
+    assert "OBX 1 invalid_time" in ack["ERR"][8]
+    assert "OBX 2 invalid_time" in ack["ERR"][8]
+    assert await readings(client, session["id"]) == []
+    kept = await quarantined(admin_client, control_id)
+    assert [(q["item_index"], q["reason"]) for q in kept] == [
+        (1, "invalid_time"),
+        (2, "invalid_time"),
+    ]
+
+
+async def test_an_mllp_message_that_fails_unexpectedly_is_answered_with_its_msh10(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("api.integrations.mllp.process_message", broken)
+    control_id = control()
+    server = MllpServer(app)
+    ack = await server.process(oru(control_id, [obx(1, HR, "72", BPM, ago(1))]).encode(), None)
+    fields = ack_segments(ack)
+    assert fields["MSA"][1:3] == ["AE", control_id]
+    assert fields["MSH"][4] == "MINDRAY_VS900"  # the original sender, as MSH-5
+    assert fields["ERR"][3].startswith("207^")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import hl7
@@ -456,6 +456,19 @@ class TestParseDtm:
     def test_malformed(self, value: str) -> None:
         with pytest.raises(ValueError, match=r".+"):
             parse_dtm(value, clinic_tz=UTC)
+
+    @pytest.mark.parametrize(
+        ("value", "clinic"),
+        [
+            ("99991231235959-1400", UTC),
+            ("00010101000000+1400", UTC),
+            ("00010101000000", timezone(timedelta(hours=5))),  # the clinic zone's offset
+            ("99991231235959", timezone(timedelta(hours=-5))),
+        ],
+    )
+    def test_out_of_range_once_in_utc_is_a_value_error(self, value: str, clinic: tzinfo) -> None:
+        with pytest.raises(ValueError, match="out of range"):
+            parse_dtm(value, clinic_tz=clinic)
 
     def test_fixed_offset_clinic_zone(self) -> None:
         clinic = timezone(timedelta(hours=2))
