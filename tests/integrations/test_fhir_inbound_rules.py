@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -65,3 +66,61 @@ async def test_times_beyond_the_calendar_are_a_422_not_a_500(
         resource["effectiveDateTime"] = text
         body = outcome(await integration_client.post("/fhir/R4/Observation", json=resource), 422)
         assert body["issue"][0]["expression"] == ["Observation.effectiveDateTime"]
+
+
+# --------------------------------------------------------------------------------------------
+# An identifier already used for another session's reading: 409, as in REST
+# --------------------------------------------------------------------------------------------
+
+
+async def vitals(client: httpx.AsyncClient, session_id: str) -> list[tuple[str, float]]:
+    items = (await client.get(f"/v1/sessions/{session_id}/vitals")).json()["items"]
+    return sorted((o["code"], o["value"]) for o in items)
+
+
+async def test_an_identifier_used_for_another_patients_reading_is_a_409(
+    client: httpx.AsyncClient, integration_client: httpx.AsyncClient
+) -> None:
+    first, second = await checked_in_session(client), await checked_in_session(client)
+    ident = [{"system": "urn:example:monitor", "value": f"x-{uuid.uuid4().hex}"}]
+    at = ago(3)
+    post = integration_client.post
+    r = await post(
+        "/fhir/R4/Observation", json=heart_rate(first["patient_id"], at, identifier=ident)
+    )
+    assert r.status_code == 201, r.text
+
+    # The same resource again is the same reading: 200 with it.
+    again = heart_rate(first["patient_id"], at, identifier=ident)
+    r = await post("/fhir/R4/Observation", json=again)
+    assert r.status_code == 200, r.text
+    assert r.json()["subject"]["reference"] == f"Patient/{first['patient_id']}"
+
+    other = heart_rate(second["patient_id"], at, 99, identifier=ident)
+    body = outcome(await post("/fhir/R4/Observation", json=other), 409)
+    assert body["issue"][0]["code"] == "duplicate"
+    assert body["issue"][0]["expression"] == ["Observation.identifier"]
+    assert "another session" in body["issue"][0]["diagnostics"]
+
+    # A panel reusing it (one component's id is taken) stores neither half.
+    panel_ident = [{"value": f"p-{uuid.uuid4().hex}"}]
+    panel = bp_panel(first["patient_id"], at, 130, 85, identifier=panel_ident)
+    assert (await post("/fhir/R4/Observation", json=panel)).status_code == 201
+    panel_other = bp_panel(second["patient_id"], at, 150, 95, identifier=panel_ident)
+    outcome(await post("/fhir/R4/Observation", json=panel_other), 409)
+
+    # In a batch the entry fails on its own; a transaction is refused whole.
+    fresh = heart_rate(second["patient_id"], ago(2), 64)
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [entry(other), entry(fresh)]}
+    r = await post("/fhir/R4", json=batch)
+    assert r.status_code == 200, r.text
+    assert [e["response"]["status"] for e in r.json()["entry"]] == ["409 Conflict", "201 Created"]
+    transaction = {**batch, "type": "transaction", "entry": [entry(other), entry(fresh)]}
+    outcome(await post("/fhir/R4", json=transaction), 409)
+
+    assert await vitals(client, first["id"]) == [
+        ("diastolic_bp", 85),
+        ("heart_rate", 72),
+        ("systolic_bp", 130),
+    ]
+    assert await vitals(client, second["id"]) == [("heart_rate", 64)]
