@@ -156,7 +156,7 @@ class ParsedOru:
     sending_facility: str  # MSH-4, ER7 text
     message_type: str  # "ORU^R01"
     processing_id: str  # MSH-11 (P, D, T)
-    patient_mrn: str | None  # PID-3.1 of the first repetition; None without PID
+    patient_mrn: str | None  # PID-3: CX.1 of the MR repetition, else of the first one
     readings: list[DeviceReading]
     skipped: list[SkippedObx]
     rejected: list[RejectedObx]
@@ -325,6 +325,16 @@ def _ei_eui64(segment: Any, field: int) -> str | None:
     return None
 
 
+def _pid_mrn(pid: Any) -> str | None:
+    """PID-3: the ID (CX.1) of the repetition whose identifier type (CX.5) is MR (medical record
+    number), else of the first repetition. Other repetitions (SSN, insurance number...) are
+    never matched against MRNs when an MR one is there."""
+    for rep in range(1, _repetitions(pid, 3) + 1):
+        if _value(pid, 3, rep, 5).upper() == "MR":
+            return _value(pid, 3, rep, 1) or None
+    return _value(pid, 3, 1, 1) or None
+
+
 def _msh_eui64(msh: Any) -> str | None:
     """MSH-3 (HD) when its universal id type (HD.3) is EUI-64: the universal id (HD.2)."""
     if _value(msh, 3, 1, 3).upper() == EUI64:
@@ -418,7 +428,7 @@ def parse_oru(message: str, *, clinic_tz: tzinfo) -> ParsedOru:
         segment_id = _segment_id(segment)
         if segment_id == "PID" and not seen_pid:
             seen_pid = True
-            patient_mrn = _value(segment, 3, 1, 1) or None
+            patient_mrn = _pid_mrn(segment)
         elif segment_id == "OBR":
             obr = _ObrContext(observed_at=_value(segment, 7), device=_ei_eui64(segment, 3))
         elif segment_id == "OBX":

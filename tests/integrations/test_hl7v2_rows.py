@@ -333,3 +333,22 @@ async def test_an_mllp_message_that_fails_unexpectedly_is_answered_with_its_msh1
     assert fields["MSA"][1:3] == ["AE", control_id]
     assert fields["MSH"][4] == "MINDRAY_VS900"  # the original sender, as MSH-5
     assert fields["ERR"][3].startswith("207^")
+
+
+# --------------------------------------------------------------------------------------------
+# 6. PID-3: the repetition typed MR is the patient's MRN, whatever its position
+# --------------------------------------------------------------------------------------------
+
+
+async def test_pid3_routes_by_the_mr_repetition(send: Send, client: httpx.AsyncClient) -> None:
+    patient = await create_patient(client)
+    plan = await create_plan(client, patient["id"])
+    session = await create_session(client, plan=plan)
+    r = await transition(client, session["id"], "checked_in", weight_kg=70, at=ago(30))
+    assert r.status_code == 200, r.text
+    # oru() appends ^^^CLINIC^MR to what it is given: the MRN is the second repetition.
+    message = oru(
+        control(), [obx(1, SPO2, "96", PCT, ago(2))], mrn=f"123-45-6789^^^SSA^SS~{patient['mrn']}"
+    )
+    assert ack_segments(await send(message))["MSA"][1] == "AA"
+    assert await readings(client, session["id"]) == [("spo2", 96)]

@@ -261,6 +261,29 @@ def oru(*obx: str, obr_time: str = "20240305101500+0000") -> str:
     )
 
 
+class TestPatientIdentifier:
+    @pytest.mark.parametrize(
+        ("pid3", "mrn"),
+        [
+            ("A-1^^^VIGIL^MR", "A-1"),
+            ("A-1", "A-1"),  # no identifier type: the first repetition
+            ("123-45-6789^^^SSA^SS~A-1^^^VIGIL^MR", "A-1"),  # the MR one, not the first
+            ("H-9^^^HOSP^PI~A-1^^^VIGIL^mr~X-2^^^INS^MB", "A-1"),
+            ("123-45-6789^^^SSA^SS~H-9^^^HOSP^PI", "123-45-6789"),  # no MR: the first
+            ("123-45-6789^^^SSA^SS~^^^VIGIL^MR", None),  # MR given but empty: not the SSN
+            ("", None),
+        ],
+    )
+    def test_pid3_uses_the_mr_repetition(self, pid3: str, mrn: str | None) -> None:
+        message = er7(
+            "MSH|^~\\&|MON||||20240305101500+0000||ORU^R01|P-1|P|2.6",
+            f"PID|||{pid3}||Ruiz^Ana",
+            "OBR|1||||||20240305101500+0000",
+            "OBX|1|NM|150456^^MDC||99|%|||||F",
+        )
+        assert parse_oru(message, clinic_tz=UTC).patient_mrn == mrn
+
+
 class TestRejectedRows:
     def test_percent_on_systolic_is_a_unit_mismatch(self) -> None:
         row = "OBX|1|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.0.1.1|120|%|||||F"
