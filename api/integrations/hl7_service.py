@@ -155,7 +155,10 @@ async def process_message(
             reason=outcome.reason or "invalid",
             detail=outcome.detail or "",
             raw={"obx": reading.raw_obx, "message": parsed.raw[:100_000]},
-            device=reading.device_identifier,
+            # As devices are registered and the quarantine filter looks them up.
+            device=normalize_identifier(reading.device_identifier)
+            if reading.device_identifier
+            else None,
             index=obx_index,
             session_id=outcome.session_id,
         )

@@ -28,6 +28,7 @@ from tests.integrations.helpers import (
     SYS,
     ack_segments,
     bound_session,
+    eui64,
     hl7_time,
     obx,
     oru,
@@ -352,3 +353,27 @@ async def test_pid3_routes_by_the_mr_repetition(send: Send, client: httpx.AsyncC
     )
     assert ack_segments(await send(message))["MSA"][1] == "AA"
     assert await readings(client, session["id"]) == [("spo2", 96)]
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Quarantined rows carry the device EUI-64 in the one spelling the filter looks up
+# --------------------------------------------------------------------------------------------
+
+
+async def test_a_quarantined_rows_device_is_stored_normalized(
+    send: Send, admin_client: httpx.AsyncClient
+) -> None:
+    eui = eui64()
+    sent = "-".join(eui[i : i + 2] for i in range(0, 16, 2)).lower()  # e.g. 0a-1b-...
+    control_id = control()
+    ack = ack_segments(await send(oru(control_id, [obx(1, HR, "72", BPM, ago(2), device=sent)])))
+    assert "OBX 1 unknown_device" in ack["ERR"][8]
+    [row] = await quarantined(admin_client, control_id)
+    assert row["device_identifier"] == eui
+    for spelling in (sent, eui, eui.lower()):
+        found = (
+            await admin_client.get(
+                "/v1/integrations/quarantine", params={"device": spelling, "limit": 500}
+            )
+        ).json()["items"]
+        assert [q["message_control_id"] for q in found] == [control_id]
