@@ -53,6 +53,8 @@ _ERR_FOR_REASON = {
     "missing_value": ERR_REQUIRED_FIELD_MISSING,
     "missing_unit": ERR_REQUIRED_FIELD_MISSING,
     "missing_time": ERR_REQUIRED_FIELD_MISSING,
+    "missing_status": ERR_REQUIRED_FIELD_MISSING,
+    "result_status": ERR_TABLE_VALUE_NOT_FOUND,
     "invalid_value": ERR_DATA_TYPE,
     "invalid_time": ERR_DATA_TYPE,
     "unit_mismatch": ERR_TABLE_VALUE_NOT_FOUND,

@@ -72,6 +72,22 @@ _MDC_UNIT_NAMES: dict[str, str] = {
     "MDC_DIM_FAHR": "[degF]",
 }
 
+#: OBX-11 (HL7 table 0085) statuses whose value is a measurement to record: F final, R entered
+#: not verified (what monitors send), C corrected (replaces a final result), P preliminary.
+READING_STATUSES = frozenset({"F", "R", "C", "P"})
+# The others, and why such a row is not stored: it retracts something, carries no result, or
+# is not a result of its own.
+_NOT_A_READING: dict[str, str] = {
+    "W": "wrong, e.g. sent for the wrong patient",
+    "D": "deletes the result",
+    "X": "no result could be obtained",
+    "I": "pending",
+    "N": "not asked",
+    "O": "order detail only, no result",
+    "S": "partial result",
+    "U": "status change only, the result was sent before",
+}
+
 # MDC partition 1 (MDC_PART_OBJ: 65536..131071) names devices, not measurements: MDS, VMD and
 # channel rows such as 69965 MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS or 70675 (a VMD).
 _MDC_OBJECT_PARTITION = range(65536, 131072)
@@ -140,7 +156,9 @@ class RejectedObx:
     """A tracked ``NM`` row that cannot become a reading: to be quarantined with its raw text.
 
     ``reason``: ``missing_value``, ``invalid_value``, ``missing_unit``, ``unit_mismatch``,
-    ``missing_time`` or ``invalid_time``; ``detail`` says what was wrong in words.
+    ``missing_time``, ``invalid_time`` (malformed, out of range or in the future),
+    ``missing_status`` or ``result_status`` (OBX-11 not F/R/C/P: e.g. W wrong patient, D
+    deleted, X no result); ``detail`` says what was wrong in words.
     """
 
     obx_index: int
@@ -506,12 +524,25 @@ def _read_obx(
         if value_type == "NM" and vital is not None:
             if status == "X":
                 return SkippedObx(obx_index, "no_result", f"{label}: device reports no result")
-            return RejectedObx(obx_index, "missing_value", raw, f"{label}: OBX-5 is empty")
-        return SkippedObx(obx_index, "device_header", f"{label}: row without a value")
-    if value_type != "NM":
+            if status in READING_STATUSES:
+                return RejectedObx(obx_index, "missing_value", raw, f"{label}: OBX-5 is empty")
+        else:
+            return SkippedObx(obx_index, "device_header", f"{label}: row without a value")
+    elif value_type != "NM":
         return SkippedObx(obx_index, "non_numeric", f"{label}: value type {value_type or '?'}")
-    if vital is None:
+    elif vital is None:
         return SkippedObx(obx_index, "untracked_code", f"{label}: not a tracked vital sign")
+    if status not in READING_STATUSES:
+        if not status:
+            return RejectedObx(obx_index, "missing_status", raw, f"{label}: OBX-11 is empty")
+        meaning = _NOT_A_READING.get(status, "not an HL7 table 0085 result status")
+        return RejectedObx(
+            obx_index,
+            "result_status",
+            raw,
+            f"{label}: OBX-11 {status!r} ({meaning}) is not a reading; "
+            f"accepted: {', '.join(sorted(READING_STATUSES))}",
+        )
     return _numeric_reading(
         segment,
         obx_index=obx_index,

@@ -377,3 +377,47 @@ async def test_a_quarantined_rows_device_is_stored_normalized(
             )
         ).json()["items"]
         assert [q["message_control_id"] for q in found] == [control_id]
+
+
+# --------------------------------------------------------------------------------------------
+# 8. OBX-11: only F, R, C and P values are readings; W (wrong patient), D, X... are refused
+# --------------------------------------------------------------------------------------------
+
+
+async def test_rows_whose_result_status_is_not_a_reading_are_rejected_and_quarantined(
+    send: Send,
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+) -> None:
+    session, device = await bound_session(client, nurse_client, admin_client)
+    eui = device["identifier"]
+    control_id = control()
+    rows = [
+        obx(1, SPO2, "0", PCT, ago(2), device=eui, status="X"),  # a value, yet "no result"
+        obx(2, HR, "250", BPM, ago(2), device=eui, status="W"),  # wrong (e.g. wrong patient)
+        obx(3, HR, "251", BPM, ago(3), device=eui, status="D"),  # deleted
+        obx(4, HR, "252", BPM, ago(4), device=eui, status=""),  # OBX-11 is required
+        obx(5, SYS, "", MMHG, ago(5), device=eui, status="X"),  # no value, no result: skipped
+        obx(6, HR, "61", BPM, ago(6), device=eui, status="F"),
+        obx(7, HR, "62", BPM, ago(7), device=eui, status="R"),
+        obx(8, HR, "63", BPM, ago(8), device=eui, status="C"),
+        obx(9, HR, "64", BPM, ago(9), device=eui, status="P"),
+    ]
+    ack = ack_segments(await send(oru(control_id, rows)))
+    assert ack["MSA"][1] == "AE"
+    assert ack["MSA"][2] == control_id
+    for text in ("OBX 1 result_status", "OBX 2 result_status", "OBX 3 result_status"):
+        assert text in ack["ERR"][8]
+    assert "OBX 4 missing_status" in ack["ERR"][8]
+    assert "wrong" in ack["ERR"][8]
+    assert "stored 4" in ack["MSA"][3]
+    assert "no_result 1" in ack["MSA"][3]
+    assert await readings(client, session["id"]) == [("heart_rate", v) for v in (61, 62, 63, 64)]
+    kept = await quarantined(admin_client, control_id)
+    assert [(q["item_index"], q["reason"]) for q in kept] == [
+        (1, "result_status"),
+        (2, "result_status"),
+        (3, "result_status"),
+        (4, "missing_status"),
+    ]

@@ -284,6 +284,46 @@ class TestPatientIdentifier:
         assert parse_oru(message, clinic_tz=UTC).patient_mrn == mrn
 
 
+class TestResultStatus:
+    @pytest.mark.parametrize("status", ["F", "R", "C", "P", "f", "r"])
+    def test_final_unverified_corrected_and_preliminary_values_are_readings(
+        self, status: str
+    ) -> None:
+        row = f"OBX|1|NM|150456^^MDC||97|%|||||{status}"
+        parsed = parse_oru(oru(row), clinic_tz=UTC)
+        assert [r.value for r in parsed.readings] == [97.0]
+
+    @pytest.mark.parametrize(
+        ("status", "reason", "words"),
+        [
+            ("W", "result_status", "wrong"),
+            ("D", "result_status", "deletes"),
+            ("X", "result_status", "no result"),  # X with a value is still not a result
+            ("I", "result_status", "pending"),
+            ("S", "result_status", "partial"),
+            ("U", "result_status", "status change"),
+            ("Q", "result_status", "not an HL7 table 0085"),
+            ("", "missing_status", "OBX-11 is empty"),
+        ],
+    )
+    def test_other_statuses_are_rejected_rows(self, status: str, reason: str, words: str) -> None:
+        row = f"OBX|1|NM|147842^^MDC||250|/min|||||{status}"
+        parsed = parse_oru(oru(row), clinic_tz=UTC)
+        assert parsed.readings == []
+        [rejected] = parsed.rejected
+        assert (rejected.reason, rejected.raw_obx) == (reason, row)
+        assert words in rejected.detail
+
+    def test_a_retraction_without_a_value_is_rejected_not_skipped(self) -> None:
+        parsed = parse_oru(oru("OBX|1|NM|147842^^MDC|||/min|||||W"), clinic_tz=UTC)
+        assert [r.reason for r in parsed.rejected] == ["result_status"]
+
+    def test_no_result_without_a_value_is_skipped(self) -> None:
+        parsed = parse_oru(oru("OBX|1|NM|150301^^MDC|||mmHg|||||X"), clinic_tz=UTC)
+        assert [(s.reason, s.obx_index) for s in parsed.skipped] == [("no_result", 1)]
+        assert parsed.rejected == []
+
+
 class TestRejectedRows:
     def test_percent_on_systolic_is_a_unit_mismatch(self) -> None:
         row = "OBX|1|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.0.1.1|120|%|||||F"
