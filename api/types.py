@@ -12,15 +12,24 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 from api.config import get_settings
 
 
-def _not_in_future(value: datetime) -> datetime:
-    value = _to_utc(value)
+def future_problem(value: datetime) -> str | None:
+    """SPEC §1, the one rule for every entry point (REST, HL7 v2, FHIR): a time more than
+    ``future_tolerance_seconds`` past the server clock is refused. Returns why, or None.
+
+    ``value`` must be aware."""
     seconds = get_settings().future_tolerance_seconds
     # Compared as POSIX seconds: the same instant comparison as against now() + a timedelta,
     # a third of the cost (it runs for every reading of every batch).
     if value.timestamp() > time.time() + seconds:
-        raise ValueError(
-            f"timestamp is in the future (more than {seconds} s past the server clock)"
-        )
+        return f"timestamp is in the future (more than {seconds} s past the server clock)"
+    return None
+
+
+def _not_in_future(value: datetime) -> datetime:
+    value = _to_utc(value)
+    problem = future_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -206,13 +206,55 @@ async def ingest_observation(
         )
     if issues:
         raise FhirError(422, issues)
+    # An identifier already used (by this source) for a reading of another session is a
+    # conflict, as in REST: answering with that reading would mix two patients' records. Looked
+    # up first so nothing of this resource is stored (a batch entry is not rolled back on its
+    # own); checked again after the insert for a concurrent request.
+    if await _used_by_another_session(db, session, [r for _, r in rows]):
+        raise _identifier_conflict(inbound, path)
     stored = await store_readings(db, session, [r for _, r in rows])
+    if any(row["session_id"] != session.id for row, _ in stored):
+        raise _identifier_conflict(inbound, path)
     audit.record("create", "observation", stored[0][0]["id"], patient_id=session.patient_id)
     readings = [_stored(row, session.patient_id) for row, _ in stored]
     resources = translate.group_for_fhir(readings)
     # A BP panel comes back as the panel (a mean pressure component is stored alongside).
     resource = next((r for r in resources if r["id"].startswith("bp-")), resources[0])
     return Created(resource=resource, created=any(is_new for _, is_new in stored))
+
+
+async def _used_by_another_session(
+    db: AsyncSession, session: TreatmentSession, rows: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Whether a (source, external_id) of these rows, not yet stored, names a reading of
+    another session."""
+    keyed = [r for r in rows if r.get("external_id") is not None]
+    if not keyed:
+        return False
+    found = await db.scalar(
+        select(Observation.id)
+        .where(
+            Observation.source == keyed[0]["source"],
+            Observation.external_id.in_([r["external_id"] for r in keyed]),
+            Observation.session_id != session.id,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def _identifier_conflict(inbound: InboundObservation, path: str) -> FhirError:
+    return FhirError(
+        409,
+        [
+            issue(
+                "duplicate",
+                f"identifier {inbound.identifier!r} was already used for a reading of another "
+                "session",
+                [f"{path}.identifier"],
+            )
+        ],
+    )
 
 
 def _stored(row: Mapping[str, Any], patient_id: uuid.UUID) -> StoredReading:
@@ -276,7 +318,8 @@ async def ingest_bundle(
                 for index, _, exc in failures
                 for i in exc.extra["issue"]
             ]
-            status = 400 if all(exc.status == 400 for _, _, exc in failures) else 422
+            statuses = {exc.status for _, _, exc in failures}
+            status = statuses.pop() if statuses in ({400}, {409}) else 422
             raise TransactionFailed(
                 FhirError(
                     status,

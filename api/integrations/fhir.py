@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 from api.clinical.vitals import VITALS, VitalCode, canonical_unit_spelling
+from api.types import future_problem
 
 FHIR_VERSION = "4.0.1"
 LOINC = "http://loinc.org"
@@ -166,7 +167,10 @@ def parse_fhir_datetime(value: str) -> datetime:
         micro,
         tzinfo=_tz(match["tz"]),
     )
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"{value!r} is out of range once converted to UTC") from None
 
 
 class _Issues:
@@ -342,10 +346,15 @@ def _effective(resource: Mapping[str, Any], path: str, issues: _Issues) -> datet
         issues.add("value", f"{key} must be a string", f"{path}.{key}")
         return None
     try:
-        return parse_fhir_datetime(raw)
+        moment = parse_fhir_datetime(raw)
     except ValueError as exc:
         issues.add("value", str(exc), f"{path}.{key}")
         return None
+    future = future_problem(moment)
+    if future is not None:
+        issues.add("value", f"{key} {raw!r}: {future}", f"{path}.{key}")
+        return None
+    return moment
 
 
 def _reference_id(

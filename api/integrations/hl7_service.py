@@ -25,7 +25,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
-from api.devices.service import DeviceRoutes, Miss, find_device, load_routes, patient_session_at
+from api.devices.service import (
+    DeviceRoutes,
+    Miss,
+    find_device,
+    load_routes,
+    normalize_identifier,
+    patient_session_at,
+)
 from api.integrations.hl7v2 import (
     ERR_DATA_TYPE,
     ERR_REQUIRED_FIELD_MISSING,
@@ -46,6 +53,8 @@ _ERR_FOR_REASON = {
     "missing_value": ERR_REQUIRED_FIELD_MISSING,
     "missing_unit": ERR_REQUIRED_FIELD_MISSING,
     "missing_time": ERR_REQUIRED_FIELD_MISSING,
+    "missing_status": ERR_REQUIRED_FIELD_MISSING,
+    "result_status": ERR_TABLE_VALUE_NOT_FOUND,
     "invalid_value": ERR_DATA_TYPE,
     "invalid_time": ERR_DATA_TYPE,
     "unit_mismatch": ERR_TABLE_VALUE_NOT_FOUND,
@@ -70,17 +79,22 @@ def clinic_timezone(name: str) -> tzinfo:
 
 
 def reading_external_id(parsed: ParsedOru, reading: DeviceReading) -> str:
-    """Stable across retries of the same message: sender, MSH-10, OBX-3, OBX-18 and time."""
-    key = "|".join(
-        [
-            parsed.sending_application,
-            parsed.sending_facility,
-            parsed.control_id,
-            reading.mdc_code,
-            reading.device_identifier or "",
-            reading.measured_at.isoformat(),
-        ]
-    )
+    """What identifies one device reading (DOMAIN.md: OBX-3 + OBX-18), unique per source.
+
+    The device's EUI-64 (normalized), the MDC code (OBX-3) and the reading's time
+    (OBX-14/OBR-7): the same as a monitor resends it in later messages (the last NIBP), so
+    a repeat is a duplicate, not a second reading with a second alert. The message (MSH-10)
+    is not part of it; replays of a whole message are answered from ``hl7_messages``.
+
+    A reading without a device EUI-64 can only be routed by PID-3, so the sender (MSH-3,
+    MSH-4) and the MRN stand in for the device: two patients' readings never share an id.
+    """
+    if reading.device_identifier:
+        who = ["device", normalize_identifier(reading.device_identifier)]
+    else:
+        who = ["sender", parsed.sending_application, parsed.sending_facility]
+        who += ["mrn", parsed.patient_mrn or ""]
+    key = "|".join([*who, reading.mdc_code, reading.measured_at.isoformat()])
     return "hl7v2:" + hashlib.sha256(key.encode()).hexdigest()[:48]
 
 
@@ -143,7 +157,10 @@ async def process_message(
             reason=outcome.reason or "invalid",
             detail=outcome.detail or "",
             raw={"obx": reading.raw_obx, "message": parsed.raw[:100_000]},
-            device=reading.device_identifier,
+            # As devices are registered and the quarantine filter looks them up.
+            device=normalize_identifier(reading.device_identifier)
+            if reading.device_identifier
+            else None,
             index=obx_index,
             session_id=outcome.session_id,
         )

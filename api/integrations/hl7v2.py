@@ -22,6 +22,7 @@ from typing import Any
 import hl7
 
 from api.clinical.vitals import VITALS, VitalCode, canonical_unit_spelling
+from api.types import future_problem
 
 # --------------------------------------------------------------------------------------------
 # Code tables
@@ -69,6 +70,22 @@ _MDC_UNIT_NAMES: dict[str, str] = {
     "MDC_DIM_KILO_PASCAL": "kPa",
     "MDC_DIM_DEGC": "Cel",
     "MDC_DIM_FAHR": "[degF]",
+}
+
+#: OBX-11 (HL7 table 0085) statuses whose value is a measurement to record: F final, R entered
+#: not verified (what monitors send), C corrected (replaces a final result), P preliminary.
+READING_STATUSES = frozenset({"F", "R", "C", "P"})
+# The others, and why such a row is not stored: it retracts something, carries no result, or
+# is not a result of its own.
+_NOT_A_READING: dict[str, str] = {
+    "W": "wrong, e.g. sent for the wrong patient",
+    "D": "deletes the result",
+    "X": "no result could be obtained",
+    "I": "pending",
+    "N": "not asked",
+    "O": "order detail only, no result",
+    "S": "partial result",
+    "U": "status change only, the result was sent before",
 }
 
 # MDC partition 1 (MDC_PART_OBJ: 65536..131071) names devices, not measurements: MDS, VMD and
@@ -139,7 +156,9 @@ class RejectedObx:
     """A tracked ``NM`` row that cannot become a reading: to be quarantined with its raw text.
 
     ``reason``: ``missing_value``, ``invalid_value``, ``missing_unit``, ``unit_mismatch``,
-    ``missing_time`` or ``invalid_time``; ``detail`` says what was wrong in words.
+    ``missing_time``, ``invalid_time`` (malformed, out of range or in the future),
+    ``missing_status`` or ``result_status`` (OBX-11 not F/R/C/P: e.g. W wrong patient, D
+    deleted, X no result); ``detail`` says what was wrong in words.
     """
 
     obx_index: int
@@ -155,7 +174,7 @@ class ParsedOru:
     sending_facility: str  # MSH-4, ER7 text
     message_type: str  # "ORU^R01"
     processing_id: str  # MSH-11 (P, D, T)
-    patient_mrn: str | None  # PID-3.1 of the first repetition; None without PID
+    patient_mrn: str | None  # PID-3: CX.1 of the MR repetition, else of the first one
     readings: list[DeviceReading]
     skipped: list[SkippedObx]
     rejected: list[RejectedObx]
@@ -218,6 +237,25 @@ def strip_mllp(raw: bytes | str) -> str:
     return "\r".join(stripped for line in lines if (stripped := line.strip()))
 
 
+def peek_header(raw: bytes | str) -> tuple[str | None, str | None, str | None]:
+    """MSH-10, MSH-3 and MSH-4 (ER7 text) read without the parser, for answering a message
+    whose processing failed unexpectedly; never raises. (None, None, None) when unreadable."""
+    try:
+        text = strip_mllp(raw)
+        if not text.startswith("MSH") or len(text) < 8:
+            return None, None, None
+        fields = text.split("\r", 1)[0].split(text[3])
+        component = fields[1][:1] if len(fields) > 1 else "^"
+
+        def field(n: int) -> str | None:  # MSH-1 is the separator itself: MSH-n is fields[n-1]
+            return (fields[n - 1].strip() or None) if len(fields) >= n else None
+
+        control = (field(10) or "").split(component, 1)[0].strip() or None
+        return control, field(3), field(4)
+    except Exception:  # a last resort: whatever went wrong, answer without the header
+        return None, None, None
+
+
 # --------------------------------------------------------------------------------------------
 # Field access on python-hl7 segments
 # --------------------------------------------------------------------------------------------
@@ -257,7 +295,8 @@ _MIN_READING_DIGITS = 12  # YYYYMMDDHHMM: a reading needs at least minute precis
 def parse_dtm(value: str, *, clinic_tz: tzinfo) -> datetime:
     """Parse an HL7 DTM (``YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]``) to an aware UTC datetime.
 
-    A value without an offset is local time in ``clinic_tz``. Raises ValueError when malformed.
+    A value without an offset is local time in ``clinic_tz``. Raises ValueError when malformed
+    or outside what a datetime can hold once in UTC (never OverflowError).
     """
     match = _DTM_RE.match(value.strip())
     if match is None:
@@ -270,13 +309,17 @@ def parse_dtm(value: str, *, clinic_tz: tzinfo) -> datetime:
     microsecond = int((frac or "0").ljust(6, "0"))
     local = datetime(int(digits[:4]), month, day, hour, minute, second, microsecond)
     if offset is None:
-        return local.replace(tzinfo=clinic_tz).astimezone(UTC)
-    sign = -1 if offset[0] == "-" else 1
-    hours, minutes = int(offset[1:3]), int(offset[3:5])
-    if hours > 14 or minutes > 59:
-        raise ValueError(f"offset out of range: {value!r}")
-    tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    return local.replace(tzinfo=tz).astimezone(UTC)
+        tz = clinic_tz
+    else:
+        sign = -1 if offset[0] == "-" else 1
+        hours, minutes = int(offset[1:3]), int(offset[3:5])
+        if hours > 14 or minutes > 59:
+            raise ValueError(f"offset out of range: {value!r}")
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        return local.replace(tzinfo=tz).astimezone(UTC)
+    except OverflowError:  # e.g. 99991231235959-1400 is past year 9999 in UTC
+        raise ValueError(f"out of range once converted to UTC: {value!r}") from None
 
 
 def _dtm_digits(value: str) -> int:
@@ -298,6 +341,16 @@ def _ei_eui64(segment: Any, field: int) -> str | None:
             if identifier:
                 return identifier
     return None
+
+
+def _pid_mrn(pid: Any) -> str | None:
+    """PID-3: the ID (CX.1) of the repetition whose identifier type (CX.5) is MR (medical record
+    number), else of the first repetition. Other repetitions (SSN, insurance number...) are
+    never matched against MRNs when an MR one is there."""
+    for rep in range(1, _repetitions(pid, 3) + 1):
+        if _value(pid, 3, rep, 5).upper() == "MR":
+            return _value(pid, 3, rep, 1) or None
+    return _value(pid, 3, 1, 1) or None
 
 
 def _msh_eui64(msh: Any) -> str | None:
@@ -387,25 +440,21 @@ def parse_oru(message: str, *, clinic_tz: tzinfo) -> ParsedOru:
     patient_mrn: str | None = None
     seen_pid = False
     obr: _ObrContext | None = None
-    # Vendors often put OBX-18 only on the first (device header) row: later rows inherit it.
-    group_device: str | None = None  # latest OBX-18 EUI-64 in the current OBR group
-    message_device: str | None = None  # latest OBX-18 EUI-64 anywhere before this row
     obx_index = 0
 
     for segment in parsed[1:]:
         segment_id = _segment_id(segment)
         if segment_id == "PID" and not seen_pid:
             seen_pid = True
-            patient_mrn = _value(segment, 3, 1, 1) or None
+            patient_mrn = _pid_mrn(segment)
         elif segment_id == "OBR":
             obr = _ObrContext(observed_at=_value(segment, 7), device=_ei_eui64(segment, 3))
-            group_device = None
         elif segment_id == "OBX":
             obx_index += 1
-            own_device = _ei_eui64(segment, 18)
-            group_device = own_device or group_device
-            device = group_device or (obr.device if obr else None) or message_device or msh_device
-            message_device = own_device or message_device
+            # SPEC §8: this row's own OBX-18, else its OBR's OBR-3, else MSH-3. Nothing is
+            # carried over from other OBX rows: a row without its own device id must never be
+            # attributed to a device named on another row (another patient's monitor).
+            device = _ei_eui64(segment, 18) or (obr.device if obr else None) or msh_device
             outcome = _read_obx(
                 segment,
                 obx_index=obx_index,
@@ -475,12 +524,25 @@ def _read_obx(
         if value_type == "NM" and vital is not None:
             if status == "X":
                 return SkippedObx(obx_index, "no_result", f"{label}: device reports no result")
-            return RejectedObx(obx_index, "missing_value", raw, f"{label}: OBX-5 is empty")
-        return SkippedObx(obx_index, "device_header", f"{label}: row without a value")
-    if value_type != "NM":
+            if status in READING_STATUSES:
+                return RejectedObx(obx_index, "missing_value", raw, f"{label}: OBX-5 is empty")
+        else:
+            return SkippedObx(obx_index, "device_header", f"{label}: row without a value")
+    elif value_type != "NM":
         return SkippedObx(obx_index, "non_numeric", f"{label}: value type {value_type or '?'}")
-    if vital is None:
+    elif vital is None:
         return SkippedObx(obx_index, "untracked_code", f"{label}: not a tracked vital sign")
+    if status not in READING_STATUSES:
+        if not status:
+            return RejectedObx(obx_index, "missing_status", raw, f"{label}: OBX-11 is empty")
+        meaning = _NOT_A_READING.get(status, "not an HL7 table 0085 result status")
+        return RejectedObx(
+            obx_index,
+            "result_status",
+            raw,
+            f"{label}: OBX-11 {status!r} ({meaning}) is not a reading; "
+            f"accepted: {', '.join(sorted(READING_STATUSES))}",
+        )
     return _numeric_reading(
         segment,
         obx_index=obx_index,
@@ -526,6 +588,9 @@ def _numeric_reading(
         measured_at = parse_dtm(time_text, clinic_tz=clinic_tz)
     except ValueError as exc:
         return RejectedObx(obx_index, "invalid_time", raw, f"{source}: {exc}")
+    future = future_problem(measured_at)
+    if future is not None:
+        return RejectedObx(obx_index, "invalid_time", raw, f"{source} {time_text!r}: {future}")
 
     return DeviceReading(
         obx_index=obx_index,

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from api.audit import Audit
 from api.deps import Actor
 from api.integrations.hl7_service import clinic_timezone, process_message
-from api.integrations.hl7v2 import ERR_APPLICATION_INTERNAL, build_ack
+from api.integrations.hl7v2 import ERR_APPLICATION_INTERNAL, build_ack, peek_header
 
 log = logging.getLogger("vigil.mllp")
 
@@ -110,10 +110,11 @@ class MllpServer:
             except Exception:
                 await db.rollback()
                 log.exception("MLLP message could not be processed")
+                control_id, sending_application, sending_facility = peek_header(message)
                 return build_ack(
-                    original_control_id=None,
-                    sending_application=None,
-                    sending_facility=None,
+                    original_control_id=control_id,
+                    sending_application=sending_application,
+                    sending_facility=sending_facility,
                     ack_code="AE",
                     text="Vigil could not process the message now; send it again",
                     err_code=ERR_APPLICATION_INTERNAL,

@@ -66,10 +66,10 @@ async def test_a_monitor_message_is_stored_and_acknowledged(
         control(),
         [
             obx(1, HEADER, "", "", None, device=eui, status="X"),
-            obx(2, HR, "72", BPM, at),  # inherits the device of the header row
-            obx(3, SPO2, "97", PCT, at),
-            obx(4, SYS, "128", MMHG, cuff_at),
-            obx(5, DIA, "82", "mmHg", cuff_at),  # a plain unit spelling is accepted
+            obx(2, HR, "72", BPM, at, device=eui),  # each row names its device (SPEC §8)
+            obx(3, SPO2, "97", PCT, at, device=eui),
+            obx(4, SYS, "128", MMHG, cuff_at, device=eui),
+            obx(5, DIA, "82", "mmHg", cuff_at, device=eui),  # a plain unit spelling is accepted
             obx(6, "150488^MDC_PULS_OXIM_PERF_REL^MDC", "3.1", PCT, at),  # untracked numeric
             obx(7, "0^MDC_ECG_RHYTHM^MDC", "Sinus", "", at, value_type="ST"),
         ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import hl7
@@ -176,6 +176,9 @@ class TestGatewayMessage:
 
 
 # EUI-64 only in OBX-18 of the first OBX (the MDS row); MSH-3 and OBR-3 are plain names.
+# SPEC §8 takes the device of each OBX from that OBX's own OBX-18, its OBR-3 or MSH-3 only, so
+# the metric rows below the header carry no device and are routed by PID-3 (DOMAIN.md lists this
+# vendor shape; SPEC wins: a guessed device could be another patient's monitor).
 FIRST_OBX_DEVICE = er7(
     "MSH|^~\\&|CENTRAL^^|WARD|||20240305101500+0100||ORU^R01^ORU_R01|C-1|P|2.6",
     "PID|||B-2^^^VIGIL^MR",
@@ -188,16 +191,17 @@ FIRST_OBX_DEVICE = er7(
 
 
 class TestDeviceIdentification:
-    def test_first_obx_device_applies_to_following_rows(self) -> None:
+    def test_a_header_rows_device_is_not_inherited_by_the_rows_below(self) -> None:
         parsed = parse_oru(FIRST_OBX_DEVICE, clinic_tz=UTC)
         assert [s.reason for s in parsed.skipped] == ["device_header"]
         assert [(r.code, r.device_identifier) for r in parsed.readings] == [
-            ("spo2", "0123456789ABCDEF"),
-            ("heart_rate", "0123456789ABCDEF"),
+            ("spo2", None),
+            ("heart_rate", None),
         ]
+        assert parsed.patient_mrn == "B-2"
         assert parsed.readings[0].measured_at == datetime(2024, 3, 5, 9, 15, tzinfo=UTC)
 
-    def test_obx18_wins_over_obr3_and_msh3(self) -> None:
+    def test_each_obx_uses_its_own_obx18_else_its_obr3_else_msh3(self) -> None:
         message = er7(
             "MSH|^~\\&|MON^AAAAAAAAAAAAAAAA^EUI-64||||20240305101500+0000||ORU^R01|C-2|P|2.6",
             "OBR|1||X^^BBBBBBBBBBBBBBBB^EUI-64||||20240305101500+0000",
@@ -211,10 +215,22 @@ class TestDeviceIdentification:
         devices = [r.device_identifier for r in parse_oru(message, clinic_tz=UTC).readings]
         assert devices == [
             "CCCCCCCCCCCCCCCC",  # its own OBX-18
-            "CCCCCCCCCCCCCCCC",  # inherited from the earlier row of the same OBR group
+            "BBBBBBBBBBBBBBBB",  # no OBX-18: its OBR's OBR-3, not the row above's OBX-18
             "0009fbFFFF9b42b3",  # a new OBR group with its own OBR-3 EUI-64
-            "CCCCCCCCCCCCCCCC",  # no OBR-3: the message's device row still applies
+            "AAAAAAAAAAAAAAAA",  # no OBX-18, no OBR-3: MSH-3, not an earlier group's OBX-18
         ]
+
+    def test_obr3_wins_over_an_earlier_rows_obx18_in_the_same_group(self) -> None:
+        message = er7(
+            "MSH|^~\\&|GATEWAY|CLINIC|||20240305101500+0000||ORU^R01|C-5|P|2.6",
+            "OBR|1||BBBBBBBBBBBBBBBB^^^EUI-64||||20240305101500+0000",
+            "OBX|1|NM|147842^^MDC||88|/min|||||F|||||||AAAAAAAAAAAAAAAA^^^EUI-64",
+            "OBX|2|NM|150456^^MDC||91|%|||||F",
+            "OBR|2||||||20240305101500+0000",
+            "OBX|3|NM|150456^^MDC||90|%|||||F",
+        )
+        devices = [r.device_identifier for r in parse_oru(message, clinic_tz=UTC).readings]
+        assert devices == ["AAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBB", None]
 
     def test_obr3_universal_id_is_used_when_present(self) -> None:
         message = er7(
@@ -243,6 +259,69 @@ def oru(*obx: str, obr_time: str = "20240305101500+0000") -> str:
         f"OBR|1||||||{obr_time}",
         *obx,
     )
+
+
+class TestPatientIdentifier:
+    @pytest.mark.parametrize(
+        ("pid3", "mrn"),
+        [
+            ("A-1^^^VIGIL^MR", "A-1"),
+            ("A-1", "A-1"),  # no identifier type: the first repetition
+            ("123-45-6789^^^SSA^SS~A-1^^^VIGIL^MR", "A-1"),  # the MR one, not the first
+            ("H-9^^^HOSP^PI~A-1^^^VIGIL^mr~X-2^^^INS^MB", "A-1"),
+            ("123-45-6789^^^SSA^SS~H-9^^^HOSP^PI", "123-45-6789"),  # no MR: the first
+            ("123-45-6789^^^SSA^SS~^^^VIGIL^MR", None),  # MR given but empty: not the SSN
+            ("", None),
+        ],
+    )
+    def test_pid3_uses_the_mr_repetition(self, pid3: str, mrn: str | None) -> None:
+        message = er7(
+            "MSH|^~\\&|MON||||20240305101500+0000||ORU^R01|P-1|P|2.6",
+            f"PID|||{pid3}||Ruiz^Ana",
+            "OBR|1||||||20240305101500+0000",
+            "OBX|1|NM|150456^^MDC||99|%|||||F",
+        )
+        assert parse_oru(message, clinic_tz=UTC).patient_mrn == mrn
+
+
+class TestResultStatus:
+    @pytest.mark.parametrize("status", ["F", "R", "C", "P", "f", "r"])
+    def test_final_unverified_corrected_and_preliminary_values_are_readings(
+        self, status: str
+    ) -> None:
+        row = f"OBX|1|NM|150456^^MDC||97|%|||||{status}"
+        parsed = parse_oru(oru(row), clinic_tz=UTC)
+        assert [r.value for r in parsed.readings] == [97.0]
+
+    @pytest.mark.parametrize(
+        ("status", "reason", "words"),
+        [
+            ("W", "result_status", "wrong"),
+            ("D", "result_status", "deletes"),
+            ("X", "result_status", "no result"),  # X with a value is still not a result
+            ("I", "result_status", "pending"),
+            ("S", "result_status", "partial"),
+            ("U", "result_status", "status change"),
+            ("Q", "result_status", "not an HL7 table 0085"),
+            ("", "missing_status", "OBX-11 is empty"),
+        ],
+    )
+    def test_other_statuses_are_rejected_rows(self, status: str, reason: str, words: str) -> None:
+        row = f"OBX|1|NM|147842^^MDC||250|/min|||||{status}"
+        parsed = parse_oru(oru(row), clinic_tz=UTC)
+        assert parsed.readings == []
+        [rejected] = parsed.rejected
+        assert (rejected.reason, rejected.raw_obx) == (reason, row)
+        assert words in rejected.detail
+
+    def test_a_retraction_without_a_value_is_rejected_not_skipped(self) -> None:
+        parsed = parse_oru(oru("OBX|1|NM|147842^^MDC|||/min|||||W"), clinic_tz=UTC)
+        assert [r.reason for r in parsed.rejected] == ["result_status"]
+
+    def test_no_result_without_a_value_is_skipped(self) -> None:
+        parsed = parse_oru(oru("OBX|1|NM|150301^^MDC|||mmHg|||||X"), clinic_tz=UTC)
+        assert [(s.reason, s.obx_index) for s in parsed.skipped] == [("no_result", 1)]
+        assert parsed.rejected == []
 
 
 class TestRejectedRows:
@@ -440,6 +519,19 @@ class TestParseDtm:
     def test_malformed(self, value: str) -> None:
         with pytest.raises(ValueError, match=r".+"):
             parse_dtm(value, clinic_tz=UTC)
+
+    @pytest.mark.parametrize(
+        ("value", "clinic"),
+        [
+            ("99991231235959-1400", UTC),
+            ("00010101000000+1400", UTC),
+            ("00010101000000", timezone(timedelta(hours=5))),  # the clinic zone's offset
+            ("99991231235959", timezone(timedelta(hours=-5))),
+        ],
+    )
+    def test_out_of_range_once_in_utc_is_a_value_error(self, value: str, clinic: tzinfo) -> None:
+        with pytest.raises(ValueError, match="out of range"):
+            parse_dtm(value, clinic_tz=clinic)
 
     def test_fixed_offset_clinic_zone(self) -> None:
         clinic = timezone(timedelta(hours=2))
