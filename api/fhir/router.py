@@ -32,6 +32,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "no credentials"),
         (403, "role may not"),
         (404, "unknown id"),
+        (
+            409,
+            "conflicts with the record: measured after its session ended, or an identifier "
+            "used for another session's reading",
+        ),
         (422, "not processable"),
     )
 }
@@ -119,8 +124,10 @@ async def metadata(request: Request) -> FhirResponse:
     summary="Create a vital-signs Observation (BP as the 85354-9 panel)",
     description=(
         "Goes to the session named by `encounter` (`Encounter/{session id}`), else to the "
-        "subject's session that is checked in and not ended at `effectiveDateTime` (none: 422). "
-        "The first `identifier` de-duplicates retries (200 with the stored resource)."
+        "subject's session that is checked in and not ended at `effectiveDateTime` (none: 422; "
+        "measured after the named session ended: 409). The first `identifier` de-duplicates "
+        "retries (200 with the stored resource; 409 when it was used for another session's "
+        "reading)."
     ),
     response_class=FhirResponse,
     responses={201: _OUTCOME, 200: _OUTCOME, **_ERRORS},

@@ -167,8 +167,8 @@ async def ingest_observation(
     session = (await lock_sessions(db, [target.id]))[target.id]
     if after_end(session, inbound.measured_at):
         ended = translate.fhir_instant(session.ended_at) if session.ended_at else ""
-        raise FhirError(
-            422,
+        raise FhirError(  # SPEC §4: a reading measured after the session ended is 409
+            409,
             [
                 issue(
                     "business-rule",

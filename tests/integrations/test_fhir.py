@@ -253,7 +253,7 @@ async def test_reading_after_the_encounter_ended(
     late = heart_rate(
         session["patient_id"], ago(5), encounter={"reference": f"Encounter/{session['id']}"}
     )
-    body = outcome(await integration_client.post("/fhir/R4/Observation", json=late), 422)
+    body = outcome(await integration_client.post("/fhir/R4/Observation", json=late), 409)
     assert "ended" in body["issue"][0]["diagnostics"]
 
 

@@ -82,7 +82,7 @@ async def test_a_fhir_observation_racing_the_end_of_its_encounter_is_rejected(
     paused.release()
     c = await cancel
     assert c.status_code == 200, c.text
-    body = outcome(await posted, 422)
+    body = outcome(await posted, 409)
     assert "ended" in body["issue"][0]["diagnostics"]
     assert (await client.get(f"/v1/sessions/{session['id']}/vitals")).json()["items"] == []
 
