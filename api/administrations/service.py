@@ -25,13 +25,12 @@ from api.clinical.administration import (
     exceeds_planned_dose,
 )
 from api.deps import Actor
-from api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from api.errors import Conflict, Forbidden, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
-from api.retraction import mark_entered_in_error
+from api.retraction import retract_record
 from api.sessions.service import OVERRIDE_ROLES, get_session, session_revision
 from api.types import parse_id
 from models import Administration, TreatmentSession, User
-from models.retraction import ENTERED_IN_ERROR
 
 # A dose is given once dosing has started: the dosing transition is where the pre-dose gate is
 # checked, and the reading phases and alerts count from its time. A dose recorded while the
@@ -291,23 +290,15 @@ async def retract_administration(
     The session is locked as recording a dose locks it, so a dose recorded at the same moment
     sees the total either with this one or without it, never in between."""
     session = await get_session(db, session_id, for_update=True)
-    aid = parse_id(administration_id)
-    row = (
-        await db.scalar(
-            select(Administration).where(
-                Administration.id == aid, Administration.session_id == session.id
-            )
-        )
-        if aid
-        else None
+    row = await retract_record(
+        db,
+        Administration,
+        session,
+        administration_id,
+        noun="administration",
+        actor_id=audit.actor.id,
+        reason=reason,
     )
-    if row is None:
-        raise NotFound(f"Session {session_id} has no administration {administration_id}.")
-    if row.status == ENTERED_IN_ERROR or not await mark_entered_in_error(
-        db, Administration, row.id, actor_id=audit.actor.id, reason=reason
-    ):
-        raise Conflict("This administration is already retracted.")
-    await db.refresh(row)
     audit.record("retract", "administration", row.id, patient_id=session.patient_id)
     # No live event: the streams carry readings, alerts and session status only (SPEC §8).
     return administration_dict(row)

@@ -18,13 +18,11 @@ from api.audit import Audit
 from api.clinical.alerts import phq9_self_harm_alert
 from api.clinical.gates import SEDATION_INSTRUMENTS, SedationScore
 from api.clinical.scoring import ScoringError, score_assessment
-from api.errors import Conflict, NotFound, ValidationFailed, field_error
+from api.errors import Conflict, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
-from api.retraction import mark_entered_in_error
+from api.retraction import retract_record
 from api.sessions.service import get_session
-from api.types import parse_id
 from models import Alert, Assessment
-from models.retraction import ENTERED_IN_ERROR
 
 _COLUMNS = [c.key for c in Assessment.__table__.columns]
 
@@ -148,21 +146,15 @@ async def retract_assessment(
     counting (discharge gate, trends, REMS form); the alert it raised (PHQ-9 item 9) is resolved
     as a retracted reading's is, and the live streams hear of that."""
     session = await get_session(db, session_id)
-    aid = parse_id(assessment_id)
-    row = (
-        await db.scalar(
-            select(Assessment).where(Assessment.id == aid, Assessment.session_id == session.id)
-        )
-        if aid
-        else None
+    row = await retract_record(
+        db,
+        Assessment,
+        session,
+        assessment_id,
+        noun="assessment",
+        actor_id=audit.actor.id,
+        reason=reason,
     )
-    if row is None:
-        raise NotFound(f"Session {session_id} has no assessment {assessment_id}.")
-    if row.status == ENTERED_IN_ERROR or not await mark_entered_in_error(
-        db, Assessment, row.id, actor_id=audit.actor.id, reason=reason
-    ):
-        raise Conflict("This assessment is already retracted.")
-    await db.refresh(row)
     await resolve_alerts_for_assessment(db, session, row.id)
     audit.record("retract", "assessment", row.id, patient_id=session.patient_id)
     alert_id = await db.scalar(select(Alert.id).where(Alert.assessment_id == row.id))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, bindparam, false, select, text, tuple_, update
+from sqlalchemy import Select, bindparam, false, select, text, tuple_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,11 +21,11 @@ from api.audit import Audit
 from api.clinical.phase import Phase, phase_labeler
 from api.clinical.vitals import VitalValueError, normalize
 from api.config import get_settings
-from api.errors import Conflict, NotFound, ValidationFailed, field_error
+from api.errors import Conflict, ValidationFailed, field_error
 from api.live.publishers import publish_readings
 from api.pagination import cut_page, keyset
+from api.retraction import retract_record
 from api.sessions.service import get_session
-from api.types import parse_id
 from models import Observation, TreatmentSession
 from models.base import utcnow
 
@@ -497,35 +497,15 @@ async def retract_observation(
     db: AsyncSession, audit: Audit, session_id: str, observation_id: str, reason: str
 ) -> dict[str, Any]:
     session = await get_session(db, session_id)
-    oid = parse_id(observation_id)
-    observation = (
-        await db.scalar(
-            select(Observation).where(Observation.id == oid, Observation.session_id == session.id)
-        )
-        if oid
-        else None
+    observation = await retract_record(
+        db,
+        Observation,
+        session,
+        observation_id,
+        noun="reading",
+        actor_id=audit.actor.id,
+        reason=reason,
     )
-    if observation is None:
-        raise NotFound(f"Session {session_id} has no reading {observation_id}.")
-    if observation.status == "entered-in-error":
-        raise Conflict("This reading is already retracted.")
-    # Only a final reading is retracted: of two concurrent retractions, the second waits for the
-    # first's row lock, then finds the reading retracted and changes nothing (409 below), so
-    # the first one's reason and author stay.
-    result = await db.execute(
-        update(Observation)
-        .where(Observation.id == observation.id, Observation.status == "final")
-        .values(
-            status="entered-in-error",
-            retracted_at=utcnow(),
-            retracted_by=audit.actor.id,
-            retraction_reason=reason,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("This reading is already retracted.")
-    await db.refresh(observation)
     await resolve_alerts_for_observation(db, session, observation.id)
     audit.record("retract", "observation", observation.id, patient_id=session.patient_id)
     row = with_phase({c: getattr(observation, c) for c in _COLUMNS}, session)
