@@ -100,3 +100,19 @@ async def post_vitals(
     return await client.post(
         f"/v1/sessions/{session_id}/vitals", json={"observations": observations}
     )
+
+
+async def prepare_dosing(client: httpx.AsyncClient, session_id: str, at: datetime) -> None:
+    """Record everything the pre-dose gate needs as of ``at`` other than the vitals.
+
+    Every test that starts dosing calls this (after its own pre-dose vitals), so a new pre-dose
+    requirement (a checklist, a screening item) is met in one place for the whole suite.
+    """
+
+
+async def prepare_discharge(client: httpx.AsyncClient, session_id: str, at: datetime) -> None:
+    """Record everything the discharge gate needs as of ``at`` other than vitals and scores.
+
+    Every test that discharges calls this, so a new discharge requirement (the discharge
+    checklist, an acknowledged alert) is met in one place for the whole suite.
+    """
