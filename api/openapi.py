@@ -53,7 +53,14 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 PROBLEMS = problems(400, 401, 403, 413, 415, 422, 503)
 
 
-PUBLIC_OPERATIONS = frozenset({("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/token")})
+PUBLIC_OPERATIONS = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("POST", "/v1/auth/token"),
+        ("GET", "/fhir/R4/metadata"),
+    }
+)
 SECURITY_SCHEMES = {
     "staffLogin": {
         "type": "oauth2",
