@@ -21,7 +21,7 @@ from api.health import router as health_router
 from api.live.retention import install_retention
 from api.logging import configure_logging
 from api.middleware import RequestContextMiddleware, RequestGuardMiddleware
-from api.openapi import with_security
+from api.openapi import document_errors, with_security
 from api.readiness import Readiness
 from api.security.actor import install_actor_resolver
 from api.security.authorize import authorize
@@ -91,7 +91,7 @@ def _declare_security(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = with_security(build())
+            app.openapi_schema = document_errors(with_security(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -29,7 +29,10 @@ class FhirResponse(JSONResponse):
     media_type = FHIR_JSON
 
 
-_OUTCOME = {"content": {FHIR_JSON: {"schema": {"type": "object"}}}}
+# Schemas in components (api/openapi.py FHIR_SCHEMAS); errors: OperationOutcome, documented
+# for every route by api/openapi.py document_errors.
+_RESOURCE = {"$ref": "#/components/schemas/FhirResource"}
+_OUTCOME = {"content": {FHIR_JSON: {"schema": _RESOURCE}}}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": f"OperationOutcome ({text})", **_OUTCOME}
     for code, text in (
@@ -87,13 +90,13 @@ _OBSERVATION_EXAMPLE = {
 
 
 def _json_body(name: str, example: dict[str, Any]) -> dict[str, Any]:
-    schema = {"type": "object", "description": name}
     return {
         "requestBody": {
             "required": True,
+            "description": f"A FHIR R4 {name}",
             "content": {
-                FHIR_JSON: {"schema": schema, "examples": {name: {"value": example}}},
-                "application/json": {"schema": schema, "examples": {name: {"value": example}}},
+                FHIR_JSON: {"schema": _RESOURCE, "examples": {name: {"value": example}}},
+                "application/json": {"schema": _RESOURCE, "examples": {name: {"value": example}}},
             },
         }
     }
@@ -130,7 +133,7 @@ def _etag(resource: Mapping[str, Any]) -> dict[str, str]:
         "authenticates; `rest.security` says how: a bearer token on every other request."
     ),
     response_class=FhirResponse,
-    responses={200: _OUTCOME, **_ERRORS},
+    responses={200: _OUTCOME},
 )
 async def metadata(request: Request) -> FhirResponse:
     return FhirResponse(
