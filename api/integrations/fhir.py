@@ -1089,7 +1089,7 @@ SEARCH_PARAMETERS = (
     ),
 )
 SEARCH_DOCUMENTATION = (
-    "Also _count (entries per page, 1-500; a BP panel is one entry; 0 = the total only), "
+    "Also _count (entries per page, 0-500; a BP panel is one entry; 0 = the total only), "
     "_sort (date or -date), _summary=count, and POST Observation/_search (form-encoded). "
     "Unknown parameters are ignored and listed in an OperationOutcome entry; with "
     "Prefer: handling=strict they are a 400."
