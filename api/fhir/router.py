@@ -259,7 +259,8 @@ _SEARCH_PARAMETERS = [
 
 
 def _strict(request: Request) -> bool:
-    prefer = request.headers.get("prefer", "")
+    """``Prefer: handling=strict`` (RFC 7240; among other preferences, in any case)."""
+    prefer = request.headers.get("prefer", "").replace(";", ",").lower()
     return any(p.strip().replace(" ", "") == "handling=strict" for p in prefer.split(","))
 
 
