@@ -57,6 +57,22 @@ class Settings(BaseSettings):
     # live events (the SSE outbox, copies of what changed) older than this are pruned hourly;
     # 0 keeps them all
     live_event_retention_days: int = Field(default=7, ge=0)
+    # The address clients reach this server at (scheme, host, port, any path prefix a proxy
+    # adds): every absolute link Vigil writes (FHIR fullUrl, Bundle links, Location) is built on
+    # it, never on the request's Host header, which any client can set.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(
+                "must be an absolute http(s) URL without a query, e.g. https://vigil.example"
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("thresholds")
     @classmethod

@@ -16,11 +16,12 @@ from api.db import create_engine, create_session_factory
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fhir.errors import FhirOutcomeMiddleware
+from api.fhir.router import public_router as fhir_public_router
 from api.health import router as health_router
 from api.live.retention import install_retention
 from api.logging import configure_logging
 from api.middleware import RequestContextMiddleware, RequestGuardMiddleware
-from api.openapi import with_security
+from api.openapi import document_errors, with_security
 from api.readiness import Readiness
 from api.security.actor import install_actor_resolver
 from api.security.authorize import authorize
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ConnectionBalanceMiddleware)  # outermost: sees every response
     app.include_router(health_router)
     app.include_router(auth_router)
+    app.include_router(fhir_public_router)  # the CapabilityStatement: FHIR clients start there
     for router in routers.MATCH_ORDER:
         app.include_router(router, dependencies=[Depends(authorize)])
     install_docs(app)
@@ -89,7 +91,7 @@ def _declare_security(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = with_security(build())
+            app.openapi_schema = document_errors(with_security(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -27,6 +27,7 @@ _BODY_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "/v1/integrations/hl7v2",
         ("application/hl7-v2", "x-application/hl7-v2+er7", "text/plain", "application/edi-hl7"),
     ),
+    ("/fhir/R4/Observation/_search", ("application/x-www-form-urlencoded",)),
     ("/fhir/", ("application/fhir+json", "application/json")),
     ("/v1/", ("application/json",)),
 )

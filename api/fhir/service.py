@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, and_, not_, select
+import orjson
+from sqlalchemy import Select, and_, false, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.devices.service import patient_session_at
 from api.errors import NotFound
 from api.fhir.errors import FhirError
+from api.fhir.search import ObservationSearch
 from api.integrations import fhir as translate
 from api.integrations.fhir import FhirInputError, InboundObservation, issue
 from api.integrations.ingest import Quarantine
@@ -53,6 +55,7 @@ class StoredReading:
     session_id: str
     patient_id: str
     recorded_at: datetime | None = None
+    retracted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -143,13 +146,15 @@ async def _target_session(
 
 
 async def ingest_observation(
-    db: AsyncSession, audit: Audit, resource: Any, *, path: str = "Observation"
+    db: AsyncSession, audit: Audit, resource: Any, *, base_url: str, path: str = "Observation"
 ) -> Created:
-    """Check, route and store one Observation; raise :class:`FhirError` naming every problem."""
+    """Check, route and store one Observation; raise :class:`FhirError` naming every problem.
+
+    ``base_url``: this server's FHIR base (absolute references on it are this server's)."""
     try:
-        inbound = translate.parse_observation(resource, path=path)
+        inbound = translate.parse_observation(resource, path=path, base_url=base_url)
     except FhirInputError as exc:
-        raise FhirError(422, exc.issues) from None
+        raise FhirError(exc.status, exc.issues) from None
     if not inbound.readings:
         raise FhirError(
             422,
@@ -271,18 +276,38 @@ def _stored(row: Mapping[str, Any], patient_id: uuid.UUID) -> StoredReading:
     )
 
 
-def rejected(audit: Audit, failures: Sequence[tuple[int | None, Any, FhirError]]) -> Quarantine:
-    """Quarantine rows for refused resources, with the resource as sent."""
+def storable(value: Any, body: bytes) -> Any:
+    """What the quarantine keeps of a refused resource: the resource as sent, or, when it
+    cannot be stored as JSON (nested deeper than the JSON column's serializer goes, or not JSON
+    at all), the request body as text. Never nothing."""
+    if value is not None:
+        try:
+            orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+            return value
+        except (TypeError, orjson.JSONEncodeError):
+            pass
+    return {"unparsed_body": body.decode("utf-8", "replace")}
+
+
+def rejected(
+    audit: Audit, failures: Sequence[tuple[int | None, Any, FhirError]], *, body: bytes = b""
+) -> Quarantine:
+    """Quarantine rows for refused resources, with the resource as sent (``body``: the request
+    body, kept instead when a resource cannot be stored as it is)."""
     quarantine = Quarantine("fhir", audit.actor.source)
     for index, resource, exc in failures:
         quarantine.add(
-            reason="rejected_resource", detail=exc.detail, raw=resource, device=None, index=index
+            reason="rejected_resource",
+            detail=exc.detail,
+            raw=storable(resource, body),
+            device=None,
+            index=index,
         )
     return quarantine
 
 
 async def ingest_bundle(
-    db: AsyncSession, audit: Audit, bundle: Any
+    db: AsyncSession, audit: Audit, bundle: Any, *, base_url: str
 ) -> tuple[dict[str, Any], list[tuple[int, Any, FhirError]]]:
     """A batch or transaction Bundle. Returns the response Bundle and the failed entries.
 
@@ -294,13 +319,13 @@ async def ingest_bundle(
     except FhirInputError as exc:
         raise FhirError(400, exc.issues) from None
     if len(entries) > 1:
-        await _lock_targets(db, entries)
+        await _lock_targets(db, entries, base_url)
     responses: list[translate.EntryResponse] = []
     failures: list[tuple[int, Any, FhirError]] = []
     for index, resource in entries:
         try:
             created = await ingest_observation(
-                db, audit, resource, path=f"Bundle.entry[{index}].resource"
+                db, audit, resource, base_url=base_url, path=f"Bundle.entry[{index}].resource"
             )
         except FhirError as exc:
             failures.append((index, resource, exc))
@@ -334,7 +359,9 @@ async def ingest_bundle(
     return translate.batch_response_bundle(responses), failures
 
 
-async def _lock_targets(db: AsyncSession, entries: Sequence[tuple[int, Any]]) -> None:
+async def _lock_targets(
+    db: AsyncSession, entries: Sequence[tuple[int, Any]], base_url: str
+) -> None:
     """Lock the sessions of every entry up front, in id order (see lock_sessions): entries
     would otherwise lock them in entry order, and two bundles naming two sessions in opposite
     orders could deadlock. An entry that names no session is skipped here and answered when
@@ -343,7 +370,7 @@ async def _lock_targets(db: AsyncSession, entries: Sequence[tuple[int, Any]]) ->
     for index, resource in entries:
         path = f"Bundle.entry[{index}].resource"
         try:
-            inbound = translate.parse_observation(resource, path=path)
+            inbound = translate.parse_observation(resource, path=path, base_url=base_url)
             targets.add((await _target_session(db, inbound, path)).id)
         except (FhirInputError, FhirError):
             continue
@@ -375,6 +402,7 @@ async def read_patient(db: AsyncSession, audit: Audit, patient_id: str) -> dict[
         family_name=patient.family_name,
         birth_date=patient.birth_date,
         sex=patient.sex,
+        version=patient.version,
     )
 
 
@@ -395,6 +423,7 @@ def _as_stored(observation: Observation, patient_id: uuid.UUID) -> StoredReading
         session_id=str(observation.session_id),
         patient_id=str(patient_id),
         recorded_at=observation.recorded_at,
+        retracted_at=observation.retracted_at,
     )
 
 
@@ -442,79 +471,110 @@ def _codes(values: Sequence[str]) -> set[str] | None:
     return wanted
 
 
-def _date_condition(value: str, day_tz: tzinfo) -> Any:
+def _date_condition(value: str, day_tz: tzinfo, now: datetime) -> Any:
     try:
-        prefix, start, end = translate.parse_date_param(value, day_tz=day_tz)
+        prefix, start, end = translate.parse_date_param(value, day_tz=day_tz, now=now)
     except FhirInputError as exc:
         raise FhirError(400, [{**i, "expression": ["date"]} for i in exc.issues]) from None
     t = Observation.measured_at
+    # An end clamped to the end of time (a date in 9999) has nothing after it.
+    within = t >= start if end == translate.LATEST else and_(t >= start, t < end)
+    before_end = true() if end == translate.LATEST else t < end
+    after_end = false() if end == translate.LATEST else t >= end
     return {
-        "eq": and_(t >= start, t < end),
-        "ne": not_(and_(t >= start, t < end)),
+        "eq": within,
+        "ne": not_(within),
         "lt": t < start,
         "eb": t < start,
-        "le": t < end,
-        "gt": t >= end,
-        "sa": t >= end,
+        "le": before_end,
+        "gt": after_end,
+        "sa": after_end,
         "ge": t >= start,
     }[prefix]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    resources: list[dict[str, Any]]  # this page's entries
+    total: int  # every match, all pages
+    next_key: tuple[datetime, str] | None  # keyset of the next page (None: last page)
+
+
+def _entry_key(resource: Mapping[str, Any]) -> tuple[datetime, str]:
+    return translate.parse_fhir_datetime(resource["effectiveDateTime"]), str(resource["id"])
+
+
+def _uuids(ids: frozenset[str]) -> list[uuid.UUID]:
+    return [u for u in (parse_id(i) for i in ids) if u is not None]
 
 
 async def search_observations(
     db: AsyncSession,
     audit: Audit,
+    search: ObservationSearch,
     *,
-    patient: str | None,
-    encounter: str | None,
-    dates: Sequence[str],
-    codes: Sequence[str],
-    count: int,
-    after: datetime | None,
     day_tz: tzinfo,
-) -> tuple[list[dict[str, Any]], datetime | None]:
-    """Matching readings as FHIR resources (BP pairs as panels), ordered by time.
+    now: datetime,
+) -> SearchResult:
+    """Matching readings as FHIR entries (a BP pair is one panel entry), sorted by time
+    (``-date``: newest first), ``search.count`` entries a page.
 
-    A date without a time of day (``2026-12-01``) is that day in the clinic's time zone.
-    Pages end on a ``measured_at`` boundary so a BP pair is never split across pages; the
-    returned time is the keyset for the next page (None on the last).
+    A date without a time of day (``2026-12-01``) is that day in the clinic's time zone. The
+    readings of a patient are few enough (hundreds a course) to group whole: so ``total`` is
+    exact, a page holds exactly ``count`` entries whatever times readings share, and the
+    keyset (time, entry id) never splits a panel across pages.
     """
-    if patient is None and encounter is None:
-        raise FhirError(
-            400,
-            [issue("required", "search by patient (or encounter)", ["patient"])],
-        )
     stmt = _readings_query().where(Observation.status == "final")
-    patient_uuid: uuid.UUID | None = None
-    if patient is not None:
-        patient_uuid = parse_id(patient.strip().removeprefix("Patient/"))
-        if patient_uuid is None:
-            return [], None
-        stmt = stmt.where(TreatmentSession.patient_id == patient_uuid)
-    if encounter is not None:
-        session_uuid = parse_id(encounter.strip().removeprefix("Encounter/"))
-        if session_uuid is None:
-            return [], None
-        stmt = stmt.where(Observation.session_id == session_uuid)
-    for value in dates:
-        stmt = stmt.where(_date_condition(value, day_tz))
-    wanted = _codes(codes)
+    patient_ids: list[uuid.UUID] = []
+    if search.patients is not None:
+        patient_ids = _uuids(search.patients)
+        stmt = stmt.where(TreatmentSession.patient_id.in_(patient_ids))
+    if search.encounters is not None:
+        stmt = stmt.where(Observation.session_id.in_(_uuids(search.encounters)))
+    for value in search.dates:
+        stmt = stmt.where(_date_condition(value, day_tz, now))
+    wanted = _codes(search.codes)
     if wanted is not None:
         stmt = stmt.where(Observation.code.in_(sorted(wanted)))
-    if after is not None:
-        stmt = stmt.where(Observation.measured_at > after)
     stmt = stmt.order_by(Observation.measured_at, Observation.id)
-    rows = list((await db.execute(stmt.limit(count + 1))).all())
-    next_after: datetime | None = None
-    if len(rows) > count:
-        rows = rows[:count]
-        last = rows[-1][0].measured_at
-        rest = await db.execute(
-            stmt.where(Observation.measured_at == last).where(
-                Observation.id.not_in([o.id for o, _ in rows if o.measured_at == last])
-            )
-        )
-        rows += list(rest.all())
-        next_after = last
-    audit.record("read", "observation", None, patient_id=patient_uuid)
-    readings = [_as_stored(o, pid) for o, pid in rows]
-    return translate.group_for_fhir(readings), next_after
+    rows = list((await db.execute(stmt)).all())
+    audit.record(
+        "read", "observation", None, patient_id=patient_ids[0] if len(patient_ids) == 1 else None
+    )
+    entries = translate.group_for_fhir([_as_stored(o, pid) for o, pid in rows])
+    keyed = sorted(((_entry_key(r), r) for r in entries), reverse=search.descending)
+    if search.summary_count:
+        return SearchResult(resources=[], total=len(keyed), next_key=None)
+    if search.after is not None:
+        after = search.after
+        keyed = [(k, r) for k, r in keyed if (k < after if search.descending else k > after)]
+    page = keyed[: search.count]
+    next_key = page[-1][0] if len(keyed) > search.count else None
+    return SearchResult(resources=[r for _, r in page], total=len(entries), next_key=next_key)
+
+
+# --------------------------------------------------------------------------------------------
+# Encounter: a session
+# --------------------------------------------------------------------------------------------
+
+
+async def read_encounter(db: AsyncSession, audit: Audit, session_id: str) -> dict[str, Any]:
+    sid = parse_id(session_id)
+    session = await db.get(TreatmentSession, sid) if sid is not None else None
+    if session is None:
+        raise FhirError(404, [issue("not-found", f"Encounter/{session_id} is not known")])
+    audit.record("read", "session", session.id, patient_id=session.patient_id)
+    return translate.encounter_resource(
+        id=str(session.id),
+        patient_id=str(session.patient_id),
+        status=session.status,
+        scheduled_at=session.scheduled_at,
+        checked_in_at=session.checked_in_at,
+        ended_at=session.ended_at,
+        location=session.location,
+        version=session.version,
+    )
+
+
+#: Where other FHIR resource types (AdverseEvent, MedicationStatement: SPEC §8, §11) add their
+#: read and search functions: one function per interaction, each auditing its read.

@@ -49,7 +49,9 @@ LOINC_TO_VITAL: dict[str, VitalCode] = {d.loinc: d.code for d in VITALS.values()
 }
 _BP_COMPONENTS = frozenset({VitalCode.systolic_bp, VitalCode.diastolic_bp, VitalCode.mean_bp})
 
-ACCEPTED_STATUSES = frozenset({"final", "amended", "corrected", "preliminary"})
+#: The statuses of a result that stands: only these are readings (SPEC §8). ``preliminary``,
+#: ``registered`` and the rest are refused (422), never stored as final.
+ACCEPTED_STATUSES = frozenset({"final", "amended", "corrected"})
 OBSERVATION_STATUSES = frozenset(
     {
         "registered",
@@ -87,8 +89,9 @@ def issue(
 class FhirInputError(ValueError):
     """Input Vigil cannot accept; ``issues`` are OperationOutcome issue dicts."""
 
-    def __init__(self, issues: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, issues: Sequence[Mapping[str, Any]], *, status: int = 422) -> None:
         self.issues: list[dict[str, Any]] = [dict(i) for i in issues]
+        self.status = status  # 400 malformed, 422 not processable
         super().__init__("; ".join(str(i.get("diagnostics", i.get("code"))) for i in issues))
 
     @classmethod
@@ -119,7 +122,7 @@ class InboundObservation:
     measured_at: datetime  # aware, UTC
     readings: list[FhirReading]  # empty when the value is absent (dataAbsentReason)
     identifier: str | None  # first identifier, "system|value" (or "value"): an external_id
-    status: str = "final"  # final, amended, corrected or preliminary as sent
+    status: str = "final"  # final, amended or corrected as sent
 
 
 _DATE_ONLY_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -128,8 +131,22 @@ _DATETIME_RE = re.compile(
     r"(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,9}))?)?(?P<tz>Z|[+-]\d{2}:\d{2})?$"
 )
 _REFERENCE_RE = re.compile(
-    r"(?:^|/)(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$"
+    r"^(?P<base>.*?)/?(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$"
 )
+_ABSOLUTE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as an error message may quote it: strings and numbers (shortened), else its JSON
+    kind. Never ``repr`` of a container: a deeply nested one would exhaust the recursion."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, int | float):
+        return repr(value)[:limit]
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[: limit - 1] + "…"
+        return repr(text)
+    return "a JSON object" if isinstance(value, Mapping) else "a JSON array"
 
 
 def _tz(text: str) -> tzinfo:
@@ -178,6 +195,7 @@ class _Issues:
 
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
+        self.malformed = False  # a 400 (a reference to another server), not a 422
 
     def add(self, code: str, diagnostics: str, expression: str) -> None:
         self.items.append(issue(code, diagnostics, [expression]))
@@ -220,12 +238,22 @@ def _quantity(
         value = float(raw_value)
     else:
         issues.add(
-            "value", f"valueQuantity.value {raw_value!r} is not a finite number", f"{path}.value"
+            "value",
+            f"valueQuantity.value {shown(raw_value)} is not a finite number",
+            f"{path}.value",
         )
     ok = value is not None
+    if quantity.get("comparator") is not None:
+        issues.add(
+            "value",
+            f"valueQuantity.comparator {shown(quantity.get('comparator'))}: Vigil records "
+            "measured values only, not a bound (send the value the device measured)",
+            f"{path}.comparator",
+        )
+        ok = False
     system = quantity.get("system")
     if system is not None and system != UCUM:
-        issues.add("value", f"units must be UCUM ({UCUM}), not {system!r}", f"{path}.system")
+        issues.add("value", f"units must be UCUM ({UCUM}), not {shown(system)}", f"{path}.system")
         ok = False
     field = "code" if quantity.get("code") not in (None, "") else "unit"
     sent = quantity.get(field)
@@ -285,13 +313,44 @@ def _status(resource: Mapping[str, Any], path: str, issues: _Issues) -> str:
     status = resource.get("status")
     if status is None:
         issues.add("required", "status is required", f"{path}.status")
-    elif status not in ACCEPTED_STATUSES:
+    elif not isinstance(status, str) or status not in ACCEPTED_STATUSES:
         issues.add(
             "value",
-            f"status {status!r} is not accepted; use one of {sorted(ACCEPTED_STATUSES)}",
+            f"status {shown(status)} is not a result that stands: Vigil records only final, "
+            "amended or corrected readings; send the reading again once it is final",
             f"{path}.status",
         )
     return status if isinstance(status, str) else ""
+
+
+def _modifier_extensions(resource: Mapping[str, Any], path: str, issues: _Issues) -> None:
+    """Every ``modifierExtension`` anywhere in the resource: Vigil knows none, and a modifier
+    it does not understand may change what the element means, so it must refuse it (FHIR R4
+    §2.4.1.1). Walked without recursion: a deeply nested body must not exhaust the stack."""
+    stack: list[tuple[object, str]] = [(resource, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, Mapping):
+            for key, child in node.items():
+                if key == "modifierExtension" and child not in (None, []):
+                    urls = (
+                        [e.get("url") for e in child if isinstance(e, Mapping)]
+                        if isinstance(child, list)
+                        else []
+                    )
+                    named = ", ".join(shown(u) for u in urls if isinstance(u, str))
+                    issues.add(
+                        "extension",
+                        f"unknown modifierExtension{' ' + named if named else ''}: Vigil "
+                        "cannot tell how it changes the reading, so it does not store it",
+                        f"{where}.modifierExtension",
+                    )
+                elif isinstance(child, Mapping | list):
+                    stack.append((child, f"{where}.{key}"))
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                if isinstance(child, Mapping | list):
+                    stack.append((child, f"{where}[{index}]"))
 
 
 def _vital_code(resource: Mapping[str, Any], path: str, issues: _Issues) -> VitalCode | str | None:
@@ -352,14 +411,22 @@ def _effective(resource: Mapping[str, Any], path: str, issues: _Issues) -> datet
         return None
     future = future_problem(moment)
     if future is not None:
-        issues.add("value", f"{key} {raw!r}: {future}", f"{path}.{key}")
+        issues.add("value", f"{key} {shown(raw)}: {future}", f"{path}.{key}")
         return None
     return moment
 
 
 def _reference_id(
-    resource: Mapping[str, Any], key: str, resource_type: str, path: str, issues: _Issues
+    resource: Mapping[str, Any],
+    key: str,
+    resource_type: str,
+    path: str,
+    issues: _Issues,
+    base_url: str | None,
 ) -> str | None:
+    """The id of a literal reference ``{resource_type}/{id}``: relative, or absolute on this
+    server's base (``base_url``, e.g. ``https://vigil.example/fhir/R4``). An absolute reference
+    to another server is malformed for Vigil (400): it names a record Vigil does not hold."""
     element = resource.get(key)
     if element is None:
         return None
@@ -371,14 +438,28 @@ def _reference_id(
             f"{path}.{key}.reference",
         )
         return None
-    match = _REFERENCE_RE.search(reference.strip())
+    text = reference.strip()
+    match = _REFERENCE_RE.match(text)
     if match is None or match["type"] != resource_type:
         issues.add(
             "invalid",
-            f"{key}.reference {reference!r} is not a {resource_type}/{{id}} reference",
+            f"{key}.reference {shown(reference)} is not a {resource_type}/{{id}} reference",
             f"{path}.{key}.reference",
         )
         return None
+    base = match["base"].rstrip("/")
+    if base:
+        ours = (base_url or "").rstrip("/")
+        if not _ABSOLUTE_RE.match(base) or base != ours:
+            issues.malformed = True
+            where = f"this server's base {ours}" if ours else "a relative reference"
+            issues.add(
+                "invalid",
+                f"{key}.reference {shown(reference, 120)} names another server; use "
+                f"{resource_type}/{{id}} or {where}",
+                f"{path}.{key}.reference",
+            )
+            return None
     return match["id"]
 
 
@@ -436,26 +517,28 @@ def _panel_values(
 
 
 def parse_observation(
-    resource: Mapping[str, Any], *, path: str = "Observation"
+    resource: Mapping[str, Any], *, path: str = "Observation", base_url: str | None = None
 ) -> InboundObservation:
     """Read a vital-sign Observation; raise :class:`FhirInputError` naming every problem.
 
     ``path`` prefixes the FHIRPath expressions (``Bundle.entry[2].resource`` inside a Bundle).
+    ``base_url`` is this server's FHIR base: absolute references on it are accepted.
     """
     if not isinstance(resource, Mapping):
         raise FhirInputError.single("structure", "an Observation must be a JSON object", [path])
     if resource.get("resourceType") != "Observation":
         raise FhirInputError.single(
             "invalid",
-            f"resourceType must be Observation, not {resource.get('resourceType')!r}",
+            f"resourceType must be Observation, not {shown(resource.get('resourceType'))}",
             [f"{path}.resourceType"],
         )
     issues = _Issues()
     status = _status(resource, path, issues)
     vital = _vital_code(resource, path, issues)
     measured_at = _effective(resource, path, issues)
-    subject = _reference_id(resource, "subject", "Patient", path, issues)
-    encounter = _reference_id(resource, "encounter", "Encounter", path, issues)
+    subject = _reference_id(resource, "subject", "Patient", path, issues, base_url)
+    encounter = _reference_id(resource, "encounter", "Encounter", path, issues, base_url)
+    _modifier_extensions(resource, path, issues)
 
     values: list[tuple[VitalCode, float, str, str]] = []
     if vital == BP_PANEL_LOINC:
@@ -465,7 +548,7 @@ def parse_observation(
         values = [] if value is None else [(vital, *value)]
 
     if issues.items or measured_at is None:
-        raise FhirInputError(issues.items)
+        raise FhirInputError(issues.items, status=400 if issues.malformed else 422)
     return InboundObservation(
         subject_patient_id=subject,
         encounter_session_id=encounter,
@@ -502,7 +585,7 @@ def parse_bundle(resource: Mapping[str, Any]) -> tuple[str, list[tuple[int, Mapp
     if bundle_type not in ("batch", "transaction"):
         raise FhirInputError.single(
             "not-supported",
-            f"Bundle.type {bundle_type!r} is not supported: send batch or transaction",
+            f"Bundle.type {shown(bundle_type)} is not supported: send batch or transaction",
             ["Bundle.type"],
         )
     entries = resource.get("entry", [])
@@ -601,11 +684,16 @@ def _observation_base(
     session_id: str,
     measured_at: datetime,
     issued: datetime | None,
+    last_updated: datetime | None = None,
 ) -> dict[str, Any]:
+    meta: dict[str, Any] = {"versionId": str(reading_version(status))}
+    if last_updated is not None:
+        meta["lastUpdated"] = fhir_instant(last_updated)
+    meta["profile"] = profiles
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "id": id,
-        "meta": {"profile": profiles},
+        "meta": meta,
         "status": _check_status(status),
         "category": _vital_signs_category(),
         "code": concept,
@@ -616,6 +704,12 @@ def _observation_base(
     if issued is not None:
         resource["issued"] = fhir_instant(issued)
     return resource
+
+
+def reading_version(status: str) -> int:
+    """A reading's version: 1 as recorded, 2 once retracted (``entered-in-error``), the only
+    change a stored reading ever goes through."""
+    return 2 if status == "entered-in-error" else 1
 
 
 def observation_resource(
@@ -629,6 +723,7 @@ def observation_resource(
     measured_at: datetime,
     status: str,
     issued: datetime | None = None,
+    last_updated: datetime | None = None,
 ) -> dict[str, Any]:
     """A vital-signs Observation for one stored reading (session = Encounter)."""
     vital = _vital(code)
@@ -644,6 +739,7 @@ def observation_resource(
         session_id=session_id,
         measured_at=measured_at,
         issued=issued,
+        last_updated=last_updated,
     )
     resource["valueQuantity"] = _quantity_json(value, unit)
     return resource
@@ -659,6 +755,7 @@ def bp_panel_resource(
     measured_at: datetime,
     status: str,
     issued: datetime | None = None,
+    last_updated: datetime | None = None,
 ) -> dict[str, Any]:
     """The 85354-9 blood pressure panel: no value of its own, systolic and diastolic components
     in mm[Hg]."""
@@ -680,6 +777,7 @@ def bp_panel_resource(
         session_id=session_id,
         measured_at=measured_at,
         issued=issued,
+        last_updated=last_updated,
     )
     resource["component"] = [
         {
@@ -718,6 +816,12 @@ class ReadingLike(Protocol):
 def _issued(reading: ReadingLike) -> datetime | None:
     recorded_at = getattr(reading, "recorded_at", None)  # optional on the reading
     return recorded_at if isinstance(recorded_at, datetime) else None
+
+
+def _updated(reading: ReadingLike) -> datetime | None:
+    """When the reading last changed: its retraction, else its recording (both optional)."""
+    retracted_at = getattr(reading, "retracted_at", None)
+    return retracted_at if isinstance(retracted_at, datetime) else _issued(reading)
 
 
 def _pairs(readings: Sequence[ReadingLike]) -> dict[int, int]:
@@ -764,6 +868,7 @@ def group_for_fhir(readings: Sequence[ReadingLike]) -> list[dict[str, Any]]:
                     measured_at=reading.measured_at,
                     status=reading.status,
                     issued=_issued(reading),
+                    last_updated=_updated(reading),
                 )
             )
             continue
@@ -772,6 +877,7 @@ def group_for_fhir(readings: Sequence[ReadingLike]) -> list[dict[str, Any]]:
             continue  # already emitted with its partner
         systolic, diastolic = readings[systolic_index], readings[diastolic_index]
         issued = [t for t in (_issued(systolic), _issued(diastolic)) if t is not None]
+        updated = [t for t in (_updated(systolic), _updated(diastolic)) if t is not None]
         resources.append(
             bp_panel_resource(
                 id=f"bp-{systolic.id}",
@@ -782,6 +888,7 @@ def group_for_fhir(readings: Sequence[ReadingLike]) -> list[dict[str, Any]]:
                 measured_at=systolic.measured_at,
                 status=systolic.status,
                 issued=max(issued) if issued else None,
+                last_updated=max(updated) if updated else None,
             )
         )
     return resources
@@ -793,8 +900,12 @@ def searchset_bundle(
     self_url: str,
     next_url: str | None,
     base_url: str | None = None,
+    total: int | None = None,
+    outcome: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A searchset Bundle (keyset paging: no ``total``; ``next`` link when there is more).
+    """A searchset Bundle: ``total`` (every match, not this page), the ``next`` link when there
+    is more, and, with ``outcome`` issues, an OperationOutcome entry (search mode ``outcome``)
+    saying what the server did not use (unknown parameters).
 
     With ``base_url`` (e.g. ``https://host/fhir/R4``) each entry gets its ``fullUrl``.
     """
@@ -809,10 +920,69 @@ def searchset_bundle(
         entry["resource"] = dict(resource)
         entry["search"] = {"mode": "match"}
         entries.append(entry)
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
+    if outcome:
+        entries.append(
+            {"resource": operation_outcome(outcome), "search": {"mode": "outcome"}},
+        )
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if total is not None:
+        bundle["total"] = total
+    bundle["link"] = links
     if entries:
         bundle["entry"] = entries
     return bundle
+
+
+#: Vigil's session status -> FHIR R4 Encounter.status.
+ENCOUNTER_STATUS = {
+    "scheduled": "planned",
+    "checked_in": "arrived",
+    "dosing": "in-progress",
+    "monitoring": "in-progress",
+    "discharged": "finished",
+    "transferred": "finished",
+    "cancelled": "cancelled",
+}
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+
+def encounter_resource(
+    *,
+    id: str,
+    patient_id: str,
+    status: str,
+    scheduled_at: datetime,
+    checked_in_at: datetime | None,
+    ended_at: datetime | None,
+    location: str | None,
+    version: int,
+    last_updated: datetime | None = None,
+) -> dict[str, Any]:
+    """A treatment session as an ambulatory Encounter: status, period (check-in to the end;
+    the scheduled time while it is only planned), subject and location (the chair)."""
+    if status not in ENCOUNTER_STATUS:
+        raise ValueError(f"not a session status: {status!r}")
+    meta: dict[str, Any] = {"versionId": str(version)}
+    if last_updated is not None:
+        meta["lastUpdated"] = fhir_instant(last_updated)
+    period: dict[str, Any] = {"start": fhir_instant(checked_in_at or scheduled_at)}
+    if ended_at is not None:
+        period["end"] = fhir_instant(ended_at)
+    resource: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "id": id,
+        "meta": meta,
+        "status": ENCOUNTER_STATUS[status],
+        "class": {"system": V3_ACT_CODE, "code": "AMB", "display": "ambulatory"},
+        "serviceType": {"text": "Ketamine/esketamine treatment session"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "period": period,
+    }
+    if status == "transferred":
+        resource["hospitalization"] = {"dischargeDisposition": {"text": "emergency transfer"}}
+    if location:
+        resource["location"] = [{"location": {"display": location}}]
+    return resource
 
 
 def status_line(status_code: int) -> str:
@@ -895,27 +1065,50 @@ def operation_outcome(issues: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": out}
 
 
+SEARCH_PARAMETERS = (
+    (
+        "patient",
+        "reference",
+        "clinical-patient",
+        "The patient: Patient/{id}, {id} or an absolute URL on this server",
+    ),
+    ("subject", "reference", "Observation-subject", "Alias of patient"),
+    ("encounter", "reference", "clinical-encounter", "The session: Encounter/{session id} or {id}"),
+    (
+        "date",
+        "date",
+        "clinical-date",
+        "When the reading was measured (prefixes eq ne gt lt ge le sa eb ap; a day is the "
+        "clinic's day)",
+    ),
+    (
+        "code",
+        "token",
+        "clinical-code",
+        "LOINC code (http://loinc.org|8867-4 or 8867-4; 85354-9 = BP)",
+    ),
+)
+SEARCH_DOCUMENTATION = (
+    "Also _count (entries per page, 0-500; a BP panel is one entry; 0 = the total only), "
+    "_sort (date or -date), _summary=count, and POST Observation/_search (form-encoded). "
+    "Unknown parameters are ignored and listed in an OperationOutcome entry; with "
+    "Prefer: handling=strict they are a 400."
+)
+RESTFUL_SECURITY = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+
+
 def capability_statement(
     *, base_url: str, version: str, published: datetime | None = None
 ) -> dict[str, Any]:
-    """What ``GET /fhir/R4/metadata`` answers."""
+    """What ``GET /fhir/R4/metadata`` answers (to anyone: it holds no patient data)."""
     moment = published or datetime.now(UTC)
-    search_params = [
-        ("patient", "reference", "clinical-patient", "The patient (Patient/{id} or id)"),
-        (
-            "date",
-            "date",
-            "clinical-date",
-            "When the reading was measured (prefixes eq/lt/le/gt/ge/ne/sa/eb)",
-        ),
-        ("code", "token", "clinical-code", "LOINC code (http://loinc.org|8867-4 or 8867-4)"),
-    ]
     observation = {
         "type": "Observation",
         "profile": VITAL_SIGNS_PROFILE,
         "supportedProfile": [BP_PROFILE, *SPECIFIC_PROFILES.values()],
+        "documentation": SEARCH_DOCUMENTATION,
         "interaction": [{"code": "create"}, {"code": "read"}, {"code": "search-type"}],
-        "versioning": "no-version",
+        "versioning": "versioned",
         "readHistory": False,
         "updateCreate": False,
         "searchParam": [
@@ -925,10 +1118,26 @@ def capability_statement(
                 "type": kind,
                 "documentation": doc,
             }
-            for name, kind, definition, doc in search_params
+            for name, kind, definition, doc in SEARCH_PARAMETERS
         ],
     }
-    patient = {"type": "Patient", "interaction": [{"code": "read"}]}
+    read_only = {"interaction": [{"code": "read"}], "versioning": "versioned", "readHistory": False}
+    patient = {"type": "Patient", **read_only}
+    encounter = {"type": "Encounter", **read_only}
+    security = {
+        "cors": False,
+        "service": [
+            {
+                "coding": [{"system": RESTFUL_SECURITY, "code": "OAuth", "display": "OAuth"}],
+                "text": "Bearer token",
+            }
+        ],
+        "description": (
+            "Every request but this one needs `Authorization: Bearer <token>`: staff get a "
+            "token from POST /v1/auth/token (username and password); integration clients send "
+            "their API key as the bearer token."
+        ),
+    }
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -945,7 +1154,8 @@ def capability_statement(
         "rest": [
             {
                 "mode": "server",
-                "resource": [observation, patient],
+                "security": security,
+                "resource": [observation, patient, encounter],
                 "interaction": [{"code": "batch"}, {"code": "transaction"}],
             }
         ],
@@ -961,6 +1171,7 @@ def patient_resource(
     birth_date: date,
     sex: str,
     mrn_system: str | None = None,
+    version: int | None = None,
 ) -> dict[str, Any]:
     """A Patient with its MRN (identifier type MR) and Vigil's sex as FHIR gender."""
     if sex not in _GENDERS:
@@ -977,9 +1188,11 @@ def patient_resource(
     }
     if mrn_system is not None:
         identifier["system"] = mrn_system
+    resource: dict[str, Any] = {"resourceType": "Patient", "id": id}
+    if version is not None:
+        resource["meta"] = {"versionId": str(version)}
     return {
-        "resourceType": "Patient",
-        "id": id,
+        **resource,
         "identifier": [identifier],
         "name": [{"use": "official", "family": family_name, "given": [given_name]}],
         "gender": sex,
@@ -991,12 +1204,18 @@ def patient_resource(
 # Date search parameter
 # --------------------------------------------------------------------------------------------
 
-DATE_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge", "sa", "eb")
+DATE_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge", "sa", "eb", "ap")
 _DATE_PARAM_RE = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<mo>\d{2})(?:-(?P<d>\d{2})"
     r"(?:T(?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?"
     r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
+#: The ends of time a search range is clamped to: a value near year 1 or 9999 (``ge9999-12-31``)
+#: is a proper search that finds nothing, not an overflow.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+#: ``ap``: "approximately", FHIR's recommendation of 10% of the gap between now and the value.
+APPROXIMATE_FRACTION = 0.1
 
 
 def _add_months(moment: datetime, months: int) -> datetime:
@@ -1004,41 +1223,79 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=moment.year + total // 12, month=total % 12 + 1)
 
 
-def parse_date_param(value: str, *, day_tz: tzinfo = UTC) -> tuple[str, datetime, datetime]:
+def parse_date_param(
+    value: str, *, day_tz: tzinfo = UTC, now: datetime | None = None
+) -> tuple[str, datetime, datetime]:
     """A FHIR ``date`` search value -> (prefix, start, end), a half-open UTC range [start, end).
 
     Precision: year, month, day (read in ``day_tz``, default UTC), minute, second or fraction.
     A value with a time must carry an offset (naive times are rejected, as everywhere in
-    Vigil). How each prefix matches a reading time ``t``: see :func:`date_matches`.
+    Vigil). ``ap`` widens the range by 10% of the gap between ``now`` and the value on each
+    side. Ranges reaching past year 1 or 9999 are clamped to :data:`EARLIEST`/:data:`LATEST`.
+    How each prefix matches a reading time ``t``: see :func:`date_matches`.
     """
     prefix, text = "eq", value.strip()
     if text[:2] in DATE_PREFIXES:
         prefix, text = text[:2], text[2:]
-    elif text[:2] == "ap":
-        raise FhirInputError.single("not-supported", "the 'ap' date prefix is not supported")
     match = _DATE_PARAM_RE.match(text)
     if match is None:
         raise FhirInputError.single(
             "invalid",
-            f"date {value!r} is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or "
-            "YYYY-MM-DDThh:mm[:ss]+zz:zz, optionally prefixed eq/ne/lt/gt/le/ge/sa/eb)",
+            f"date {shown(value)} is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or "
+            "YYYY-MM-DDThh:mm[:ss]+zz:zz, optionally prefixed eq/ne/lt/gt/le/ge/sa/eb/ap)",
         )
     if match["h"] is not None and match["tz"] is None:
         raise FhirInputError.single(
-            "invalid", f"date {value!r} has a time without an offset; send Z or +hh:mm"
+            "invalid", f"date {shown(value)} has a time without an offset; send Z or +hh:mm"
         )
     try:
         start, end = _date_range(match, day_tz)
     except ValueError as exc:
-        raise FhirInputError.single("invalid", f"date {value!r}: {exc}") from None
-    return prefix, start.astimezone(UTC), end.astimezone(UTC)
+        raise FhirInputError.single("invalid", f"date {shown(value)}: {exc}") from None
+    if prefix == "ap":
+        moment = now or datetime.now(UTC)
+        gap = max(abs(moment - start), abs(moment - _before(end)))
+        start, end = (
+            _shift(start, -gap * APPROXIMATE_FRACTION),
+            _shift(end, gap * APPROXIMATE_FRACTION),
+        )
+        prefix = "eq"
+    return prefix, start, end
+
+
+def _before(moment: datetime) -> datetime:
+    return moment if moment == LATEST else moment - timedelta(microseconds=1)
+
+
+def _shift(moment: datetime, by: timedelta) -> datetime:
+    try:
+        return moment + by
+    except OverflowError:
+        return EARLIEST if by < timedelta(0) else LATEST
+
+
+def _utc(moment: datetime, *, end: bool) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31 in a zone west of UTC is year 10000 there
+        return LATEST if end or moment.year > 1 else EARLIEST
 
 
 def _date_range(match: re.Match[str], day_tz: tzinfo) -> tuple[datetime, datetime]:
+    """[start, end) in UTC; an end past the calendar is :data:`LATEST`."""
+    start = _local_start(match, day_tz)
+    try:
+        end = _local_end(match, start)
+    except OverflowError:
+        return _utc(start, end=False), LATEST
+    return _utc(start, end=False), _utc(end, end=True)
+
+
+def _local_start(match: re.Match[str], day_tz: tzinfo) -> datetime:
     year = int(match["y"])
     if match["h"] is not None:
         fraction = match["f"] or ""
-        start = datetime(
+        return datetime(
             year,
             int(match["mo"]),
             int(match["d"]),
@@ -1048,21 +1305,31 @@ def _date_range(match: re.Match[str], day_tz: tzinfo) -> tuple[datetime, datetim
             int(fraction.ljust(6, "0")) if fraction else 0,
             tzinfo=_tz(match["tz"]),
         )
+    month = int(match["mo"]) if match["mo"] is not None else 1
+    day = int(match["d"]) if match["d"] is not None else 1
+    return datetime(year, month, day, tzinfo=day_tz)
+
+
+def _local_end(match: re.Match[str], start: datetime) -> datetime:
+    """Raises OverflowError (or ValueError from ``replace``) past year 9999."""
+    if match["h"] is not None:
         if match["s"] is None:
-            return start, start + timedelta(minutes=1)
-        return start, start + timedelta(microseconds=10 ** (6 - len(fraction)))
+            return start + timedelta(minutes=1)
+        fraction = match["f"] or ""
+        return start + timedelta(microseconds=10 ** (6 - len(fraction)))
     if match["d"] is not None:
-        start = datetime(year, int(match["mo"]), int(match["d"]), tzinfo=day_tz)
-        return start, _next_day(start)
+        return _next_day(start)
     if match["mo"] is not None:
-        start = datetime(year, int(match["mo"]), 1, tzinfo=day_tz)
-        return start, _add_months(start, 1)
-    start = datetime(year, 1, 1, tzinfo=day_tz)
-    return start, start.replace(year=year + 1)
+        if start.year == 9999 and start.month == 12:
+            raise OverflowError
+        return _add_months(start, 1)
+    if start.year == 9999:
+        raise OverflowError
+    return start.replace(year=start.year + 1)
 
 
 def _next_day(start: datetime) -> datetime:
-    following = start.date() + timedelta(days=1)
+    following = start.date() + timedelta(days=1)  # OverflowError after 9999-12-31
     return datetime(following.year, following.month, following.day, tzinfo=start.tzinfo)
 
 
@@ -1070,16 +1337,18 @@ def date_matches(prefix: str, start: datetime, end: datetime, moment: datetime) 
     """Whether a reading measured at ``moment`` matches ``prefix`` over [start, end).
 
     eq: start <= t < end · ne: not eq · lt/eb: t < start · le: t < end ·
-    gt/sa: t >= end · ge: t >= start. (Readings are instants, so lt = eb and gt = sa.)
+    gt/sa: t >= end · ge: t >= start. (Readings are instants, so lt = eb and gt = sa; ``ap``
+    is ``eq`` over the widened range :func:`parse_date_param` returns.) An end at
+    :data:`LATEST` is the end of time: nothing is after it.
     """
     checks = {
-        "eq": start <= moment < end,
-        "ne": not start <= moment < end,
+        "eq": start <= moment < end or (end == LATEST and moment >= start),
+        "ne": not (start <= moment < end or (end == LATEST and moment >= start)),
         "lt": moment < start,
         "eb": moment < start,
-        "le": moment < end,
-        "gt": moment >= end,
-        "sa": moment >= end,
+        "le": moment < end or end == LATEST,
+        "gt": moment >= end and end != LATEST,
+        "sa": moment >= end and end != LATEST,
         "ge": moment >= start,
     }
     if prefix not in checks:

@@ -76,12 +76,14 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/sessions/{session_id}/events"): CLINICAL,
     ("GET", "/v1/events"): CLINICAL,
     # FHIR R4 facade: integrations (and clinical staff) create, clinical staff read
-    ("GET", "/fhir/R4/metadata"): ANY_STAFF | PUSH,
+    # (GET /fhir/R4/metadata is public: api/openapi.py PUBLIC_OPERATIONS)
     ("POST", "/fhir/R4/Observation"): PUSH | CLINICAL,
     ("POST", "/fhir/R4"): PUSH | CLINICAL,
     ("GET", "/fhir/R4/Observation"): CLINICAL,
+    ("POST", "/fhir/R4/Observation/_search"): CLINICAL,
     ("GET", "/fhir/R4/Observation/{observation_id}"): CLINICAL,
     ("GET", "/fhir/R4/Patient/{patient_id}"): CLINICAL,
+    ("GET", "/fhir/R4/Encounter/{session_id}"): CLINICAL,
 }
 
 

@@ -13,7 +13,12 @@ from fastapi import FastAPI
 from api.security.policy import POLICY, allowed_roles
 from tests.conftest import Staff
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/token")}
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/v1/auth/token"),
+    ("GET", "/fhir/R4/metadata"),
+}
 ROLES = ("admin", "clinician", "nurse", "integration")
 
 
@@ -40,6 +45,8 @@ async def _call(client: httpx.AsyncClient, method: str, path: str) -> httpx.Resp
         kwargs["json"] = {}
     if path.endswith("/hl7v2"):  # an HL7 v2 message, not JSON
         kwargs = {"content": b"MSH|", "headers": {"content-type": "application/hl7-v2"}}
+    if path.endswith("/_search"):  # FHIR search parameters, form-encoded
+        kwargs = {"data": {"patient": str(uuid.uuid4())}}
     if path.endswith("/events"):
         kwargs["params"] = {"max_seconds": 0}  # a live stream: catch up, then end
     return await client.request(method, _concrete(path), **kwargs)
@@ -102,7 +109,9 @@ async def test_every_non_public_route_needs_credentials(
     assert wrong == []
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/docs", "/openapi.json"])
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/readyz", "/docs", "/openapi.json", "/fhir/R4/metadata"]
+)
 async def test_public_routes_answer_without_credentials(
     anon_client: httpx.AsyncClient, path: str
 ) -> None:

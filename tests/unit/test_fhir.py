@@ -24,6 +24,8 @@ from fhir.resources.R4B.patient import Patient
 from api.clinical.vitals import VITALS, VitalCode
 from api.integrations.fhir import (
     BP_PROFILE,
+    EARLIEST,
+    LATEST,
     LOINC,
     OBSERVATION_CATEGORY,
     UCUM,
@@ -196,17 +198,35 @@ class TestParseObservation:
         assert parsed.measured_at == MEASURED
         assert parsed.status == "amended"
 
-    def test_absolute_references_and_no_identifier(self) -> None:
+    def test_absolute_references_on_this_base_and_no_identifier(self) -> None:
         parsed = parse_observation(
             obs(
                 subject={"reference": "https://vigil.example/fhir/R4/Patient/p-9"},
-                encounter=None,
+                encounter={"reference": "https://vigil.example/fhir/R4/Encounter/s-1"},
                 identifier=None,
-            )
+            ),
+            base_url="https://vigil.example/fhir/R4/",
         )
         assert parsed.subject_patient_id == "p-9"
-        assert parsed.encounter_session_id is None
+        assert parsed.encounter_session_id == "s-1"
         assert parsed.identifier is None
+
+    @pytest.mark.parametrize(
+        "reference",
+        [
+            "https://other.example/fhir/R4/Encounter/s-1",
+            "https://vigil.example/fhir/R5/Encounter/s-1",
+            "https://vigil.example.evil/fhir/R4/Encounter/s-1",
+            "urn:x/Encounter/s-1",
+        ],
+    )
+    def test_a_reference_to_another_server_is_malformed(self, reference: str) -> None:
+        with pytest.raises(FhirInputError) as raised:
+            parse_observation(
+                obs(encounter={"reference": reference}), base_url="https://vigil.example/fhir/R4"
+            )
+        assert raised.value.status == 400
+        assert raised.value.issues[0]["expression"] == ["Observation.encounter.reference"]
 
     def test_identifier_without_system(self) -> None:
         assert parse_observation(obs(identifier=[{"value": "abc"}])).identifier == "abc"
@@ -753,10 +773,17 @@ class TestCapabilityAndPatient:
         assert {i["code"] for i in observation["interaction"]} == {"create", "read", "search-type"}
         assert {(p["name"], p["type"]) for p in observation["searchParam"]} == {
             ("patient", "reference"),
+            ("subject", "reference"),
+            ("encounter", "reference"),
             ("date", "date"),
             ("code", "token"),
         }
         assert [i["code"] for i in resources["Patient"]["interaction"]] == ["read"]
+        assert [i["code"] for i in resources["Encounter"]["interaction"]] == ["read"]
+        # Declared so that a client (fhirclient) knows to send a bearer token.
+        [service] = rest["security"]["service"]
+        assert service["coding"][0]["code"] == "OAuth"
+        assert "Bearer" in rest["security"]["description"]
 
     def test_capability_statement_default_date(self) -> None:
         statement = valid(capability_statement(base_url="http://localhost/fhir/R4", version="1"))
@@ -858,7 +885,7 @@ class TestDateParam:
             "xx2024",
             "2024-05-01T25:00Z",
             "2024-05-01 10:15Z",
-            "ap2024-05-01",
+            "xy2024-05-01",
             "2024-05-01T10:15:30+15:00",
         ],
     )
@@ -890,9 +917,39 @@ class TestDateParam:
         ]
         assert [date_matches(prefix, start, end, t) for t in moments] == expected
 
+    def test_ap_widens_by_a_tenth_of_the_gap_to_now(self) -> None:
+        now = utc(2024, 5, 11)  # ten days after the day searched
+        prefix, start, end = parse_date_param("ap2024-05-01", now=now)
+        assert prefix == "eq"
+        # The gap is ten days (to the day's start): one day on each side.
+        assert (start, end) == (utc(2024, 4, 30), utc(2024, 5, 3))
+
+    @pytest.mark.parametrize(
+        ("value", "tz"),
+        [
+            ("ge9999-12-31", UTC),
+            ("gt9999-12-31", ZoneInfo("America/New_York")),
+            ("9999", UTC),
+            ("9999-12", ZoneInfo("Pacific/Kiritimati")),
+            ("le9999-12-31T23:59:59-14:00", UTC),
+            ("lt0001-01-01", ZoneInfo("Pacific/Kiritimati")),
+            ("ap9999-12-31", UTC),
+            ("ap0001-01-01", UTC),
+        ],
+    )
+    def test_the_ends_of_the_calendar_are_clamped_not_an_overflow(
+        self, value: str, tz: ZoneInfo
+    ) -> None:
+        prefix, start, end = parse_date_param(value, day_tz=tz, now=utc(2026, 12, 1))
+        assert EARLIEST <= start <= end <= LATEST
+        # Nothing measured now is after the end of time, or at or after 9999.
+        date_matches(prefix, start, end, utc(2026, 12, 1))
+        if value.startswith(("ge9999", "gt9999")):
+            assert not date_matches(prefix, start, end, utc(2026, 12, 1))
+
     def test_unknown_prefix_in_matching(self) -> None:
         with pytest.raises(ValueError, match="prefix"):
-            date_matches("ap", utc(2024, 1, 1), utc(2024, 1, 2), utc(2024, 1, 1))
+            date_matches("xx", utc(2024, 1, 1), utc(2024, 1, 2), utc(2024, 1, 1))
 
 
 class TestParseFhirDatetime:
