@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from api.integrations.mllp import MllpServer, frame
 from models import AuditEvent
+from tests.conftest import Staff
 from tests.factories import ago, create_patient, create_plan, create_session, transition
 from tests.integrations.helpers import (
     BPM,
@@ -26,6 +27,7 @@ from tests.integrations.helpers import (
     bind,
     bound_session,
     checked_in_session,
+    listener_client,
     new_device,
     obx,
     oru,
@@ -210,7 +212,13 @@ async def test_unbound_devices_and_readings_after_discharge_are_rejected(
     late = oru(control(), [obx(1, HR, "70", BPM, ago(5), device=device["identifier"])])
     ack = ack_segments((await send(integration_client, late)).text)
     assert ack["MSA"][1] == "AE"
-    assert "session_ended" in ack["ERR"][8]
+    assert "not_routable" in ack["ERR"][8]  # the sender is not told about the session
+    assert session["id"] not in ack["ERR"][8]
+    kept = await admin_client.get(
+        "/v1/integrations/quarantine", params={"device": device["identifier"]}
+    )
+    assert [q["reason"] for q in kept.json()["items"]] == ["session_ended"]
+    assert session["id"] in kept.json()["items"][0]["detail"]
 
 
 async def test_an_integration_key_is_needed(anon_client: httpx.AsyncClient) -> None:
@@ -220,6 +228,7 @@ async def test_an_integration_key_is_needed(anon_client: httpx.AsyncClient) -> N
 
 async def test_mllp_over_a_real_socket(
     app: FastAPI,
+    staff: Staff,
     client: httpx.AsyncClient,
     nurse_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
@@ -231,14 +240,14 @@ async def test_mllp_over_a_real_socket(
             return int(
                 await db.scalar(
                     select(func.count()).where(
-                        AuditEvent.actor_id == "mllp",  # type: ignore[arg-type]
+                        AuditEvent.actor_id == staff.integration_client_id,  # type: ignore[arg-type]
                         AuditEvent.patient_id == uuid.UUID(session["patient_id"]),  # type: ignore[arg-type]
                     )
                 )
                 or 0
             )
 
-    server = MllpServer(app)
+    server = MllpServer(app, listener_client(staff.integration_client_id))
     port = await server.start("127.0.0.1", 0)
     serving = asyncio.create_task(server.serve_forever())
     try:
@@ -260,7 +269,9 @@ async def test_mllp_over_a_real_socket(
     assert acks[1] == acks[0]
     assert ack_segments(acks[2])["MSA"][1] == "AR"
     stored = await readings(client, session["id"])
-    assert [(o["value"], o["source"]) for o in stored] == [(66, "system:mllp")]
+    # recorded by the listener's integration client, like its HTTP pushes
+    source = f"integration:{staff.integration_client_id}"
+    assert [(o["value"], o["source"]) for o in stored] == [(66, source)]
     assert await mllp_audit_rows() >= 1  # the stored reading is on the audit trail
 
 

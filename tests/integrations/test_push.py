@@ -95,7 +95,7 @@ async def test_bad_items_are_rejected_with_reasons_and_quarantined(
         ("rejected", "invalid"),
         ("rejected", "invalid_bp_pair"),
         ("rejected", "invalid_bp_pair"),
-        ("rejected", "before_check_in"),
+        ("rejected", "not_routable"),  # before check-in: the sender is not told
         ("rejected", "phase_mismatch"),
     ]
     assert all(r["detail"] for r in body["results"][1:])
@@ -107,6 +107,8 @@ async def test_bad_items_are_rejected_with_reasons_and_quarantined(
     assert by_index[3]["reason"] == "unit_mismatch"
     assert by_index[3]["channel"] == "observations"
     assert by_index[3]["source"].startswith("integration:")
+    assert by_index[8]["reason"] == "before_check_in"  # administrators see why
+    assert session["id"] in by_index[8]["detail"]
     stored = (await client.get(f"/v1/sessions/{session['id']}/vitals")).json()["items"]
     assert len(stored) == 1
 
@@ -124,7 +126,10 @@ async def test_unknown_and_unbound_devices_and_readings_after_discharge(
 
     idle = await new_device(admin_client)
     body = await push(integration_client, idle["identifier"], [vital("spo2", 97, "%", ago(1))])
-    assert body["results"][0]["reason"] == "unbound_device"
+    assert body["results"][0]["reason"] == "not_routable"
+    assert [q["reason"] for q in await quarantined(admin_client, idle["identifier"])] == [
+        "unbound_device"
+    ]
 
     session = await checked_in_session(client, minutes_ago=120)
     device = await new_device(admin_client)
@@ -143,8 +148,12 @@ async def test_unknown_and_unbound_devices_and_readings_after_discharge(
     assert late["status"] == "accepted"  # measured before the end: still that session's
     assert late["session_id"] == sid
     assert after["status"] == "rejected"
-    assert after["reason"] == "session_ended"
-    assert "ended" in after["detail"]
+    assert after["reason"] == "not_routable"
+    assert after["session_id"] is None
+    assert sid not in after["detail"]
+    kept = await quarantined(admin_client, device["identifier"])
+    assert [(q["reason"], q["session_id"]) for q in kept] == [("session_ended", sid)]
+    assert "ended" in kept[0]["detail"]
 
 
 async def test_a_released_device_routes_by_time(
