@@ -31,9 +31,11 @@ _HL7_EXAMPLE = (
     summary="Device push: readings routed to sessions through device bindings",
     description=(
         "Each reading goes to the session its device is bound to at its `measured_at`. The "
-        "answer is per item: `accepted`, `duplicate` (its `external_id` was already received "
-        "from this source) or `rejected` with a `reason`. Rejected items are quarantined with "
-        "what was sent (`GET /v1/integrations/quarantine`), so nothing is silently lost."
+        "answer is per item: `accepted`, `duplicate` (its `external_id`, or without one its "
+        "device, code and `measured_at`, was already received from this source) or `rejected` "
+        "with a `reason` (`not_routable` when no session takes it, whatever the cause). "
+        "Rejected items are quarantined with what was sent "
+        "(`GET /v1/integrations/quarantine`), so nothing is silently lost."
     ),
 )
 async def push_observations(body: ObservationPush, db: DbSession, audit: AuditDep) -> PushResult:
