@@ -76,17 +76,27 @@ def still_valid_check(request: Request) -> Callable[[], Awaitable[bool]]:
     at the request's start (token signature and expiry, the user enabled and every rule on
     which tokens stay valid; an integration key not revoked), in a transaction of its own.
 
+    A request authenticated without a bearer header (e.g. a single-use stream ticket) is
+    checked by who it acts as: the user still enabled, the client not revoked.
+
     While the database cannot be reached the answer is "still valid": nothing is served
     from it meanwhile, and the next check decides.
     """
-    token = _bearer(request)
+    header = request.headers.get("authorization")
+    token = _bearer(request) if header else None
+    actor: Actor | None = getattr(request.state, "actor", None)
     factory = request.app.state.session_factory
+
+    async def check(db: AsyncSession) -> bool:
+        if token is not None:
+            await _actor_for(db, request, token)
+            return True
+        return actor is not None and await _actor_still_enabled(db, actor)
 
     async def still_valid() -> bool:
         async with factory() as db:
             try:
-                await _actor_for(db, request, token)
-                return True
+                return await check(db)
             except Unauthorized:
                 return False
             except Exception as exc:
@@ -97,6 +107,16 @@ def still_valid_check(request: Request) -> Callable[[], Awaitable[bool]]:
                 await db.rollback()
 
     return still_valid
+
+
+async def _actor_still_enabled(db: AsyncSession, actor: Actor) -> bool:
+    actor_id = parse_id(actor.id)
+    if actor_id is None:
+        return False
+    if actor.kind == "integration":
+        return await integration_client_active(db, actor_id)
+    user = (await db.execute(_USER, {"user_id": actor_id})).first()
+    return user is not None and not user.disabled and user.role == actor.role
 
 
 _CLIENT_ACTIVE = select(IntegrationClient.revoked_at).where(

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 
+from api.deps import Actor
 from api.security.actor import still_valid_check
 from tests.conftest import STAFF_PASSWORD, create_staff, login
 from tests.integrations.helpers import sse_events
@@ -163,6 +164,24 @@ async def test_the_check_sees_a_disabled_user_and_a_tampered_token(
     r = await admin_client.post(f"/v1/users/{user_id}/disable", json={})
     assert r.status_code == 200
     assert not await still_valid_check(_request(app, token))()
+
+
+async def test_without_a_bearer_header_the_check_follows_the_actor(
+    app: FastAPI, admin_client: httpx.AsyncClient
+) -> None:
+    """A stream opened another way (a stream ticket) is checked by whom it acts as."""
+    user_id, _ = await create_staff(admin_client, "nurse")
+    request = _request(app, "")
+    request.scope["headers"] = []
+    request.state.actor = Actor(id=user_id, role="nurse", kind="user", name="n")
+    still_valid = still_valid_check(request)
+    assert await still_valid()
+    r = await admin_client.post(f"/v1/users/{user_id}/disable", json={})
+    assert r.status_code == 200
+    assert not await still_valid()
+    nobody = _request(app, "")
+    nobody.scope["headers"] = []
+    assert not await still_valid_check(nobody)()
 
 
 def test_the_heartbeat_interval_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
