@@ -73,6 +73,22 @@ class Settings(BaseSettings):
                 "must be an absolute http(s) URL without a query, e.g. https://vigil.example"
             )
         return value.strip().rstrip("/")
+    # seconds between a live stream's heartbeats; its credentials are checked again at each
+    live_heartbeat_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # who may connect to ``vigil mllp``: comma-separated CIDRs (a bare address is one host)
+    mllp_allow: str = "127.0.0.1/32"
+
+    @field_validator("mllp_allow")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        import ipaddress
+
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or CIDR") from None
+        return value
 
     @field_validator("thresholds")
     @classmethod

@@ -30,6 +30,15 @@ def json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def sqlite_json_loads(value: str | bytes | int | float) -> Any:
+    """JSON columns read back on SQLite. A column declared JSON has NUMERIC affinity there, so
+    a value stored as the text ``5`` or ``1.5`` (a JSON document that is a bare number, e.g. a
+    quarantined device item) comes back as the number itself, not as JSON text."""
+    if isinstance(value, int | float):
+        return value
+    return orjson.loads(value)
+
+
 class unicode_lower(GenericFunction[str]):
     """``lower()`` that lowercases every letter, not only ASCII ones, on both databases.
 
@@ -70,7 +79,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             connect_args={"timeout": 30},
             hide_parameters=True,
             json_serializer=json_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=sqlite_json_loads,
         )
         _configure_sqlite(engine)
         return engine

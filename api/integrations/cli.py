@@ -6,13 +6,22 @@ import argparse
 import asyncio
 import contextlib
 import os
+from pathlib import Path
 
 
 def _mllp(args: argparse.Namespace) -> int:
     from api.integrations import mllp
 
+    options = mllp.ListenOptions(
+        client=args.client,
+        host=args.host,
+        port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(mllp.run(args.host, args.port))
+        asyncio.run(mllp.run(options))
     return 0
 
 
@@ -44,9 +53,26 @@ def _local_api() -> str:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    mllp = sub.add_parser("mllp", help="receive HL7 v2 ORU^R01 over MLLP (TCP) and answer ACKs")
-    mllp.add_argument("--host", default="0.0.0.0", help="interface to listen on")  # noqa: S104
+    mllp = sub.add_parser(
+        "mllp",
+        help="receive HL7 v2 ORU^R01 over MLLP (TCP or TLS) and answer ACKs",
+        description="Listens as an integration client (--client); accepts connections only "
+        "from VIGIL_MLLP_ALLOW (comma-separated CIDRs, default 127.0.0.1/32).",
+    )
+    mllp.add_argument(
+        "--client",
+        required=True,
+        help="the integration client (name or id) the listener acts as; revoking it stops it",
+    )
+    mllp.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     mllp.add_argument("--port", type=int, default=2575)
+    mllp.add_argument("--tls-cert", type=Path, help="server certificate (PEM): MLLP over TLS")
+    mllp.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    mllp.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        help="CA certificate(s) (PEM): clients must present a certificate signed by one",
+    )
     mllp.set_defaults(handler=_mllp)
 
     simulate = sub.add_parser(

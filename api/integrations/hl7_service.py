@@ -9,12 +9,17 @@
    that is checked in and not ended) and store through the shared ingest path; rejected rows
    are quarantined with their OBX text.
 4. ACK: ``AA`` when everything was stored or skipped by design, ``AE`` (reasons in ERR) when
-   some rows were rejected. The ACK is stored with the claim.
+   some rows were rejected. The ACK is stored with the claim. Routing misses are told to the
+   sender only as ``not_routable`` (nothing about whether a patient, MRN or session exists);
+   the quarantine keeps the detail.
+
+A training message (MSH-11 ``T``) is answered ``AA`` and stores nothing (not even its claim).
+Every answer is written in the sender's MSH-18 character set (ASCII when it declares none),
+with HL7 escapes for what that set cannot hold.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -34,17 +39,22 @@ from api.devices.service import (
     patient_session_at,
 )
 from api.integrations.hl7v2 import (
+    ASCII,
     ERR_DATA_TYPE,
     ERR_REQUIRED_FIELD_MISSING,
     ERR_TABLE_VALUE_NOT_FOUND,
+    Charset,
     DeviceReading,
     Hl7Error,
     ParsedOru,
     build_ack,
+    declared_charset,
+    encode_message,
     parse_oru,
     strip_mllp,
 )
-from api.integrations.ingest import Outcome, Quarantine, Routed, store_routed
+from api.integrations.ingest import Outcome, Quarantine, Routed, for_the_sender, store_routed
+from api.vitals.identity import device_reading_identity, reading_identity
 from api.vitals.service import ReadingInput
 from models import Hl7Message, Patient, TreatmentSession
 
@@ -61,17 +71,23 @@ _ERR_FOR_REASON = {
     "unknown_code": ERR_TABLE_VALUE_NOT_FOUND,
 }
 _MAX_ERR_TEXT = 2000
+TRAINING = "T"  # MSH-11 processing id (HL7 table 0103): T training, P production, D debugging
 
 
 @dataclass(frozen=True)
 class Hl7Result:
     ack: str
     ack_code: str
+    charset: Charset = ASCII  # the sender's MSH-18: what the ACK is sent in
     replayed: bool = False
     stored: int = 0
     duplicates: int = 0
     skipped: int = 0
     rejected: int = 0
+
+    @property
+    def ack_bytes(self) -> bytes:
+        return encode_message(self.ack, self.charset)
 
 
 def clinic_timezone(name: str) -> tzinfo:
@@ -81,26 +97,26 @@ def clinic_timezone(name: str) -> tzinfo:
 def reading_external_id(parsed: ParsedOru, reading: DeviceReading) -> str:
     """What identifies one device reading (DOMAIN.md: OBX-3 + OBX-18), unique per source.
 
-    The device's EUI-64 (normalized), the MDC code (OBX-3) and the reading's time
-    (OBX-14/OBR-7): the same as a monitor resends it in later messages (the last NIBP), so
-    a repeat is a duplicate, not a second reading with a second alert. The message (MSH-10)
-    is not part of it; replays of a whole message are answered from ``hl7_messages``.
+    The device reading identity of :mod:`api.vitals.identity` with the MDC code (OBX-3): a
+    monitor resending the last NIBP in later messages sends a duplicate, not a second reading
+    with a second alert. The message (MSH-10) is not part of it; replays of a whole message are
+    answered from ``hl7_messages``.
 
     A reading without a device EUI-64 can only be routed by PID-3, so the sender (MSH-3,
     MSH-4) and the MRN stand in for the device: two patients' readings never share an id.
     """
     if reading.device_identifier:
-        who = ["device", normalize_identifier(reading.device_identifier)]
-    else:
-        who = ["sender", parsed.sending_application, parsed.sending_facility]
-        who += ["mrn", parsed.patient_mrn or ""]
-    key = "|".join([*who, reading.mdc_code, reading.measured_at.isoformat()])
-    return "hl7v2:" + hashlib.sha256(key.encode()).hexdigest()[:48]
+        device = normalize_identifier(reading.device_identifier)
+        return device_reading_identity("hl7v2", device, reading.mdc_code, reading.measured_at)
+    who = ["sender", parsed.sending_application, parsed.sending_facility]
+    who += ["mrn", parsed.patient_mrn or ""]
+    return reading_identity("hl7v2", [*who, reading.mdc_code, reading.measured_at.isoformat()])
 
 
 async def process_message(
     db: AsyncSession, audit: Audit, raw: bytes | str, *, clinic_tz: tzinfo
 ) -> Hl7Result:
+    charset = declared_charset(raw)
     text = strip_mllp(raw)
     try:
         parsed = parse_oru(text, clinic_tz=clinic_tz)
@@ -122,8 +138,21 @@ async def process_message(
             text=exc.text,
             err_code=exc.err_code,
             trigger_event=exc.trigger_event or "R01",
+            charset=charset.msh18,
         )
-        return Hl7Result(ack=ack, ack_code=exc.ack_code, rejected=1)
+        return Hl7Result(ack=ack, ack_code=exc.ack_code, charset=charset, rejected=1)
+
+    if parsed.processing_id.upper() == TRAINING:
+        # A training message: acknowledged as a real one would be, and nothing is stored.
+        ack = build_ack(
+            original_control_id=parsed.control_id,
+            sending_application=parsed.sending_application,
+            sending_facility=parsed.sending_facility,
+            ack_code="AA",
+            text="training message (MSH-11 T): nothing stored",
+            charset=charset.msh18,
+        )
+        return Hl7Result(ack=ack, ack_code="AA", charset=charset)
 
     sender = f"{parsed.sending_application}|{parsed.sending_facility}"[:255]
     if not await _claim(db, sender, parsed.control_id[:200], audit.actor.source):
@@ -133,7 +162,9 @@ async def process_message(
             )
         )
         assert original is not None  # the conflicting claim has committed
-        return Hl7Result(ack=original.ack, ack_code=original.ack_code, replayed=True)
+        return Hl7Result(
+            ack=original.ack, ack_code=original.ack_code, charset=charset, replayed=True
+        )
 
     quarantine = Quarantine("hl7v2", audit.actor.source, parsed.control_id)
     outcomes = await _route_and_store(db, audit, parsed)
@@ -152,7 +183,8 @@ async def process_message(
         if outcome.status != "rejected":
             continue
         reading = by_obx[obx_index]
-        problems.append((obx_index, outcome.reason or "invalid", outcome.detail or ""))
+        told = for_the_sender(outcome)  # the sender learns nothing of patients or sessions
+        problems.append((obx_index, told.reason or "invalid", told.detail or ""))
         quarantine.add(
             reason=outcome.reason or "invalid",
             detail=outcome.detail or "",
@@ -187,6 +219,7 @@ async def process_message(
         ack_code=ack_code,
         text=ack_text,
         err_code=err_code,
+        charset=charset.msh18,
     )
     await db.execute(
         update(Hl7Message)
@@ -204,6 +237,7 @@ async def process_message(
     return Hl7Result(
         ack=ack,
         ack_code=ack_code,
+        charset=charset,
         stored=stored,
         duplicates=duplicates,
         skipped=len(parsed.skipped),
@@ -307,7 +341,8 @@ async def _route(
     return Miss("unrouted", "no device EUI-64 (OBX-18/OBR-3/MSH-3) and no PID-3 to route by")
 
 
-def ack_media_type(content_type: str | None) -> str:
-    """Answer in the media type the message came in (HL7 over HTTP convention)."""
+def ack_media_type(content_type: str | None, charset: Charset = ASCII) -> str:
+    """Answer in the media type the message came in (HL7 over HTTP convention), naming the
+    character set the ACK is written in."""
     base = (content_type or "").split(";")[0].strip().lower()
-    return base or "application/hl7-v2"
+    return f"{base or 'application/hl7-v2'}; charset={charset.mime}"

@@ -13,6 +13,7 @@ every entry point calls.
 
 from __future__ import annotations
 
+import codecs
 import re
 import uuid
 from dataclasses import dataclass
@@ -223,18 +224,88 @@ def strip_mllp(raw: bytes | str) -> str:
 
     Blank lines, a byte-order mark and whitespace around each segment are dropped.
 
-    Bytes are decoded as UTF-8, falling back to latin-1 (which never fails).
+    Bytes are decoded in the character set MSH-18 declares (:func:`declared_charset`); when it
+    declares none (or ASCII), as UTF-8, falling back to latin-1 (which never fails).
     """
     if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
+        charset = declared_charset(raw)
+        if charset.msh18 is not None and charset.codec != "ascii":
+            text = raw.decode(charset.codec, errors="replace")
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
     else:
         text = raw
     text = text.replace(_MLLP_START, "").replace(_MLLP_END, "").replace("\ufeff", "")
     lines = text.replace("\r\n", "\r").replace("\n", "\r").split("\r")
     return "\r".join(stripped for line in lines if (stripped := line.strip()))
+
+
+# --------------------------------------------------------------------------------------------
+# Character sets (MSH-18, HL7 table 0211)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Charset:
+    """The character set a sender declared in MSH-18, as Vigil answers in it."""
+
+    msh18: str | None  # as declared (the ACK's MSH-18); None: nothing declared, ASCII
+    codec: str  # Python codec
+    mime: str  # IANA name, for a Content-Type's charset parameter
+
+
+ASCII = Charset(None, "ascii", "us-ascii")
+
+#: MSH-18 values Vigil answers in; any other (or none) is answered in ASCII with HL7 escapes.
+#: (UTF-16 and UTF-32 are not among them: MLLP's framing bytes cannot delimit them.)
+HL7_CHARSETS: dict[str, tuple[str, str]] = {
+    "ASCII": ("ascii", "us-ascii"),
+    **{f"8859/{n}": (f"iso8859-{n}", f"iso-8859-{n}") for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 15)},
+    "UNICODE UTF-8": ("utf-8", "utf-8"),
+    "GB 18030-2000": ("gb18030", "gb18030"),
+    "BIG-5": ("big5", "big5"),
+    "KS X 1001": ("euc_kr", "euc-kr"),
+}
+
+
+def declared_charset(raw: bytes | str) -> Charset:
+    """MSH-18 (its first repetition) read from the raw message without the parser; never
+    raises. Absent or not one Vigil knows: :data:`ASCII`."""
+    try:
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+        start = text.find("MSH")
+        if start < 0 or len(text) < start + 8:
+            return ASCII
+        segment = re.split(r"[\r\n]", text[start:], maxsplit=1)[0]
+        fields = segment.split(segment[3])
+        if len(fields) < 18:
+            return ASCII
+        repetition = fields[1][1:2] or "~"
+        declared = " ".join(fields[17].split(repetition)[0].split()).upper()
+        known = HL7_CHARSETS.get(declared)
+        return Charset(declared, *known) if known else ASCII
+    except Exception:  # a last resort: whatever the bytes are, answer in ASCII
+        return ASCII
+
+
+def _hl7_hex_escape(error: UnicodeError) -> tuple[str, int]:
+    """A character the answer's character set cannot hold, as the HL7 hexadecimal escape of
+    its Unicode code point (``\\X00FC\\``, as HAPI and InterSystems read it)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    chars = error.object[error.start : error.end]
+    return "".join(f"\\X{ord(c):04X}\\" for c in chars), error.end
+
+
+codecs.register_error("vigil-hl7-escape", _hl7_hex_escape)
+
+
+def encode_message(message: str, charset: Charset) -> bytes:
+    """``message`` (an ACK) in ``charset``; what it cannot hold, as HL7 escapes."""
+    return message.encode(charset.codec, errors="vigil-hl7-escape")
 
 
 def peek_header(raw: bytes | str) -> tuple[str | None, str | None, str | None]:
@@ -668,13 +739,15 @@ def build_ack(
     now: datetime | None = None,
     control_id: str | None = None,
     trigger_event: str = "R01",
+    charset: str | None = None,
 ) -> str:
     """An ER7 ``ACK^<trigger>^ACK`` (v2.6), segments separated by CR (with a final CR).
 
     ``sending_application``/``sending_facility`` are those of the *original* message (its
     MSH-3/MSH-4, as ER7 text); they become MSH-5/MSH-6 here, and ``receiving_application``
     (Vigil) becomes MSH-3. AE/AR answers carry an ERR segment: ERR-3 ``code^text^HL70357``
-    (default 207), ERR-4 severity ``E``, ERR-8 the user message.
+    (default 207), ERR-4 severity ``E``, ERR-8 the user message. ``charset``: the MSH-18 the
+    ACK declares (the sender's; encode the ACK in it with :func:`encode_message`).
     """
     if ack_code not in {"AA", "AE", "AR", "CA", "CE", "CR"}:
         raise ValueError(f"unknown acknowledgment code {ack_code!r}")
@@ -693,6 +766,7 @@ def build_ack(
             _escape_text(control_id or uuid.uuid4().hex[:20].upper()),
             "P",
             "2.6",
+            *(["", "", "", "", "", _escape_text(charset)] if charset else []),
         ]
     )
     msa = "|".join(

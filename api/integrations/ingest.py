@@ -63,6 +63,33 @@ class Outcome:
         }
 
 
+#: Routing misses that would tell an integration client whether a patient, an MRN or a
+#: session exists, or something of its timeline. To the client they are all ``not_routable``
+#: (SPEC §8); the quarantine keeps the real reason and detail for administrators.
+ROUTING_REASONS = frozenset(
+    {
+        "unbound_device",
+        "before_check_in",
+        "session_ended",
+        "unknown_patient",
+        "no_active_session",
+    }
+)
+NOT_ROUTABLE = "not_routable"
+NOT_ROUTABLE_DETAIL = (
+    "no session takes this reading at its time; check the device's binding and the reading's "
+    "time (an administrator finds the details in the quarantine)"
+)
+
+
+def for_the_sender(outcome: Outcome) -> Outcome:
+    """The outcome as an integration client is told it: routing misses say only that the
+    reading is not routable, and name no session."""
+    if outcome.status != "rejected" or outcome.reason not in ROUTING_REASONS:
+        return outcome
+    return Outcome(outcome.index, "rejected", NOT_ROUTABLE, NOT_ROUTABLE_DETAIL)
+
+
 @dataclass(frozen=True)
 class Routed:
     index: int
@@ -185,7 +212,8 @@ async def store_routed(
             outcomes[index] = Outcome(
                 index,
                 "duplicate",
-                detail=f"external_id {row['external_id']!r} was already received",
+                detail="already received from this source: the same external_id (or, without "
+                "one, the same device, code and measured_at)",
                 observation_id=existing["id"],
                 session_id=existing["session_id"],
             )

@@ -31,9 +31,11 @@ _HL7_EXAMPLE = (
     summary="Device push: readings routed to sessions through device bindings",
     description=(
         "Each reading goes to the session its device is bound to at its `measured_at`. The "
-        "answer is per item: `accepted`, `duplicate` (its `external_id` was already received "
-        "from this source) or `rejected` with a `reason`. Rejected items are quarantined with "
-        "what was sent (`GET /v1/integrations/quarantine`), so nothing is silently lost."
+        "answer is per item: `accepted`, `duplicate` (its `external_id`, or without one its "
+        "device, code and `measured_at`, was already received from this source) or `rejected` "
+        "with a `reason` (`not_routable` when no session takes it, whatever the cause). "
+        "Rejected items are quarantined with what was sent "
+        "(`GET /v1/integrations/quarantine`), so nothing is silently lost."
     ),
 )
 async def push_observations(body: ObservationPush, db: DbSession, audit: AuditDep) -> PushResult:
@@ -51,7 +53,10 @@ async def push_observations(body: ObservationPush, db: DbSession, audit: AuditDe
         "200 with an ACK in the request's media type: `MSA|AA` (everything stored or skipped by "
         "design), `AE` (some rows rejected: reasons in ERR, the rows quarantined) or `AR` "
         "(not an ORU^R01). A repeated MSH-10 from the same sender gets the original ACK and "
-        "stores nothing."
+        "stores nothing. A training message (MSH-11 `T`) is answered `AA` and stores nothing. "
+        "The ACK is written in the message's MSH-18 character set (ASCII when absent, with HL7 "
+        "escapes such as `\\X00FC\\` for what it cannot hold). A reading that cannot be "
+        "routed is `not_routable`, whatever the reason; the quarantine has the detail."
     ),
     openapi_extra={
         "requestBody": {
@@ -79,8 +84,8 @@ async def receive_hl7v2(request: Request, db: DbSession, audit: AuditDep) -> Res
     tz = hl7_service.clinic_timezone(request.app.state.settings.clinic_tz)
     result = await hl7_service.process_message(db, audit, raw, clinic_tz=tz)
     return Response(
-        content=result.ack,
-        media_type=hl7_service.ack_media_type(request.headers.get("content-type")),
+        content=result.ack_bytes,
+        media_type=hl7_service.ack_media_type(request.headers.get("content-type"), result.charset),
         headers={"X-HL7-Ack-Code": result.ack_code},
     )
 

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.devices.service import Miss, find_device, load_routes, normalize_identifier
-from api.integrations.ingest import Outcome, Quarantine, Routed, store_routed
+from api.integrations.ingest import Outcome, Quarantine, Routed, for_the_sender, store_routed
 from api.pagination import cut_page, keyset
+from api.vitals.identity import device_reading_identity
 from api.vitals.schemas import ObservationIn
 from api.vitals.service import ReadingInput
 from models import QuarantinedReading
@@ -50,7 +51,10 @@ async def push_observations(
                     value=parsed.value,
                     unit=parsed.unit,
                     measured_at=parsed.measured_at,
-                    external_id=parsed.external_id,
+                    external_id=parsed.external_id
+                    or device_reading_identity(
+                        "device", identifier, parsed.code, parsed.measured_at
+                    ),
                     phase=parsed.phase,
                 ),
             )
@@ -91,7 +95,7 @@ async def push_observations(
         "accepted": sum(r.status == "accepted" for r in results),
         "duplicates": sum(r.status == "duplicate" for r in results),
         "rejected": sum(r.status == "rejected" for r in results),
-        "results": [r.as_dict() for r in results],
+        "results": [for_the_sender(r).as_dict() for r in results],
     }
 
 

@@ -9,15 +9,19 @@ from api.audit import AuditDep
 from api.db import DbSession
 from api.live import service
 from api.openapi import PROBLEMS, problems
+from api.security.actor import still_valid_check
 
 router = APIRouter(tags=["live"], responses=PROBLEMS)
 
 _DESCRIPTION = (
     "Server-Sent Events. On connect a `heartbeat` event arrives at once, then `reading`, "
     "`alert` and `status` events whose `data` is the reading, alert or session exactly as the "
-    "REST API returns it, each with an increasing `id`; a `heartbeat` every 15 s. Reconnect "
-    "with `Last-Event-ID` (or `?last_event_id=`) to resume after that event, from any API "
-    "process. Without it the stream starts with what happens from now on."
+    "REST API returns it, each with an increasing `id`; a `heartbeat` every 15 s "
+    "(`VIGIL_LIVE_HEARTBEAT_SECONDS`). Every event's `data` is JSON (a heartbeat's: "
+    '`{"at": ...}`); no comment lines. Reconnect with `Last-Event-ID` (or `?last_event_id=`) '
+    "to resume after that event, from any API process. Without it the stream starts with what "
+    "happens from now on. The stream ends when its credentials stop being valid (token "
+    "expired, user disabled, password changed, key revoked), checked at every heartbeat."
 )
 MaxSeconds = Annotated[
     float | None,
@@ -56,11 +60,16 @@ async def _respond(
     sid, after = await service.open_stream(db, audit, session_id=session_id, last_event_id=start)
     await service.ensure_listener(request.app)
     stream = service.event_stream(
-        request.app.state.session_factory, session_id=sid, after=after, max_seconds=max_seconds
+        request.app.state.session_factory,
+        session_id=sid,
+        after=after,
+        max_seconds=max_seconds,
+        heartbeat_seconds=request.app.state.settings.live_heartbeat_seconds,
+        still_valid=still_valid_check(request),  # ends the stream when the credentials do
     )
     return EventSourceResponse(
         stream,
-        ping=None,
+        ping=0,  # no comment pings: every event is one of ours, with JSON data
         send_timeout=30,  # a client that stops reading is dropped, not buffered for
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,9 +123,13 @@ async def event_stream(
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
     poll_seconds: float = POLL_SECONDS,
     max_seconds: float | None = None,
+    still_valid: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Heartbeat at once, then every event after ``after`` as it commits, forever or until
     ``max_seconds`` have passed (0: what is there now, then the stream ends).
+
+    ``still_valid`` is asked before every heartbeat after the first: once it says no (the
+    caller's credentials expired or were ended), the stream ends without sending more.
 
     While the database is away (a restart, a failover) the stream stays open and keeps its
     heartbeats, and reads on from ``after`` once it is back: a browser's EventSource does not
@@ -162,6 +166,9 @@ async def event_stream(
             if deadline is not None and now >= deadline:
                 return
             if now >= next_heartbeat:
+                if still_valid is not None and not await still_valid():
+                    log.info("live stream ended: its credentials are no longer valid")
+                    return
                 yield _heartbeat()
                 next_heartbeat = now + heartbeat_seconds
             timeout = max(0.0, min(poll_seconds, next_heartbeat - loop.time()))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Actor
-from api.errors import Unauthorized
+from api.errors import Unauthorized, database_unavailable
 from api.security.tokens import api_key_matches, api_key_prefix, is_api_key, read_token
 from api.types import parse_id
 from models import IntegrationClient, User
@@ -65,6 +68,67 @@ async def _actor_for(db: AsyncSession, request: Request, token: str) -> Actor:
     if user is None or user.disabled:
         raise Unauthorized("The token is not valid, has expired, or the user is disabled.")
     return Actor(id=str(user.id), role=user.role, kind="user", name=user.username)
+
+
+def still_valid_check(request: Request) -> Callable[[], Awaitable[bool]]:
+    """For a response that outlives its request (a live stream): a check, to run again and
+    again, that the credentials the request came with are still valid: the same look-up as
+    at the request's start (token signature and expiry, the user enabled and every rule on
+    which tokens stay valid; an integration key not revoked), in a transaction of its own.
+
+    A request authenticated without a bearer header (e.g. a single-use stream ticket) is
+    checked by who it acts as: the user still enabled, the client not revoked.
+
+    While the database cannot be reached the answer is "still valid": nothing is served
+    from it meanwhile, and the next check decides.
+    """
+    header = request.headers.get("authorization")
+    token = _bearer(request) if header else None
+    actor: Actor | None = getattr(request.state, "actor", None)
+    factory = request.app.state.session_factory
+
+    async def check(db: AsyncSession) -> bool:
+        if token is not None:
+            await _actor_for(db, request, token)
+            return True
+        return actor is not None and await _actor_still_enabled(db, actor)
+
+    async def still_valid() -> bool:
+        async with factory() as db:
+            try:
+                return await check(db)
+            except Unauthorized:
+                return False
+            except Exception as exc:
+                if database_unavailable(exc):
+                    return True
+                raise
+            finally:
+                await db.rollback()
+
+    return still_valid
+
+
+async def _actor_still_enabled(db: AsyncSession, actor: Actor) -> bool:
+    actor_id = parse_id(actor.id)
+    if actor_id is None:
+        return False
+    if actor.kind == "integration":
+        return await integration_client_active(db, actor_id)
+    user = (await db.execute(_USER, {"user_id": actor_id})).first()
+    return user is not None and not user.disabled and user.role == actor.role
+
+
+_CLIENT_ACTIVE = select(IntegrationClient.revoked_at).where(
+    IntegrationClient.id == bindparam("client_id")
+)
+
+
+async def integration_client_active(db: AsyncSession, client_id: uuid.UUID) -> bool:
+    """Whether an integration client exists and is not revoked (for channels without a key
+    on every message, such as MLLP)."""
+    found = (await db.execute(_CLIENT_ACTIVE, {"client_id": client_id})).first()
+    return found is not None and found.revoked_at is None
 
 
 def install_actor_resolver(app: FastAPI) -> None:

@@ -3,14 +3,30 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from api.types import Id, PastTimestamp, StrictModel
+from api.vitals.identity import external_id_problem
 
 Phase = Literal["pre", "intra", "post"]
+
+
+def _exact_external_id(value: str) -> str:
+    problem = external_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: Compared exactly (SPEC §5): whitespace around it is 422, never trimmed away.
+ExternalId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False, min_length=1, max_length=200),
+    AfterValidator(_exact_external_id),
+]
 
 
 class ObservationIn(StrictModel):
@@ -18,7 +34,12 @@ class ObservationIn(StrictModel):
     value: float = Field(description="Numeric value in `unit`; NaN and infinities are invalid")
     unit: str = Field(max_length=32, description="UCUM unit; alternatives are converted")
     measured_at: PastTimestamp
-    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    external_id: ExternalId | None = Field(
+        default=None,
+        description="Your id for the reading, unique per source and compared exactly (no "
+        "leading or trailing whitespace). Without one, a device reading is identified by its "
+        "device, code and measured_at.",
+    )
     phase: Phase | None = Field(default=None, description="Checked against the timeline")
 
 

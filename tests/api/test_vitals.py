@@ -193,6 +193,25 @@ async def test_external_id_deduplicates(client: httpx.AsyncClient, session: dict
     assert await _count(client, sid) == 1
 
 
+async def test_an_external_id_is_compared_exactly_and_whitespace_around_it_is_422(
+    client: httpx.AsyncClient, session: dict
+) -> None:
+    sid = session["id"]
+    ext = f"tab-7:{uuid.uuid4().hex[:6]}"
+    items = [vital("heart_rate", 71, "/min", ago(3), external_id=f" {ext}")]
+    items.append(vital("heart_rate", 72, "/min", ago(3), external_id=f"{ext}\t"))
+    r = await post_vitals(client, sid, items)
+    assert r.status_code == 422, r.text
+    locs = [e["loc"] for e in r.json()["errors"]]
+    assert locs == [["body", "observations", i, "external_id"] for i in (0, 1)]
+    assert "whitespace" in r.json()["errors"][0]["msg"]
+    assert await _count(client, sid) == 0
+    inner = vital("heart_rate", 73, "/min", ago(2), external_id=f"{ext} b")  # inside: fine
+    plain = vital("heart_rate", 74, "/min", ago(2), external_id=f"{ext}b")
+    stored = (await post_vitals(client, sid, [inner, plain])).json()["items"]
+    assert [o["external_id"] for o in stored] == [f"{ext} b", f"{ext}b"]  # two readings
+
+
 async def test_concurrent_duplicate_posts_store_one(
     client: httpx.AsyncClient, session: dict
 ) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from api.integrations.mllp import ListenerClient
 from tests.factories import ago, create_session, transition
 
 
@@ -23,6 +25,11 @@ async def new_device(admin: httpx.AsyncClient, identifier: str | None = None) ->
     )
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+def listener_client(client_id: str, name: str = "test gateway") -> ListenerClient:
+    """The integration client an MLLP listener acts as (``Staff.integration_client_id``)."""
+    return ListenerClient(id=uuid.UUID(client_id), name=name)
 
 
 async def checked_in_session(

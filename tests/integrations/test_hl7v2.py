@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from api.integrations.mllp import MllpServer, frame
 from models import AuditEvent
+from tests.conftest import Staff
 from tests.factories import ago, create_patient, create_plan, create_session, transition
 from tests.integrations.helpers import (
     BPM,
@@ -26,6 +27,7 @@ from tests.integrations.helpers import (
     bind,
     bound_session,
     checked_in_session,
+    listener_client,
     new_device,
     obx,
     oru,
@@ -210,7 +212,13 @@ async def test_unbound_devices_and_readings_after_discharge_are_rejected(
     late = oru(control(), [obx(1, HR, "70", BPM, ago(5), device=device["identifier"])])
     ack = ack_segments((await send(integration_client, late)).text)
     assert ack["MSA"][1] == "AE"
-    assert "session_ended" in ack["ERR"][8]
+    assert "not_routable" in ack["ERR"][8]  # the sender is not told about the session
+    assert session["id"] not in ack["ERR"][8]
+    kept = await admin_client.get(
+        "/v1/integrations/quarantine", params={"device": device["identifier"]}
+    )
+    assert [q["reason"] for q in kept.json()["items"]] == ["session_ended"]
+    assert session["id"] in kept.json()["items"][0]["detail"]
 
 
 async def test_an_integration_key_is_needed(anon_client: httpx.AsyncClient) -> None:
@@ -220,6 +228,7 @@ async def test_an_integration_key_is_needed(anon_client: httpx.AsyncClient) -> N
 
 async def test_mllp_over_a_real_socket(
     app: FastAPI,
+    staff: Staff,
     client: httpx.AsyncClient,
     nurse_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
@@ -231,14 +240,14 @@ async def test_mllp_over_a_real_socket(
             return int(
                 await db.scalar(
                     select(func.count()).where(
-                        AuditEvent.actor_id == "mllp",  # type: ignore[arg-type]
+                        AuditEvent.actor_id == staff.integration_client_id,  # type: ignore[arg-type]
                         AuditEvent.patient_id == uuid.UUID(session["patient_id"]),  # type: ignore[arg-type]
                     )
                 )
                 or 0
             )
 
-    server = MllpServer(app)
+    server = MllpServer(app, listener_client(staff.integration_client_id))
     port = await server.start("127.0.0.1", 0)
     serving = asyncio.create_task(server.serve_forever())
     try:
@@ -260,7 +269,9 @@ async def test_mllp_over_a_real_socket(
     assert acks[1] == acks[0]
     assert ack_segments(acks[2])["MSA"][1] == "AR"
     stored = await readings(client, session["id"])
-    assert [(o["value"], o["source"]) for o in stored] == [(66, "system:mllp")]
+    # recorded by the listener's integration client, like its HTTP pushes
+    source = f"integration:{staff.integration_client_id}"
+    assert [(o["value"], o["source"]) for o in stored] == [(66, source)]
     assert await mllp_audit_rows() >= 1  # the stored reading is on the audit trail
 
 
@@ -306,3 +317,84 @@ async def test_the_quarantine_is_an_administrators_paginated_list(
     assert (await nurse_client.get("/v1/integrations/quarantine")).status_code == 403
     r = await admin_client.get("/v1/integrations/quarantine", params={"cursor": "bad"})
     assert r.status_code == 422
+
+
+# --------------------------------------------------------------------------------------------
+# Training messages, character sets, and what a sender is not told
+# --------------------------------------------------------------------------------------------
+
+
+async def test_a_training_message_is_acknowledged_and_stores_nothing(
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+) -> None:
+    session, device = await bound_session(client, nurse_client, admin_client)
+    eui = device["identifier"]
+
+    def message(processing_id: str, value: str) -> str:
+        at = ago(int(value) % 7 + 2)  # a reading time of its own for each message
+        rows = [obx(1, HR, value, BPM, at, device=eui), obx(2, HR, "x", BPM, at)]
+        return oru(control(), rows).replace("|P|2.6|", f"|{processing_id}|2.6|", 1)
+
+    training = await send(integration_client, message("T", "150"))  # would alert if stored
+    ack = ack_segments(training.text)
+    assert ack["MSA"][1] == "AA"  # even with a bad row: nothing is processed
+    assert "training" in ack["MSA"][3]
+    assert await readings(client, session["id"]) == []
+    assert (await client.get(f"/v1/sessions/{session['id']}/alerts")).json()["items"] == []
+    r = await admin_client.get("/v1/integrations/quarantine", params={"device": eui})
+    assert r.json()["items"] == []
+
+    for processing_id, value in (("P", "70"), ("D", "71")):  # production and debugging
+        stored = ack_segments((await send(integration_client, message(processing_id, value))).text)
+        assert stored["MSA"][1] == "AE"  # the bad row; the good one is stored
+    assert sorted(o["value"] for o in await readings(client, session["id"])) == [70, 71]
+
+
+async def test_the_ack_is_in_the_senders_character_set(
+    integration_client: httpx.AsyncClient,
+) -> None:
+    base = oru(control(), [obx(1, HR, "70", BPM, ago(1))]).replace("|CLINIC|", "|Klinik Müller|")
+    latin1 = base.replace("UNICODE UTF-8", "8859/1")
+    r = await send(integration_client, latin1.encode("latin-1"))
+    assert r.headers["content-type"] == "application/hl7-v2; charset=iso-8859-1"
+    assert b"|Klinik M\xfcller|" in r.content  # latin-1 bytes, not UTF-8's \xc3\xbc
+    assert r.content.decode("latin-1").split("\r")[0].split("|")[17] == "8859/1"
+
+    utf8 = await send(integration_client, base.encode())
+    assert "|Klinik Müller|" in utf8.content.decode("utf-8")
+    assert utf8.headers["content-type"] == "application/hl7-v2; charset=utf-8"
+
+    ascii_only = await send(integration_client, base.replace("UNICODE UTF-8", "").encode())
+    assert ascii_only.headers["content-type"] == "application/hl7-v2; charset=us-ascii"
+    assert max(ascii_only.content) < 0x80
+    assert b"|Klinik M\\X00FC\\ller|" in ascii_only.content
+
+    garbage = "MSH|^~\\&|GW|Klinik Müller|||20261201||ADT^A01|X1|P|2.6||||||8859/1"
+    refused = await send(integration_client, garbage.encode("latin-1"))
+    assert b"Klinik M\xfcller" in refused.content  # a refusal is in the sender's set too
+    assert ack_segments(refused.content.decode("latin-1"))["MSA"][1] == "AR"
+
+
+async def test_a_sender_cannot_tell_whether_an_mrn_exists(
+    client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+) -> None:
+    patient = await create_patient(client)  # exists, but has no session checked in
+    answers = []
+    for mrn in (patient["mrn"], f"NOBODY-{uuid.uuid4().hex[:8]}"):
+        r = await send(integration_client, oru(control(), [obx(1, HR, "70", BPM, ago(1))], mrn=mrn))
+        ack = ack_segments(r.text)
+        assert ack["MSA"][1] == "AE"
+        assert mrn not in r.text
+        answers.append((ack["MSA"][3], ack["ERR"][3], ack["ERR"][8]))
+    assert answers[0] == answers[1]
+    assert "not_routable" in answers[0][0]
+    page = await admin_client.get(
+        "/v1/integrations/quarantine", params={"channel": "hl7v2", "limit": 20}
+    )
+    reasons = {q["reason"] for q in page.json()["items"]}
+    assert {"no_active_session", "unknown_patient"} <= reasons  # administrators see which

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.integrations.mllp import MllpServer, frame
+from tests.conftest import Staff
 from tests.factories import ago, create_patient, create_plan, create_session, now, transition
 from tests.integrations.helpers import (
     BPM,
@@ -30,6 +31,7 @@ from tests.integrations.helpers import (
     bound_session,
     eui64,
     hl7_time,
+    listener_client,
     obx,
     oru,
 )
@@ -43,7 +45,10 @@ def control() -> str:
 
 @pytest.fixture(params=["http", "mllp"])
 async def send(
-    request: pytest.FixtureRequest, app: FastAPI, integration_client: httpx.AsyncClient
+    request: pytest.FixtureRequest,
+    app: FastAPI,
+    staff: Staff,
+    integration_client: httpx.AsyncClient,
 ) -> Any:
     """Send one ER7 message and return the ACK text, over HTTP or over an MLLP socket."""
     if request.param == "http":
@@ -60,7 +65,7 @@ async def send(
         yield over_http
         return
 
-    server = MllpServer(app)
+    server = MllpServer(app, listener_client(staff.integration_client_id))
     port = await server.start("127.0.0.1", 0)
     serving = asyncio.create_task(server.serve_forever())
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -321,16 +326,16 @@ async def test_times_beyond_the_calendar_once_in_utc_are_rejected_rows(
 
 
 async def test_an_mllp_message_that_fails_unexpectedly_is_answered_with_its_msh10(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, staff: Staff, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
     monkeypatch.setattr("api.integrations.mllp.process_message", broken)
     control_id = control()
-    server = MllpServer(app)
+    server = MllpServer(app, listener_client(staff.integration_client_id))
     ack = await server.process(oru(control_id, [obx(1, HR, "72", BPM, ago(1))]).encode(), None)
-    fields = ack_segments(ack)
+    fields = ack_segments(ack.decode())
     assert fields["MSA"][1:3] == ["AE", control_id]
     assert fields["MSH"][4] == "MINDRAY_VS900"  # the original sender, as MSH-5
     assert fields["ERR"][3].startswith("207^")

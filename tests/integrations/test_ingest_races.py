@@ -58,7 +58,12 @@ async def test_a_pushed_reading_racing_the_end_of_its_session_is_rejected(
     assert c.status_code == 200, c.text
     assert p.status_code == 200, p.text
     (result,) = p.json()["results"]
-    assert (result["status"], result["reason"]) == ("rejected", "session_ended"), result
+    # To the sender only "not routable"; the quarantine says the session had ended.
+    assert (result["status"], result["reason"]) == ("rejected", "not_routable"), result
+    kept = await admin_client.get(
+        "/v1/integrations/quarantine", params={"device": device["identifier"]}
+    )
+    assert [q["reason"] for q in kept.json()["items"]] == ["session_ended"]
     assert (await client.get(f"/v1/sessions/{session['id']}/vitals")).json()["items"] == []
 
 

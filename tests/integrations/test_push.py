@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import httpx
@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from models import Observation
-from tests.factories import ago, good_predose, now, post_vitals, transition, vital
+from tests.api.safety_helpers import dosing_session
+from tests.factories import ago, good_predose, iso, now, post_vitals, transition, vital
 from tests.integrations.helpers import bind, bound_session, checked_in_session, new_device
 
 
@@ -95,7 +96,7 @@ async def test_bad_items_are_rejected_with_reasons_and_quarantined(
         ("rejected", "invalid"),
         ("rejected", "invalid_bp_pair"),
         ("rejected", "invalid_bp_pair"),
-        ("rejected", "before_check_in"),
+        ("rejected", "not_routable"),  # before check-in: the sender is not told
         ("rejected", "phase_mismatch"),
     ]
     assert all(r["detail"] for r in body["results"][1:])
@@ -107,6 +108,8 @@ async def test_bad_items_are_rejected_with_reasons_and_quarantined(
     assert by_index[3]["reason"] == "unit_mismatch"
     assert by_index[3]["channel"] == "observations"
     assert by_index[3]["source"].startswith("integration:")
+    assert by_index[8]["reason"] == "before_check_in"  # administrators see why
+    assert session["id"] in by_index[8]["detail"]
     stored = (await client.get(f"/v1/sessions/{session['id']}/vitals")).json()["items"]
     assert len(stored) == 1
 
@@ -124,7 +127,10 @@ async def test_unknown_and_unbound_devices_and_readings_after_discharge(
 
     idle = await new_device(admin_client)
     body = await push(integration_client, idle["identifier"], [vital("spo2", 97, "%", ago(1))])
-    assert body["results"][0]["reason"] == "unbound_device"
+    assert body["results"][0]["reason"] == "not_routable"
+    assert [q["reason"] for q in await quarantined(admin_client, idle["identifier"])] == [
+        "unbound_device"
+    ]
 
     session = await checked_in_session(client, minutes_ago=120)
     device = await new_device(admin_client)
@@ -143,8 +149,12 @@ async def test_unknown_and_unbound_devices_and_readings_after_discharge(
     assert late["status"] == "accepted"  # measured before the end: still that session's
     assert late["session_id"] == sid
     assert after["status"] == "rejected"
-    assert after["reason"] == "session_ended"
-    assert "ended" in after["detail"]
+    assert after["reason"] == "not_routable"
+    assert after["session_id"] is None
+    assert sid not in after["detail"]
+    kept = await quarantined(admin_client, device["identifier"])
+    assert [(q["reason"], q["session_id"]) for q in kept] == [("session_ended", sid)]
+    assert "ended" in kept[0]["detail"]
 
 
 async def test_a_released_device_routes_by_time(
@@ -236,3 +246,82 @@ async def test_concurrent_identical_pushes_store_one_reading(
     assert count == 2
     ids = {r.json()["results"][0]["observation_id"] for r in responses}
     assert len(ids) == 1
+
+
+async def test_a_retried_push_without_external_id_stores_and_alerts_once(
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+) -> None:
+    """SPEC §5: a device reading without external_id is identified by device, code and
+    measured_at, so a gateway's retry is a duplicate, not a second reading and alert."""
+    session = await dosing_session(client, dosing_at=30)
+    device = await new_device(admin_client)
+    await bind(nurse_client, session["id"], device["id"])
+    at = ago(2)
+    low = vital("spo2", 85, "%", at)  # below the alert limit: an alert when stored
+    first = await push(integration_client, device["identifier"], [low])
+    assert first["results"][0]["status"] == "accepted"
+    same_instant = {**low, "measured_at": at.astimezone(timezone(timedelta(hours=2))).isoformat()}
+    for item in (low, same_instant):  # a retry, and the same instant with another offset
+        again = await push(integration_client, device["identifier"].lower(), [item])
+        assert again["results"][0]["status"] == "duplicate", again
+        assert again["results"][0]["observation_id"] == first["results"][0]["observation_id"]
+    other_code = await push(
+        integration_client, device["identifier"], [vital("heart_rate", 70, "/min", at)]
+    )
+    assert other_code["results"][0]["status"] == "accepted"
+    stored = (await client.get(f"/v1/sessions/{session['id']}/vitals")).json()["items"]
+    assert sorted(o["code"] for o in stored if o["measured_at"] == iso(at)) == [
+        "heart_rate",
+        "spo2",
+    ]
+    alerts = (await client.get(f"/v1/sessions/{session['id']}/alerts")).json()["items"]
+    assert len(alerts) == 1  # one alert for one reading, however often it was sent
+
+
+async def test_an_external_id_with_whitespace_around_it_is_a_rejected_item(
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+) -> None:
+    session, device = await bound_session(client, nurse_client, admin_client)
+    ext = f"m7:{uuid.uuid4().hex[:6]}"
+    body = await push(
+        integration_client,
+        device["identifier"],
+        [
+            vital("heart_rate", 70, "/min", ago(3), external_id=ext),
+            vital("heart_rate", 71, "/min", ago(2), external_id=f"{ext} "),  # not the same id
+            vital("heart_rate", 72, "/min", ago(1), external_id=f" {ext}"),
+        ],
+    )
+    assert [(r["status"], r["reason"]) for r in body["results"]] == [
+        ("accepted", None),
+        ("rejected", "invalid"),
+        ("rejected", "invalid"),
+    ]
+    assert "whitespace" in body["results"][1]["detail"]
+    kept = await quarantined(admin_client, device["identifier"])
+    assert sorted(q["raw"]["external_id"] for q in kept) == sorted([f"{ext} ", f" {ext}"])
+    stored = (await client.get(f"/v1/sessions/{session['id']}/vitals")).json()["items"]
+    assert [o["external_id"] for o in stored] == [ext]
+
+
+async def test_quarantined_items_that_are_bare_values_can_be_listed(
+    admin_client: httpx.AsyncClient, integration_client: httpx.AsyncClient
+) -> None:
+    """On SQLite a JSON column has NUMERIC affinity: a quarantined ``5`` came back as a
+    number the JSON decoder refused, and every quarantine page holding it answered 500."""
+    device = await new_device(admin_client)
+    items: list[Any] = [5, 2.5, -1, "abc", "12", None, True, [1, "x"], {"a": 1}]
+    body = await push(integration_client, device["identifier"], items)
+    assert body["rejected"] == len(items)
+    kept = await quarantined(admin_client, device["identifier"])
+    assert sorted(((q["item_index"], q["raw"]) for q in kept), key=lambda p: p[0]) == list(
+        enumerate(items)
+    )
+    page = await admin_client.get("/v1/integrations/quarantine", params={"limit": 500})
+    assert page.status_code == 200

@@ -59,8 +59,8 @@ async def test_the_simulator_pushes_drifting_readings_once_each(
 
 def test_the_cli_has_mllp_and_simulate() -> None:
     parser = build_parser()
-    args = parser.parse_args(["mllp", "--port", "2576"])
-    assert args.port == 2576
+    args = parser.parse_args(["mllp", "--client", "ward-2", "--port", "2576"])
+    assert (args.client, args.port, args.host) == ("ward-2", 2576, "127.0.0.1")
     args = parser.parse_args(["simulate", "--session", "s", "--device", "d", "--count", "2"])
     assert (args.session, args.device, args.count) == ("s", "d", 2)
 

@@ -12,12 +12,15 @@ from hypothesis import strategies as st
 
 from api.clinical.vitals import VITALS, VitalCode, normalize
 from api.integrations.hl7v2 import (
+    ASCII,
     MDC_TO_VITAL,
     MDC_UNITS,
     DeviceReading,
     Hl7Error,
     ParsedOru,
     build_ack,
+    declared_charset,
+    encode_message,
     parse_dtm,
     parse_oru,
     strip_mllp,
@@ -683,3 +686,52 @@ class TestBuildAck:
                 ack_code="AA",
                 now=datetime(2024, 1, 1),
             )
+
+
+def _msh(charset: str) -> str:
+    return f"MSH|^~\\&|GW|Klinik|||20261201||ORU^R01|X1|P|2.6||||||{charset}\rPID|||1"
+
+
+class TestCharsets:
+    def test_msh18_names_the_answers_character_set(self) -> None:
+        assert declared_charset(_msh("8859/1").encode()).codec == "iso8859-1"
+        assert declared_charset(_msh("8859/15")).mime == "iso-8859-15"
+        assert declared_charset(b"\x0b" + _msh("UNICODE UTF-8").encode()).codec == "utf-8"
+        assert declared_charset(_msh("unicode  utf-8")).msh18 == "UNICODE UTF-8"
+        assert declared_charset(_msh("8859/1~ISO IR87")).msh18 == "8859/1"  # the first one
+
+    def test_absent_unknown_or_unreadable_is_ascii(self) -> None:
+        assert declared_charset(_msh("")) == ASCII
+        assert declared_charset(_msh("UNICODE UTF-16")) == ASCII  # MLLP cannot frame it
+        assert declared_charset("MSH|^~\\&|GW") == ASCII
+        assert declared_charset(b"\xff\xfe garbage") == ASCII
+        assert declared_charset("") == ASCII
+
+    def test_latin1_messages_are_read_as_latin1(self) -> None:
+        raw = _msh("8859/1").replace("Klinik", "Klinik Müller").encode("latin-1")
+        assert "Klinik Müller" in strip_mllp(raw)
+        # declared latin-1, even where the bytes would also be valid UTF-8
+        assert "Ã¼" in strip_mllp(_msh("8859/1").replace("Klinik", "Müller").encode())
+
+    def test_what_the_set_cannot_hold_is_escaped(self) -> None:
+        assert encode_message("Müller €", ASCII) == b"M\\X00FC\\ller \\X20AC\\"
+        latin1 = declared_charset(_msh("8859/1"))
+        assert encode_message("Müller €", latin1) == b"M\xfcller \\X20AC\\"
+        assert encode_message("𝄞", ASCII) == b"\\X1D11E\\"
+        utf8 = declared_charset(_msh("UNICODE UTF-8"))
+        assert encode_message("Müller €", utf8) == "Müller €".encode()
+
+    def test_the_ack_declares_its_character_set(self) -> None:
+        ack = build_ack(
+            original_control_id="X1",
+            sending_application="GW",
+            sending_facility="Klinik",
+            ack_code="AA",
+            charset="8859/1",
+        )
+        msh = ack.split("\r")[0].split("|")
+        assert msh[17] == "8859/1"
+        plain = build_ack(
+            original_control_id="X1", sending_application="GW", sending_facility="K", ack_code="AA"
+        )
+        assert len(plain.split("\r")[0].split("|")) == 12  # nothing declared: ASCII
