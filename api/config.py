@@ -73,6 +73,7 @@ class Settings(BaseSettings):
                 "must be an absolute http(s) URL without a query, e.g. https://vigil.example"
             )
         return value.strip().rstrip("/")
+
     # seconds between a live stream's heartbeats; its credentials are checked again at each
     live_heartbeat_seconds: float = Field(default=15.0, gt=0, le=3600)
     # who may connect to ``vigil mllp``: comma-separated CIDRs (a bare address is one host)
