@@ -60,6 +60,30 @@ def _repeats_a_short_pattern(folded: str) -> bool:
     return False
 
 
+# Keyboard rows and runs: "qwertyuiopas", "123456789012" are guessed as early as any list entry.
+_RUNS = (
+    "abcdefghijklmnopqrstuvwxyz",
+    "qwertyuiopasdfghjklzxcvbnm",
+    "qwertzuiopasdfghjklyxcvbnm",
+    "azertyuiopqsdfghjklmwxcvbn",
+    "1234567890" * 3,
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+)
+_PADDING = "0123456789!@#$%^&*()-_=+.,;:?~ "
+
+
+def _is_a_run(folded: str) -> bool:
+    return any(folded in run or folded in run[::-1] for run in _RUNS)
+
+
+def _common(folded: str) -> bool:
+    """A common password, maybe with digits or symbols around it (``password12345``)."""
+    if folded in common_passwords() or _is_a_run(folded) or _repeats_a_short_pattern(folded):
+        return True
+    core = folded.strip(_PADDING)
+    return len(core) >= 3 and (core in common_passwords() or _is_a_run(core))
+
+
 def password_problem(password: str, username: str | None = None) -> str | None:
     """What is wrong with ``password`` as a new password, in words; None when it is fine."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -67,6 +91,6 @@ def password_problem(password: str, username: str | None = None) -> str | None:
     folded = _fold(password)
     if username is not None and folded == _fold(username):
         return "must not be the username"
-    if folded in common_passwords() or _repeats_a_short_pattern(folded):
+    if _common(folded):
         return "is a commonly used password; choose another (a few unrelated words work well)"
     return None
