@@ -192,3 +192,10 @@ def test_log_lines_stay_one_line_through_the_app(app: FastAPI) -> None:
     finally:
         handler.setStream(old)
     assert stream.getvalue().count("\n") == 1
+
+
+def test_a_bad_trusted_proxy_entry_stops_start_up() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="not an IP address or network"):
+        make_settings("sqlite+aiosqlite:///:memory:", trusted_proxies="10.0.0.1, proxy.local")
