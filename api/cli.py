@@ -48,11 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(handler=_migrate)
 
+    from api.audit_cli import register as register_audit
+    from api.db_roles import register as register_db
     from api.integrations.cli import register as register_integrations
     from api.live.cli import register as register_events
     from api.users.cli import register as register_users
 
-    for register in [register_users, register_integrations, register_events, *EXTENSIONS]:
+    for register in [
+        register_users,
+        register_integrations,
+        register_events,
+        register_audit,
+        register_db,
+        *EXTENSIONS,
+    ]:
         register(sub)
     return parser
 

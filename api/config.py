@@ -45,8 +45,13 @@ class Settings(BaseSettings):
     secret_key_file: Path = Path("var/secret_key")
     token_ttl_minutes: int = 480
     bootstrap_admin_password: str | None = None
-    login_max_failures: int = 5
-    login_lockout_minutes: int = 15
+    # wrong passwords in a row from one address that lock the account from that address, and
+    # across all addresses that lock it from every address it has not logged in from before
+    login_max_failures: int = Field(default=5, ge=1)
+    login_account_max_failures: int = Field(default=50, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    # addresses or networks (comma-separated) whose X-Forwarded-For / -Proto are believed
+    trusted_proxies: str = ""
     clinic_tz: str = "UTC"
     max_body_bytes: int = 2_000_000
     # readings per vitals or device-push request; the API's schema caps it at 1,000
@@ -101,6 +106,14 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(f"{k}: {m}" for k, m in problems))
         return merged
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        from api.proxies import parse_networks
+
+        parse_networks(value)  # raises ValueError on a bad entry
+        return value
 
     @property
     def is_postgres(self) -> bool:

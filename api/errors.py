@@ -198,7 +198,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error: %s", type(exc).__name__)
-        return problem_response(500, "Internal server error", "An unexpected error occurred.")
+        response = problem_response(500, "Internal server error", "An unexpected error occurred.")
+        # Starlette answers this one outside every middleware (and then re-raises), so the
+        # headers api.middleware gives every response are set here: above all
+        # ``Connection: close``, so the client opens a fresh connection after a failure.
+        response.headers["connection"] = "close"
+        response.headers["cache-control"] = "no-store"
+        response.headers["x-content-type-options"] = "nosniff"
+        return response
 
 
 # SQLSTATEs that mean "the database is not there right now", not "this request is wrong":

@@ -22,6 +22,7 @@ from api.live.retention import install_retention
 from api.logging import configure_logging
 from api.middleware import RequestContextMiddleware, RequestGuardMiddleware
 from api.openapi import document_errors, with_security
+from api.proxies import parse_networks
 from api.readiness import Readiness
 from api.security.actor import install_actor_resolver
 from api.security.authorize import authorize
@@ -73,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_retention(app)
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies)
+    )
     app.add_middleware(FhirOutcomeMiddleware)  # /fhir errors as OperationOutcome
     app.add_middleware(ConnectionBalanceMiddleware)  # outermost: sees every response
     app.include_router(health_router)

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids, body size and content-type checks, readiness guard.
+"""Pure ASGI middleware: request ids, trusted proxies, security headers, body size and
+content-type checks, readiness guard.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so the ingest hot path pays almost nothing.
 """
@@ -8,14 +9,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PROBLEM_JSON, TYPE_BASE
+from api.proxies import Network, forwarded_client, is_trusted
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("vigil.access")
@@ -65,27 +69,61 @@ class _BodyRefused(Exception):
     """Raised from ``receive`` to stop reading a body that will be refused."""
 
 
-class RequestContextMiddleware:
-    """Request id in a context variable (for logs) and the ``X-Request-ID`` response header."""
+# A client's X-Request-ID is kept only in this shape (SPEC §9); anything else gets a new one,
+# so what reaches logs and audit rows is never the client's free text.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Patient data must not sit in caches, and nothing may be sniffed into another type (SPEC §1).
+_PRIVATE_PREFIXES = ("/v1/", "/fhir/")
+_NO_STORE = (b"cache-control", b"no-store")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_CLOSE = (b"connection", b"close")
+_REPLACED = frozenset({b"x-content-type-options", b"server"})
+_REPLACED_PRIVATE = _REPLACED | {b"cache-control"}
 
-    def __init__(self, app: ASGIApp) -> None:
+
+def secure_headers(
+    path: str, status: int, headers: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """A response's headers with SPEC §1's security headers: ``no-store`` and ``nosniff`` on
+    the API, no ``Server`` banner, and ``Connection: close`` after a 500 (whatever state the
+    failure left behind, the client does not send another request on that connection)."""
+    private = path.startswith(_PRIVATE_PREFIXES)
+    replaced = _REPLACED_PRIVATE if private else _REPLACED
+    out = [(k, v) for k, v in headers if k.lower() not in replaced]
+    if private:
+        out.append(_NO_STORE)
+    out.append(_NOSNIFF)
+    if status == 500 and _CLOSE not in out:
+        out.append(_CLOSE)
+    return out
+
+
+class RequestContextMiddleware:
+    """The client's address (behind a trusted proxy), the request id in a context variable (for
+    logs) and the ``X-Request-ID`` response header, the security headers, the access log."""
+
+    def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[Network] = ()) -> None:
         self.app = app
+        self.trusted_proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self._forwarded(scope)
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and len(incoming) <= 128 else uuid.uuid4().hex
+        request_id = incoming if incoming and REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status_holder: dict[str, int] = {}
+        path: str = scope["path"]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                headers = list(message.get("headers", []))
+                status = int(message["status"])
+                status_holder["status"] = status
+                headers = secure_headers(path, status, message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
@@ -102,6 +140,22 @@ class RequestContextMiddleware:
                 (time.perf_counter() - started) * 1000,
             )
             request_id_var.reset(token)
+
+    def _forwarded(self, scope: Scope) -> None:
+        """Believe ``X-Forwarded-For``/``-Proto`` from a trusted proxy only."""
+        if not self.trusted_proxies:
+            return
+        client = scope.get("client")
+        peer = client[0] if client else None
+        if not is_trusted(peer, self.trusted_proxies):
+            return
+        assert peer is not None
+        forwarded_for = _header(scope, b"x-forwarded-for")
+        if forwarded_for:
+            scope["client"] = (forwarded_client(peer, forwarded_for, self.trusted_proxies), 0)
+        proto = (_header(scope, b"x-forwarded-proto") or "").split(",")[-1].strip().lower()
+        if proto in ("http", "https"):
+            scope["scheme"] = proto
 
 
 class RequestGuardMiddleware:
@@ -127,6 +181,9 @@ class RequestGuardMiddleware:
                     headers={"retry-after": "5"},
                 )
                 return
+        if lacks_credentials(scope):
+            await self.app(scope, _without_body(receive), send)
+            return
         length = _header(scope, b"content-length")
         has_body = (length is not None and length != "0") or _header(
             scope, b"transfer-encoding"
@@ -212,6 +269,37 @@ class RequestGuardMiddleware:
         if refused is not None and not response_started:
             status, title, detail, errors = refused
             await send_problem(send, status, title, detail, errors=errors)
+
+
+# Paths under /v1 and /fhir that answer without credentials (SPEC §9).
+PUBLIC_PATHS = frozenset({"/v1/auth/token", "/fhir/R4/metadata"})
+
+
+def lacks_credentials(scope: Scope) -> bool:
+    """A request to a protected path with no credentials at all. It is answered 401 before its
+    body is looked at (SPEC §1): its content type and NULs are not judged, and the route sees
+    an empty body (the client's is never read), so ``api.security.authorize`` refuses it (and
+    audits the attempt, with the record its path names) before anything parses a body."""
+    path: str = scope["path"]
+    if not path.startswith(_PRIVATE_PREFIXES) or path in PUBLIC_PATHS:
+        return False
+    if _header(scope, b"authorization"):
+        return False
+    return b"ticket=" not in scope.get("query_string", b"")  # a live stream's ticket (§13)
+
+
+def _without_body(receive: Receive) -> Receive:
+    """``receive`` as if the request had no body (later calls: the real one, for disconnect)."""
+    given = False
+
+    async def empty() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return empty
 
 
 def _has_nul(data: bytes, *, form: bool) -> bool:

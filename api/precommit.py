@@ -11,6 +11,10 @@ written by one ``before_commit`` hook:
   alone (a read) are one executemany.
 - On SQLite, one statement per table.
 
+Audit rows are links of a hash chain (``api.audit_chain``): before they are written, the
+chain's head is locked (one more round trip) and each row gets its place and hashes; the head
+moves in the same write.
+
 After the commit, the in-process notifier wakes this process's streams at once. A rollback
 discards both queues, so no event is announced, and no success audited, for a change that did
 not happen (``api.audit`` records failed requests separately).
@@ -24,6 +28,7 @@ from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from api.audit_chain import lock_and_link, move_head
 from api.db import json_dumps
 from api.live.notifier import NOTIFY_CHANNEL, notifier
 from models import AuditEvent, LiveEvent
@@ -60,14 +65,18 @@ _PG_WRITE = text(
     """
     WITH audit AS (
         INSERT INTO audit_events (id, at, actor_id, role, action, resource_type, resource_id,
-            patient_id, client_address, request_id, outcome, detail)
+            patient_id, client_address, request_id, outcome, detail, seq, prev_hash, hash)
         SELECT * FROM unnest(
             CAST(:a_id AS uuid[]), CAST(:a_at AS timestamptz[]), CAST(:a_actor_id AS text[]),
             CAST(:a_role AS text[]), CAST(:a_action AS text[]),
             CAST(:a_resource_type AS text[]), CAST(:a_resource_id AS text[]),
             CAST(:a_patient_id AS uuid[]), CAST(:a_client_address AS text[]),
-            CAST(:a_request_id AS text[]), CAST(:a_outcome AS text[]), CAST(:a_detail AS text[])
+            CAST(:a_request_id AS text[]), CAST(:a_outcome AS text[]), CAST(:a_detail AS text[]),
+            CAST(:a_seq AS bigint[]), CAST(:a_prev_hash AS text[]), CAST(:a_hash AS text[])
         )
+    ), head AS (
+        UPDATE audit_chain_head SET seq = CAST(:h_seq AS bigint), hash = CAST(:h_hash AS text)
+        WHERE id = 1 AND CAST(:h_seq AS bigint) IS NOT NULL
     ), written AS (
         INSERT INTO live_events (kind, session_id, patient_id, payload, created_at)
         SELECT * FROM unnest(
@@ -92,6 +101,9 @@ _AUDIT_COLUMNS = (
     "request_id",
     "outcome",
     "detail",
+    "seq",
+    "prev_hash",
+    "hash",
 )
 _EVENT_COLUMNS = ("kind", "session_id", "patient_id", "created_at")
 
@@ -107,8 +119,12 @@ def _write_queued(session: Session) -> None:
     if not audit and not events:
         return
     connection = session.connection()
+    head: tuple[int, str] | tuple[None, None] = (
+        lock_and_link(connection, audit) if audit else (None, None)
+    )
     if events and connection.dialect.name == "postgresql":
         params = _columns(audit, _AUDIT_COLUMNS, "a_") | _columns(events, _EVENT_COLUMNS, "e_")
+        params["h_seq"], params["h_hash"] = head
         # The JSON column's own serializer, as SQLAlchemy uses it on SQLite.
         params["e_payload"] = [json_dumps(e["payload"]) for e in events]
         params["channel"] = NOTIFY_CHANNEL
@@ -116,6 +132,10 @@ def _write_queued(session: Session) -> None:
     else:
         if audit:
             connection.execute(_INSERT_AUDIT, audit)
+            seq, hash_ = head
+            assert seq is not None
+            assert hash_ is not None
+            move_head(connection, seq, hash_)
         if events:
             # SQLite: BEGIN IMMEDIATE already serializes writers, so ids follow commit order.
             connection.execute(insert(LiveEvent), events)

@@ -7,6 +7,7 @@ from api.administrations.router import router as administrations
 from api.alerts.router import router as alerts
 from api.assessments.router import router as assessments
 from api.audit_events.router import router as audit_events
+from api.auth.logout import router as logout
 from api.controlled_substances.router import router as controlled_substances
 from api.devices.router import router as devices
 from api.fhir.router import router as fhir
@@ -19,6 +20,7 @@ from api.rems.router import router as rems
 from api.sessions.router import router as sessions
 from api.trends.router import router as trends
 from api.users.router import router as users
+from api.users.router import staff_router as staff
 from api.vitals.router import router as vitals
 
 ALL: list[APIRouter] = [
@@ -33,6 +35,8 @@ ALL: list[APIRouter] = [
     trends,
     controlled_substances,
     users,
+    staff,
+    logout,
     integration_clients,
     audit_events,
     devices,

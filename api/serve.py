@@ -46,10 +46,13 @@ from api.balance import Balancer
 from api.balance import install as install_balancer
 
 APP = "api.asgi:app"
-# Options every worker runs with. Vigil logs requests itself, without query strings.
+# Options every worker runs with. Vigil logs requests itself, without query strings; it reads
+# X-Forwarded-* itself, from VIGIL_TRUSTED_PROXIES only (api.proxies); and it sends no
+# ``Server`` banner.
 SERVER_OPTIONS: dict[str, Any] = {
     "access_log": False,
-    "proxy_headers": True,
+    "proxy_headers": False,
+    "server_header": False,
     "log_level": "warning",
 }
 # How long a stopping worker gets to finish its requests before it is killed.

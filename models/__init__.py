@@ -4,13 +4,16 @@ from models.administration import Administration
 from models.alert import Alert
 from models.assessment import Assessment
 from models.audit import AuditEvent
+from models.audit_chain import AuditChainHead
 from models.base import Base
 from models.device import Device, DeviceBinding
 from models.event import LiveEvent
 from models.integration import Hl7Message, QuarantinedReading
+from models.login_throttle import LoginThrottle
 from models.observation import Observation
 from models.patient import Patient
 from models.plan import DosingPlan, DosingPlanRevision
+from models.revoked_token import RevokedToken
 from models.session import SessionTransition, TreatmentSession
 from models.user import IntegrationClient, User
 
@@ -18,6 +21,7 @@ __all__ = [
     "Administration",
     "Alert",
     "Assessment",
+    "AuditChainHead",
     "AuditEvent",
     "Base",
     "Device",
@@ -27,9 +31,11 @@ __all__ = [
     "Hl7Message",
     "IntegrationClient",
     "LiveEvent",
+    "LoginThrottle",
     "Observation",
     "Patient",
     "QuarantinedReading",
+    "RevokedToken",
     "SessionTransition",
     "TreatmentSession",
     "User",

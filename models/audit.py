@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin, utcnow
@@ -12,7 +12,12 @@ from models.base import Base, IdMixin, utcnow
 class AuditEvent(IdMixin, Base):
     """Append-only: who touched which patient's data, when, from where, and how it ended.
 
-    On PostgreSQL a trigger (migration 0002) refuses UPDATE and DELETE of these rows.
+    On PostgreSQL a trigger (migration 0002) refuses UPDATE and DELETE of these rows, and the
+    application's role may only INSERT and SELECT them (``vigil db grant-app-role``). On both
+    databases every row is a link of a hash chain (``api.audit_chain``): ``seq`` numbers the
+    rows in the order they were appended, ``hash`` covers the row's content and ``prev_hash``
+    (the hash of row ``seq - 1``), so ``vigil audit verify`` finds a changed, removed or
+    inserted row.
     """
 
     __tablename__ = "audit_events"
@@ -26,10 +31,14 @@ class AuditEvent(IdMixin, Base):
     actor_id: Mapped[str | None] = mapped_column(String(64))
     role: Mapped[str | None] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))
-    resource_type: Mapped[str] = mapped_column(String(64))
+    # a route template when no service named the resource (the longest are over 64 characters)
+    resource_type: Mapped[str] = mapped_column(String(255))
     resource_id: Mapped[str | None] = mapped_column(String(64))
     patient_id: Mapped[uuid.UUID | None]
     client_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -16,6 +16,9 @@ class Patient(IdMixin, Base):
     )
 
     mrn: Mapped[str] = mapped_column(String(64), unique=True)
+    # The MRN after Unicode case folding (api.patients.mrn.mrn_key), computed by the app so it
+    # is the same on both databases: MRNs differing only in case are one patient.
+    mrn_key: Mapped[str] = mapped_column(String(255), index=True, unique=True)
     given_name: Mapped[str] = mapped_column(String(200))
     family_name: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[date]

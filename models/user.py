@@ -21,8 +21,16 @@ class User(IdMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    # Account-wide failed logins (from every address) and when the last one was; locked_until
+    # is the account-wide lock (api.auth.throttle says who it applies to).
     failed_logins: Mapped[int] = mapped_column(default=0)
+    last_failed_login_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]
+    # Bumped by a password change or reset, a disable and a role change: a token carries the
+    # generation it was issued under and is valid only while it is still the user's.
+    token_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))
 

@@ -3,6 +3,10 @@
 SQLite always; PostgreSQL too when ``VIGIL_TEST_DATABASE_URL`` is set (a server URL such as
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``: a fresh database is created per run).
 The schema is built by the real Alembic migrations, never by ``create_all``.
+
+On PostgreSQL the migrations run as the server URL's role (the owner) and everything else (the
+app under test) as a restricted application role made for the run with ``vigil db
+grant-app-role``'s grants, as in production: it may only INSERT and SELECT audit rows.
 """
 
 from __future__ import annotations
@@ -32,7 +36,11 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_SERVER_URL else [])
 @dataclass
 class Backend:
     name: str
-    url: str
+    url: str  # what the app connects with (on PostgreSQL the restricted application role)
+    owner_url: str = ""  # the role that owns the schema and runs migrations
+
+    def __post_init__(self) -> None:
+        self.owner_url = self.owner_url or self.url
 
     @property
     def is_postgres(self) -> bool:
@@ -63,8 +71,40 @@ async def backend(
     name = f"vigil_test_{uuid.uuid4().hex[:10]}"
     url = await create_database(PG_SERVER_URL, name)
     await asyncio.to_thread(migrate, url)
-    yield Backend("postgresql", url)
+    role = f"{name}_app"
+    app_url = await create_app_role(url, role)
+    yield Backend("postgresql", app_url, owner_url=url)
     await drop_database(PG_SERVER_URL, name)
+    await drop_role(PG_SERVER_URL, role)
+
+
+async def create_app_role(owner_url: str, role: str) -> str:
+    """``vigil db grant-app-role`` for ``role`` on the database of ``owner_url``; the URL the
+    app connects with as that role (the test server trusts local connections)."""
+    from sqlalchemy.engine import make_url
+
+    from api.db import create_engine
+    from api.db_roles import grant_app_role
+
+    engine = create_engine(make_settings(owner_url))
+    try:
+        async with engine.begin() as conn:
+            await grant_app_role(conn, role)
+    finally:
+        await engine.dispose()
+    return make_url(owner_url).set(username=role, password=None).render_as_string(False)
+
+
+async def drop_role(server_url: str, role: str) -> None:
+    import asyncpg
+
+    from tests.live import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+    finally:
+        await conn.close()
 
 
 ADMIN_PASSWORD = "admin-password-for-tests"

@@ -75,8 +75,11 @@ async def test_audit_rows_and_events_commit_together(
         with statements(app) as seen:
             await db.commit()
     assert await stored(app, marker, topic) == (rows, 2)
-    if backend.is_postgres:  # audit rows, events and NOTIFY: one statement, one round trip
-        assert len(seen) == 1, seen
+    if backend.is_postgres:
+        # the audit chain's head locked, then audit rows, events, the head and NOTIFY in one
+        # statement: two round trips
+        assert len(seen) == 2, seen
+        assert "FOR UPDATE" in seen[0]
 
 
 async def test_audit_rows_alone_commit(app: FastAPI) -> None:

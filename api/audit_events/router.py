@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import false, select
 
+from api.audit import AuditDep
 from api.db import DbSession
 from api.openapi import PROBLEMS
 from api.pagination import Cursor, Limit, Page, cut_page, keyset
@@ -33,10 +34,11 @@ class AuditEventRead(ReadModel):
 @router.get(
     "",
     response_model=Page[AuditEventRead],
-    summary="The audit trail, newest first (reading it is not itself audited per row)",
+    summary="The audit trail, newest first (each reading of it is itself audited)",
 )
 async def list_audit_events(
     db: DbSession,
+    audit: AuditDep,
     patient_id: str | None = None,
     actor_id: str | None = None,
     from_: Annotated[Timestamp | None, Query(alias="from")] = None,
@@ -45,6 +47,19 @@ async def list_audit_events(
     cursor: Cursor = None,
 ) -> Page[AuditEventRead]:
     stmt = select(AuditEvent)
+    filters = {"patient_id": patient_id, "actor_id": actor_id, "from": from_, "to": to}
+    audit.record(
+        "read",
+        "audit_event",
+        None,
+        patient_id=parse_id(patient_id) if patient_id else None,
+        detail=" ".join(
+            f"{k}={v.isoformat() if isinstance(v, datetime) else v}"
+            for k, v in filters.items()
+            if v is not None
+        )[:500]
+        or None,
+    )
     if patient_id is not None:
         pid = parse_id(patient_id)
         stmt = stmt.where(AuditEvent.patient_id == pid) if pid else stmt.where(false())

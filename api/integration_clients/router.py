@@ -12,6 +12,7 @@ from api.audit import AuditDep
 from api.db import DbSession
 from api.errors import Conflict, NotFound
 from api.openapi import PROBLEMS, problems
+from api.pagination import Cursor, Limit, Page, cut_page, keyset
 from api.security.tokens import new_api_key
 from api.types import Id, ReadModel, StrictModel, parse_id
 from models import IntegrationClient
@@ -58,11 +59,26 @@ async def create_client(body: ClientCreate, db: DbSession, audit: AuditDep) -> C
     )
 
 
-@router.get("", response_model=list[ClientRead], summary="Integration clients (keys never shown)")
-async def list_clients(db: DbSession, audit: AuditDep) -> list[ClientRead]:
-    rows = await db.scalars(select(IntegrationClient).order_by(IntegrationClient.created_at))
+@router.get(
+    "",
+    response_model=Page[ClientRead],
+    summary="Integration clients, oldest first (keys never shown)",
+)
+async def list_clients(
+    db: DbSession, audit: AuditDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[ClientRead]:
+    stmt = keyset(
+        select(IntegrationClient),
+        cursor=cursor,
+        limit=limit,
+        sort=IntegrationClient.created_at,
+        tiebreak=IntegrationClient.id,
+    )
+    rows, next_cursor = cut_page(
+        list((await db.scalars(stmt)).all()), limit, lambda c: (c.created_at, c.id)
+    )
     audit.record("read", "integration_client", None)
-    return [ClientRead.model_validate(c) for c in rows]
+    return Page(items=[ClientRead.model_validate(c) for c in rows], next_cursor=next_cursor)
 
 
 @router.post(

@@ -54,6 +54,7 @@ from api.integrations.hl7v2 import (
     strip_mllp,
 )
 from api.integrations.ingest import Outcome, Quarantine, Routed, for_the_sender, store_routed
+from api.patients.mrn import mrn_key
 from api.vitals.identity import device_reading_identity, reading_identity
 from api.vitals.service import ReadingInput
 from models import Hl7Message, Patient, TreatmentSession
@@ -273,7 +274,9 @@ async def _route_and_store(db: AsyncSession, audit: Audit, parsed: ParsedOru) ->
         device_routes[identifier] = await load_routes(db, device, min(times), max(times))
     patient: Patient | None = None
     if parsed.patient_mrn:
-        patient = await db.scalar(select(Patient).where(Patient.mrn == parsed.patient_mrn))
+        patient = await db.scalar(
+            select(Patient).where(Patient.mrn_key == mrn_key(parsed.patient_mrn))
+        )
 
     routed: list[Routed] = []
     for reading in readings:

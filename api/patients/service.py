@@ -11,6 +11,7 @@ from api.db import unicode_lower
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.etag import check_if_match
 from api.pagination import decode_cursor, encode_cursor
+from api.patients.mrn import mrn_key
 from api.patients.schemas import PatientCreate, PatientUpdate
 from api.types import parse_id
 from models import Patient
@@ -26,13 +27,22 @@ async def get_patient(db: AsyncSession, patient_id: str | uuid.UUID) -> Patient:
 
 
 async def create_patient(db: AsyncSession, audit: Audit, data: PatientCreate) -> Patient:
-    patient = Patient(**data.model_dump(), created_by=audit.actor.id, updated_by=audit.actor.id)
+    patient = Patient(
+        **data.model_dump(),
+        mrn_key=mrn_key(data.mrn),
+        created_by=audit.actor.id,
+        updated_by=audit.actor.id,
+    )
     db.add(patient)
     try:
         async with db.begin_nested():
             await db.flush()
     except IntegrityError:
-        raise Conflict(f"A patient with MRN {data.mrn} already exists.", field="mrn") from None
+        raise Conflict(
+            f"A patient with MRN {data.mrn} already exists (MRNs are compared regardless of "
+            "letter case); search for them instead of registering them again.",
+            field="mrn",
+        ) from None
     audit.record("create", "patient", patient.id, patient_id=patient.id)
     return patient
 

@@ -6,17 +6,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Actor
 from api.errors import Unauthorized, database_unavailable
 from api.security.tokens import api_key_matches, api_key_prefix, is_api_key, read_token
 from api.types import parse_id
-from models import IntegrationClient, User
+from models import IntegrationClient, RevokedToken, User
 
 
-def _bearer(request: Request) -> str:
+def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("Log in and send 'Authorization: Bearer <token>'.")
@@ -27,7 +27,7 @@ def _bearer(request: Request) -> str:
 
 
 async def resolve_actor(request: Request) -> Actor:
-    token = _bearer(request)
+    token = bearer_token(request)
     db: AsyncSession | None = getattr(request.state, "db", None)
     if db is not None:
         # The request's own transaction (``authorize`` put it there): no second connection
@@ -47,12 +47,20 @@ _CLIENT = select(
     IntegrationClient.key_hash,
     IntegrationClient.revoked_at,
 ).where(IntegrationClient.key_prefix == bindparam("prefix"))
-_USER = select(User.id, User.role, User.username, User.disabled).where(
-    User.id == bindparam("user_id")
-)
+_USER = select(
+    User.id,
+    User.role,
+    User.username,
+    User.disabled,
+    User.token_generation,
+    exists().where(RevokedToken.jti == bindparam("jti")).label("revoked"),
+).where(User.id == bindparam("user_id"))
 
 
-async def _actor_for(db: AsyncSession, request: Request, token: str) -> Actor:
+async def actor_for_credential(db: AsyncSession, token: str, *, secret: str) -> Actor | None:
+    """Who ``token`` (bearer token or API key) authenticates right now; None when nobody:
+    malformed, expired, logged out, issued before the user's last password change, reset,
+    disable or role change, the user disabled, or the key revoked. One query."""
     if is_api_key(token):
         client = (await db.execute(_CLIENT, {"prefix": api_key_prefix(token)})).first()
         if (
@@ -60,13 +68,15 @@ async def _actor_for(db: AsyncSession, request: Request, token: str) -> Actor:
             or client.revoked_at is not None
             or not api_key_matches(token, client.key_hash)
         ):
-            raise Unauthorized("The API key is not valid or has been revoked.")
+            return None
         return Actor(id=str(client.id), role="integration", kind="integration", name=client.name)
-    claims = read_token(token, secret=request.app.state.secret_key)
+    claims = read_token(token, secret=secret)
     user_id = parse_id(claims.user_id) if claims else None
-    user = (await db.execute(_USER, {"user_id": user_id})).first() if user_id else None
-    if user is None or user.disabled:
-        raise Unauthorized("The token is not valid, has expired, or the user is disabled.")
+    if claims is None or user_id is None:
+        return None
+    user = (await db.execute(_USER, {"user_id": user_id, "jti": claims.jti})).first()
+    if user is None or user.disabled or user.revoked or user.token_generation != claims.generation:
+        return None
     return Actor(id=str(user.id), role=user.role, kind="user", name=user.username)
 
 
@@ -83,7 +93,7 @@ def still_valid_check(request: Request) -> Callable[[], Awaitable[bool]]:
     from it meanwhile, and the next check decides.
     """
     header = request.headers.get("authorization")
-    token = _bearer(request) if header else None
+    token = bearer_token(request) if header else None
     actor: Actor | None = getattr(request.state, "actor", None)
     factory = request.app.state.session_factory
 
@@ -129,6 +139,18 @@ async def integration_client_active(db: AsyncSession, client_id: uuid.UUID) -> b
     on every message, such as MLLP)."""
     found = (await db.execute(_CLIENT_ACTIVE, {"client_id": client_id})).first()
     return found is not None and found.revoked_at is None
+
+
+async def _actor_for(db: AsyncSession, request: Request, token: str) -> Actor:
+    actor = await actor_for_credential(db, token, secret=request.app.state.secret_key)
+    if actor is None:
+        if is_api_key(token):
+            raise Unauthorized("The API key is not valid or has been revoked.")
+        raise Unauthorized(
+            "The token is not valid, has expired or was ended (logout, password change, "
+            "disabled account); log in again."
+        )
+    return actor
 
 
 def install_actor_resolver(app: FastAPI) -> None:

@@ -39,9 +39,9 @@ async def _create_admin_if_no_users(app: FastAPI) -> None:
                 "no users yet: set VIGIL_BOOTSTRAP_ADMIN_PASSWORD or run `vigil users create`"
             )
             return
-        problem = password_problem(password)
+        problem = password_problem(password, "admin")
         if problem:
-            raise RuntimeError(f"VIGIL_BOOTSTRAP_ADMIN_PASSWORD: {problem}")
+            raise RuntimeError(f"VIGIL_BOOTSTRAP_ADMIN_PASSWORD: the password {problem}")
         db.add(
             User(
                 username="admin",

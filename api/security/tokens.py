@@ -1,4 +1,11 @@
-"""Signed, expiring bearer tokens for staff (JWT, HS256) and API keys for integration clients."""
+"""Signed, expiring bearer tokens for staff (JWT, HS256) and API keys for integration clients.
+
+A staff token carries the user's ``token_generation`` (``gen``) when it was issued and a
+``jti``: it stops working when the user's generation moves on (a password change or reset, a
+disable, a role change: re-enabling does not move it back) or when its ``jti`` is revoked
+(``POST /v1/auth/logout``). :func:`credential_still_valid` is the one check, for every request
+and for anything that holds a credential for longer (live streams, MLLP).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import jwt
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 ALGORITHM = "HS256"
 ISSUER = "vigil"
@@ -21,13 +32,19 @@ _PREFIX_CHARS = 12
 class TokenClaims:
     user_id: str
     role: str
+    generation: int = 0
+    jti: str = ""
+    expires_at: float = 0.0
 
 
-def issue_token(*, user_id: uuid.UUID, role: str, secret: str, ttl_minutes: int) -> str:
+def issue_token(
+    *, user_id: uuid.UUID, role: str, secret: str, ttl_minutes: int, generation: int = 0
+) -> str:
     now = datetime.now(UTC)
     payload = {
         "sub": str(user_id),
         "role": role,
+        "gen": generation,
         "iss": ISSUER,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=ttl_minutes)).timestamp()),
@@ -61,7 +78,14 @@ def read_token(token: str, *, secret: str) -> TokenClaims | None:
         )
     except jwt.PyJWTError:
         return None
-    claims = TokenClaims(user_id=str(payload["sub"]), role=str(payload.get("role", "")))
+    generation = payload.get("gen", 0)
+    claims = TokenClaims(
+        user_id=str(payload["sub"]),
+        role=str(payload.get("role", "")),
+        generation=generation if type(generation) is int else -1,
+        jti=str(payload.get("jti", ""))[:64],
+        expires_at=float(payload["exp"]),
+    )
     if len(_VERIFIED) >= _VERIFIED_MAX:
         _VERIFIED.clear()
     _VERIFIED[(secret, token)] = (claims, float(payload["exp"]))
@@ -90,3 +114,13 @@ def hash_api_key(key: str) -> str:
 
 def api_key_matches(key: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_api_key(key), stored_hash)
+
+
+async def credential_still_valid(db: AsyncSession, credential: str, *, secret: str) -> bool:
+    """Does ``credential`` (a staff bearer token or an integration API key) still authenticate
+    anyone? False once the token expired, was logged out or ended by a password change, reset,
+    disable or role change, or the key was revoked. One query in ``db``; call it again at every
+    heartbeat of anything long-lived that was let in with this credential."""
+    from api.security.actor import actor_for_credential
+
+    return await actor_for_credential(db, credential, secret=secret) is not None

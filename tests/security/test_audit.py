@@ -78,13 +78,21 @@ async def test_no_patient_data_in_logs(
 
 
 async def test_audit_rows_cannot_be_changed_on_postgres(backend: Backend, app: object) -> None:
+    """Not even by the owner, whose rights the app does not have (test_audit_chain.py): the
+    append-only trigger refuses it."""
     if not backend.is_postgres:
         pytest.skip("the append-only trigger is PostgreSQL's")
-    engine = app.state.engine  # type: ignore[attr-defined]
-    for statement in ("UPDATE audit_events SET outcome = 'x'", "DELETE FROM audit_events"):
-        with pytest.raises(DBAPIError, match="append-only"):
-            async with engine.begin() as conn:
-                await conn.execute(text(statement))
+    from api.db import create_engine
+    from tests.conftest import make_settings
+
+    engine = create_engine(make_settings(backend.owner_url))
+    try:
+        for statement in ("UPDATE audit_events SET outcome = 'x'", "DELETE FROM audit_events"):
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with engine.begin() as conn:
+                    await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
 async def test_database_errors_do_not_carry_patient_values(app: object) -> None:

@@ -51,7 +51,10 @@ async def test_repeated_failures_lock_the_account_and_are_audited(
     ).json()["items"]
     failures = [e for e in events if e["action"] == "login" and e["outcome"] == "failure"]
     assert len(failures) == 6  # five wrong passwords, then the right one while locked
-    assert [e["detail"] for e in failures][:2] == ["locked", "wrong password; account locked"]
+    assert [e["detail"] for e in failures][:2] == [
+        "locked",
+        "wrong password; locked from this address",
+    ]
 
 
 async def test_grant_type_must_be_password(anon_client: httpx.AsyncClient) -> None:
