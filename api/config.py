@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # live events (the SSE outbox, copies of what changed) older than this are pruned hourly;
     # 0 keeps them all
     live_event_retention_days: int = Field(default=7, ge=0)
+    # origins (scheme://host[:port]) whose web pages may call the API from a browser, comma
+    # separated (SPEC §13); empty: no CORS headers at all
+    cors_origins: str = ""
 
     @field_validator("thresholds")
     @classmethod
@@ -68,6 +71,10 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(f"{k}: {m}" for k, m in problems))
         return merged
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def is_postgres(self) -> bool:

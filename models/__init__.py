@@ -12,6 +12,7 @@ from models.observation import Observation
 from models.patient import Patient
 from models.plan import DosingPlan, DosingPlanRevision
 from models.session import SessionTransition, TreatmentSession
+from models.stream_ticket import StreamTicket
 from models.user import IntegrationClient, User
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Patient",
     "QuarantinedReading",
     "SessionTransition",
+    "StreamTicket",
     "TreatmentSession",
     "User",
 ]
