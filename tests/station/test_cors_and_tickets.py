@@ -201,7 +201,7 @@ async def test_a_ticket_of_a_disabled_user_is_refused(
 
     user_id, token = await create_staff(admin_client, "nurse")
     async with httpx.AsyncClient(
-        transport=anon_client._transport,  # noqa: SLF001 - the same app
+        transport=anon_client._transport,
         base_url="http://vigil.test",
         headers={"Authorization": f"Bearer {token}"},
     ) as nurse:
