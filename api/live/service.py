@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI
@@ -24,6 +24,7 @@ from api.sessions.service import get_session
 from models import LiveEvent
 
 log = logging.getLogger("vigil.live")
+T = TypeVar("T")
 
 HEARTBEAT_SECONDS = 15.0
 # Safety net: re-read the outbox this often even without a wake-up (e.g. a writer in another
@@ -86,6 +87,46 @@ async def ensure_listener(app: FastAPI) -> None:
         await asyncio.wait_for(listener.connected.wait(), LISTENER_WAIT_SECONDS)
 
 
+# Reads that a cancelled stream left running: referenced until they finish.
+_DETACHED: set[asyncio.Task[Any]] = set()
+
+
+async def detached_read(
+    factory: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[T]],
+) -> T:
+    """Run ``work`` in a short transaction of its own that always ends, even when the stream
+    awaiting it is cancelled (the client reset the connection, or stopped reading and was
+    dropped).
+
+    A stream is cancelled at whatever ``await`` it is in. Cancelled inside a database call, it
+    used to leave that connection in its transaction: on SQLite a ``BEGIN IMMEDIATE`` holds
+    the database's write lock, so every write waited out the 30 s busy timeout and answered
+    503 until the abandoned connection was garbage-collected (issue 22); on PostgreSQL the
+    pool lost the connection. So the read runs as a task of its own, shielded: a cancelled
+    stream stops waiting for it, the read still finishes, rolls back and returns its
+    connection. A stream holds no transaction between events: each read opens and ends one.
+    """
+
+    async def run() -> T:
+        async with factory() as db:
+            try:
+                return await work(db)
+            finally:
+                await db.rollback()
+
+    task = asyncio.create_task(run())
+    _DETACHED.add(task)
+    task.add_done_callback(_finished)
+    return await asyncio.shield(task)
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _DETACHED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved here too: the stream that wanted it may be gone
+
+
 async def _fetch(
     factory: async_sessionmaker[AsyncSession], *, after: int, session_id: uuid.UUID | None
 ) -> tuple[list[tuple[int, str, Any]], bool]:
@@ -96,9 +137,11 @@ async def _fetch(
     )
     if session_id is not None:
         stmt = stmt.where(LiveEvent.session_id == session_id)
-    async with factory() as db:
-        rows = (await db.execute(stmt.order_by(LiveEvent.id).limit(BATCH))).all()
-        await db.rollback()
+
+    async def read(db: AsyncSession) -> Sequence[Any]:
+        return (await db.execute(stmt.order_by(LiveEvent.id).limit(BATCH))).all()
+
+    rows = await detached_read(factory, read)
     events = [
         (event_id, str(kind), item)
         for row_id, kind, payload in rows
