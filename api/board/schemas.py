@@ -51,6 +51,9 @@ class BoardSession(BaseModel):
     first_dose_at: datetime | None
     minutes_since_first_dose: int | None
     latest_vitals: dict[str, LatestVital] = Field(description="By vital code, the latest reading")
+    limits: dict[str, float] = Field(
+        description="The limits in force for the session (clinic settings, then the plan's)"
+    )
     open_alerts: OpenAlerts
     discharge: DischargeReadiness | None = Field(
         description="Discharge readiness as of now (sessions in monitoring; null otherwise)"

@@ -128,6 +128,7 @@ async def board(
                     else None
                 ),
                 "latest_vitals": vitals,
+                "limits": thresholds,
                 "open_alerts": open_alerts.get(session.id, {"critical": 0, "warning": 0}),
                 "discharge": _discharge_summary(discharge.get(session.id)),
                 "vitals_due_at": vitals_due_at(
