@@ -121,9 +121,11 @@ async def test_a_nurse_works_a_session_live(
     await expect(row).to_contain_text("monitoring")
     await expect(page.locator("#who-name")).to_contain_text("Sam Rivera, RN")
     # no patient data in the URL or in the browser's storage, only the token
-    assert "Ferreira" not in page.url and sid not in page.url
+    assert "Ferreira" not in page.url
+    assert sid not in page.url
     stored = await page.evaluate("JSON.stringify({...sessionStorage, ...localStorage})")
-    assert "Ferreira" not in stored and session["patient"]["mrn"] not in stored
+    assert "Ferreira" not in stored
+    assert session["patient"]["mrn"] not in stored
 
     # a reading posted through the API appears on the board without a reload
     r = await api.post(
