@@ -38,6 +38,8 @@ pytestmark = [
 PASSWORD = "station-nurse-password-0123"
 WAIT_MS = 20_000
 DOCS = ROOT / "docs"
+# VIGIL_UPDATE_SCREENSHOTS=1 rewrites docs/station-*.png (the README's screenshots) from this run
+SCREENSHOTS = bool(os.environ.get("VIGIL_UPDATE_SCREENSHOTS"))
 
 
 async def _user(client: httpx.AsyncClient, role: str, display_name: str) -> dict[str, Any]:
@@ -139,7 +141,7 @@ async def test_a_nurse_works_a_session_live(
     )
     assert r.status_code == 201, r.text
     await expect(row).to_contain_text("133/85")
-    if served.backend == "sqlite":
+    if served.backend == "sqlite" and SCREENSHOTS:
         await page.screenshot(path=str(DOCS / "station-board.png"), full_page=True)
 
     # open the session (keyboard: focus the row's button, press Enter)
@@ -198,7 +200,24 @@ async def test_a_nurse_works_a_session_live(
     for unmet in problem["unmet"]:
         await expect(refusal).to_contain_text(unmet["message"])
     await expect(page.locator("#session-status")).to_have_text("monitoring")
-    if served.backend == "sqlite":
+    # a warning alert arrives while the page shows the refusal
+    r = await api.post(
+        f"/v1/sessions/{sid}/vitals",
+        json={
+            "observations": [
+                {"code": "heart_rate", "value": 127, "unit": "/min", "measured_at": iso(now())}
+            ]
+        },
+    )
+    assert r.status_code == 201, r.text
+    warning = (await api.get(f"/v1/sessions/{sid}/alerts", params={"status": "open"})).json()[
+        "items"
+    ][0]
+    await expect(page.locator(f"[data-alert='{warning['id']}']")).to_contain_text(
+        warning["message"]
+    )
+    await expect(refusal).to_be_visible()
+    if served.backend == "sqlite" and SCREENSHOTS:
         await page.screenshot(path=str(DOCS / "station-session.png"), full_page=True)
 
 

@@ -50,7 +50,7 @@ export function drawChart(root, readings, record, limits) {
       ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 3, spanGaps: true,
         points: { show: true, size: 7 } })),
     ],
-    legend: { show: true },
+    legend: { show: false }, // the page draws its own legend above the chart
     hooks: {
       drawClear: [(u) => {
         const ctx = u.ctx;

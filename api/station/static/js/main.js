@@ -45,7 +45,24 @@ function onEvent(event) {
   refreshSoon();
 }
 
-async function refresh() {
+// One refresh at a time, and another after it when something happened meanwhile (see
+// SessionView.refresh): what is shown is always one consistent read.
+let inflight = null, again = false;
+function refresh() {
+  if (inflight) {
+    again = true;
+    return inflight;
+  }
+  inflight = (async () => {
+    do {
+      again = false;
+      await load();
+    } while (again);
+  })().finally(() => { inflight = null; });
+  return inflight;
+}
+
+async function load() {
   if (!state.user) return;
   state.board = await loadBoard();
   state.asOf = state.board.generated_at;

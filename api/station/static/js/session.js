@@ -107,7 +107,23 @@ export class SessionView {
     void r;
   }
 
-  async refresh() {
+  // One read at a time: a read still in flight when something new commits may mix old and new
+  // answers, so another read follows it, and only complete reads are shown.
+  refresh() {
+    if (this.inflight) {
+      this.again = true;
+      return this.inflight;
+    }
+    this.inflight = (async () => {
+      do {
+        this.again = false;
+        await this.load();
+      } while (this.again);
+    })().finally(() => { this.inflight = null; });
+    return this.inflight;
+  }
+
+  async load() {
     const base = `/v1/sessions/${this.id}`;
     const [record, vitals, alerts, readiness] = await Promise.all([
       get(base),
