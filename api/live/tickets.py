@@ -23,8 +23,8 @@ from typing import Any
 
 import jwt
 from fastapi import Request
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.audit import Audit
 from api.deps import Actor
@@ -140,3 +140,16 @@ async def redeem_ticket(request: Request, db: AsyncSession) -> Actor | None:
     # for the stream's own credential checks (it ends when the token it came from expires)
     request.state.credential_expires_at = used.credential_expires_at
     return Actor(id=str(user.id), role=user.role, kind="user", name=user.username)
+
+
+# Tickets are worth nothing once expired; kept a day for anyone looking into a refusal.
+TICKET_KEEP = timedelta(days=1)
+
+
+async def prune_expired_tickets(engine: AsyncEngine, *, keep: timedelta = TICKET_KEEP) -> int:
+    """Delete tickets that expired more than ``keep`` ago (with the hourly outbox prune)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            delete(StreamTicket).where(StreamTicket.expires_at < datetime.now(UTC) - keep)
+        )
+    return int(result.rowcount or 0)

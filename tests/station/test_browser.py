@@ -36,7 +36,7 @@ pytestmark = [
     ),
 ]
 PASSWORD = "station-nurse-password-0123"
-WAIT_MS = 20_000
+WAIT_MS = 30_000
 DOCS = ROOT / "docs"
 # VIGIL_UPDATE_SCREENSHOTS=1 rewrites docs/station-*.png (the README's screenshots) from this run
 SCREENSHOTS = bool(os.environ.get("VIGIL_UPDATE_SCREENSHOTS"))

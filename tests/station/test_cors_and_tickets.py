@@ -241,3 +241,27 @@ async def test_the_ticket_never_reaches_the_log(
         sum(line.startswith("GET /v1/events ") for line in access) == 2
     )  # both requests were logged ...
     assert all(ticket not in line for _, line in handler.lines)  # ... their ticket never
+
+
+async def test_expired_tickets_are_pruned(app: FastAPI, client: httpx.AsyncClient) -> None:
+    from sqlalchemy import func, select
+
+    from api.live.tickets import prune_expired_tickets
+
+    old, fresh = await _ticket(client, "/v1/events"), await _ticket(client, "/v1/events")
+    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in (old, fresh)]
+    async with app.state.session_factory() as db:
+        await db.execute(
+            update(StreamTicket)
+            .where(StreamTicket.ticket_hash == hashes[0])
+            .values(expires_at=datetime.now(UTC) - timedelta(days=2))
+        )
+        await db.commit()
+    assert await prune_expired_tickets(app.state.engine) >= 1
+    async with app.state.session_factory() as db:
+        left = await db.scalar(
+            select(func.count())
+            .select_from(StreamTicket)
+            .where(StreamTicket.ticket_hash.in_(hashes))
+        )
+    assert left == 1

@@ -100,6 +100,6 @@ export class LiveStream {
     this.setState("reconnecting");
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(), this.retry);
-    this.retry = Math.min(this.retry * 2, 15000);
+    this.retry = Math.min(this.retry * 2, 10000);
   }
 }
