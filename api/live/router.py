@@ -17,7 +17,9 @@ _DESCRIPTION = (
     "`alert` and `status` events whose `data` is the reading, alert or session exactly as the "
     "REST API returns it, each with an increasing `id`; a `heartbeat` every 15 s. Reconnect "
     "with `Last-Event-ID` (or `?last_event_id=`) to resume after that event, from any API "
-    "process. Without it the stream starts with what happens from now on."
+    "process. Without it the stream starts with what happens from now on. A browser's "
+    "EventSource, which cannot send an Authorization header, opens the stream with "
+    "`?ticket=` from `POST /v1/events/tickets` instead (one ticket per connection)."
 )
 MaxSeconds = Annotated[
     float | None,

@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from tests.api.safety_helpers import (
     checked_in_session,
+    dosing_session,
     monitoring_session,
     ok,
     ready_to_discharge,
@@ -202,3 +203,28 @@ async def test_sessions_filter_takes_several_statuses(client: httpx.AsyncClient)
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["query", "status"]
     assert "asleep" in r.json()["errors"][0]["msg"]
+
+
+async def test_minutes_since_first_dose_count_from_the_first_administration(
+    client: httpx.AsyncClient,
+) -> None:
+    session = await dosing_session(client, dosing_at=150)
+    sid = session["id"]
+    first = ago(140)
+    for started in (first, ago(120)):
+        r = await client.post(
+            f"/v1/sessions/{sid}/administrations",
+            json={
+                "medication": "ketamine",
+                "route": "iv_infusion",
+                "dose_mg": 10,
+                "started_at": iso(started),
+                "lot_number": "KET-24-0917",
+            },
+        )
+        await ok(r, 201)
+    board = await _board(client, _day(session))
+    row = _row(board, sid)
+    generated = datetime.fromisoformat(board["generated_at"])
+    assert datetime.fromisoformat(row["first_dose_at"]) == first
+    assert row["minutes_since_first_dose"] == int((generated - first).total_seconds() // 60)
