@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.audit import AuditDep
 from api.db import DbSession
@@ -11,6 +11,15 @@ from api.types import StrictModel
 
 
 class TicketRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"path": "/v1/events"},
+                {"path": "/v1/sessions/5f0c8f3e-8f0a-4a53-9d55-3f1f5f1c2b7a/events"},
+            ]
+        }
+    )
+
     path: str = Field(
         max_length=200,
         description="The stream to open: /v1/events or /v1/sessions/{session_id}/events",
