@@ -96,6 +96,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an address or CIDR") from None
         return value
 
+    # origins (scheme://host[:port]) whose web pages may call the API from a browser, comma
+    # separated (SPEC §13); empty: no CORS headers at all
+    cors_origins: str = ""
+
     @field_validator("thresholds")
     @classmethod
     def _complete_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
@@ -114,6 +118,10 @@ class Settings(BaseSettings):
 
         parse_networks(value)  # raises ValueError on a bad entry
         return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def is_postgres(self) -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Request
@@ -161,3 +162,45 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+
+
+T = TypeVar("T")
+
+# Reads that a cancelled stream left running: referenced until they finish.
+_DETACHED: set[asyncio.Task[Any]] = set()
+
+
+async def detached_read(
+    factory: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[T]],
+) -> T:
+    """Run ``work`` in a short transaction of its own that always ends, even when the stream
+    awaiting it is cancelled (the client reset the connection, or stopped reading and was
+    dropped).
+
+    A stream is cancelled at whatever ``await`` it is in. Cancelled inside a database call, it
+    used to leave that connection in its transaction: on SQLite a ``BEGIN IMMEDIATE`` holds
+    the database's write lock, so every write waited out the 30 s busy timeout and answered
+    503 until the abandoned connection was garbage-collected (issue 22); on PostgreSQL the
+    pool lost the connection. So the read runs as a task of its own, shielded: a cancelled
+    stream stops waiting for it, the read still finishes, rolls back and returns its
+    connection. A stream holds no transaction between events: each read opens and ends one.
+    """
+
+    async def run() -> T:
+        async with factory() as db:
+            try:
+                return await work(db)
+            finally:
+                await db.rollback()
+
+    task = asyncio.create_task(run())
+    _DETACHED.add(task)
+    task.add_done_callback(_finished)
+    return await asyncio.shield(task)
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _DETACHED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved here too: the stream that wanted it may be gone

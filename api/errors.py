@@ -211,7 +211,8 @@ def install_error_handlers(app: FastAPI) -> None:
 # SQLSTATEs that mean "the database is not there right now", not "this request is wrong":
 # class 08 (connection exceptions) and 57P01-57P03 (admin/crash shutdown, cannot connect now:
 # what a server that is stopping or starting answers).
-_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03")
+# 53300: too_many_connections (the server's max_connections is reached: try again shortly)
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53300", "57P01", "57P02", "57P03")
 _UNAVAILABLE_NAMES = (
     "ConnectionDoesNotExist",
     "CannotConnectNow",

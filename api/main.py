@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from api import routers
 from api.auth.router import router as auth_router
@@ -27,6 +28,7 @@ from api.readiness import Readiness
 from api.security.actor import install_actor_resolver
 from api.security.authorize import authorize
 from api.security.bootstrap import bootstrap_admin
+from api.station import install_station
 
 DESCRIPTION = """
 Vigil is the system of record for ketamine and esketamine treatment sessions: dosing plans,
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContextMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies)
     )
     app.add_middleware(FhirOutcomeMiddleware)  # /fhir errors as OperationOutcome
+    _install_cors(app, settings)
     app.add_middleware(ConnectionBalanceMiddleware)  # outermost: sees every response
     app.include_router(health_router)
     app.include_router(auth_router)
@@ -85,8 +88,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers.MATCH_ORDER:
         app.include_router(router, dependencies=[Depends(authorize)])
     install_docs(app)
+    install_station(app)
     _declare_security(app)
     return app
+
+
+def _install_cors(app: FastAPI, settings: Settings) -> None:
+    """Browsers on ``VIGIL_CORS_ORIGINS`` may call the API with bearer tokens (SPEC §13).
+
+    Outside every other layer but the connection balance: a refusal (401, 413, 503) carries
+    the CORS headers too, so a web page can read why. Preflights are answered here, before
+    authentication (a browser sends them without credentials). No cookies are used, so no
+    credentials mode.
+    """
+    origins = settings.cors_origin_list
+    if not origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "Last-Event-ID"],
+        expose_headers=["ETag", "Location", "Retry-After"],
+        max_age=600,
+    )
 
 
 def _declare_security(app: FastAPI) -> None:

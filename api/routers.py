@@ -8,12 +8,14 @@ from api.alerts.router import router as alerts
 from api.assessments.router import router as assessments
 from api.audit_events.router import router as audit_events
 from api.auth.logout import router as logout
+from api.board.router import router as board
 from api.controlled_substances.router import router as controlled_substances
 from api.devices.router import router as devices
 from api.fhir.router import router as fhir
 from api.integration_clients.router import router as integration_clients
 from api.integrations.router import router as integrations
 from api.live.router import router as live
+from api.live.tickets_router import router as live_tickets
 from api.patients.router import router as patients
 from api.plans.router import router as plans
 from api.rems.router import router as rems
@@ -27,6 +29,7 @@ ALL: list[APIRouter] = [
     patients,
     plans,
     sessions,
+    board,
     vitals,
     alerts,
     administrations,
@@ -42,6 +45,7 @@ ALL: list[APIRouter] = [
     devices,
     integrations,
     live,
+    live_tickets,
     fhir,
 ]
 

@@ -15,6 +15,7 @@ from models.patient import Patient
 from models.plan import DosingPlan, DosingPlanRevision
 from models.revoked_token import RevokedToken
 from models.session import SessionTransition, TreatmentSession
+from models.stream_ticket import StreamTicket
 from models.user import IntegrationClient, User
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "QuarantinedReading",
     "RevokedToken",
     "SessionTransition",
+    "StreamTicket",
     "TreatmentSession",
     "User",
 ]

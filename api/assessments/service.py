@@ -7,6 +7,7 @@ A mistaken score is retracted (entered-in-error): it stays on record and no long
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,30 @@ async def sedation_scores_for_session(
         .order_by(Assessment.administered_at, Assessment.recorded_at)
     )
     return [SedationScore(instrument=i, score=t, administered_at=a) for i, t, a in rows]
+
+
+async def sedation_scores_for_sessions(
+    db: AsyncSession, session_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[SedationScore]]:
+    """:func:`sedation_scores_for_session` for many sessions in one query (the day board)."""
+    rows = await db.execute(
+        select(
+            Assessment.session_id,
+            Assessment.instrument,
+            Assessment.total,
+            Assessment.administered_at,
+        )
+        .where(
+            Assessment.session_id.in_(session_ids),
+            Assessment.instrument.in_(tuple(SEDATION_INSTRUMENTS)),
+            Assessment.not_retracted(),
+        )
+        .order_by(Assessment.administered_at, Assessment.recorded_at)
+    )
+    out: dict[uuid.UUID, list[SedationScore]] = {}
+    for sid, i, t, a in rows:
+        out.setdefault(sid, []).append(SedationScore(instrument=i, score=t, administered_at=a))
+    return out
 
 
 async def cadss_totals_for_session(

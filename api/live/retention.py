@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.live.tickets import prune_expired_tickets
 from models import LiveEvent
 from models.base import utcnow
 
@@ -60,6 +61,7 @@ async def _prune_periodically(engine: AsyncEngine, older_than: timedelta) -> Non
             removed = await prune_events(engine, older_than)
             if removed:
                 log.info("pruned %d live events older than %s", removed, older_than)
+            await prune_expired_tickets(engine)
         except Exception as exc:  # the database may be away; try again next time
             log.warning("pruning live events failed: %s", type(exc).__name__)
         await asyncio.sleep(PRUNE_EVERY_SECONDS)

@@ -21,7 +21,9 @@ _DESCRIPTION = (
     '`{"at": ...}`); no comment lines. Reconnect with `Last-Event-ID` (or `?last_event_id=`) '
     "to resume after that event, from any API process. Without it the stream starts with what "
     "happens from now on. The stream ends when its credentials stop being valid (token "
-    "expired, user disabled, password changed, key revoked), checked at every heartbeat."
+    "expired, user disabled, password changed, key revoked), checked at every heartbeat. "
+    "A browser's EventSource, which cannot send an Authorization header, opens the stream with "
+    "`?ticket=` from `POST /v1/events/tickets` instead (one ticket per connection)."
 )
 MaxSeconds = Annotated[
     float | None,

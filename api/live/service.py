@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sse_starlette import ServerSentEvent
 
 from api.audit import Audit
+from api.db import detached_read
 from api.errors import ValidationFailed, database_unavailable, field_error
 from api.live.notifier import PgListener, notifier
 from api.live.outbox import EVENTS_PER_ROW
@@ -96,9 +97,11 @@ async def _fetch(
     )
     if session_id is not None:
         stmt = stmt.where(LiveEvent.session_id == session_id)
-    async with factory() as db:
-        rows = (await db.execute(stmt.order_by(LiveEvent.id).limit(BATCH))).all()
-        await db.rollback()
+
+    async def read(db: AsyncSession) -> Sequence[Any]:
+        return (await db.execute(stmt.order_by(LiveEvent.id).limit(BATCH))).all()
+
+    rows = await detached_read(factory, read)
     events = [
         (event_id, str(kind), item)
         for row_id, kind, payload in rows

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.db import detached_read
 from api.deps import Actor
 from api.errors import Unauthorized, database_unavailable
 from api.security.tokens import api_key_matches, api_key_prefix, is_api_key, read_token
@@ -104,17 +105,15 @@ def still_valid_check(request: Request) -> Callable[[], Awaitable[bool]]:
         return actor is not None and await _actor_still_enabled(db, actor)
 
     async def still_valid() -> bool:
-        async with factory() as db:
-            try:
-                return await check(db)
-            except Unauthorized:
-                return False
-            except Exception as exc:
-                if database_unavailable(exc):
-                    return True
-                raise
-            finally:
-                await db.rollback()
+        # detached: a stream cancelled during the check must not leave its transaction open
+        try:
+            return await detached_read(factory, check)
+        except Unauthorized:
+            return False
+        except Exception as exc:
+            if database_unavailable(exc):
+                return True
+            raise
 
     return still_valid
 

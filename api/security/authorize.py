@@ -10,6 +10,7 @@ from api.audit import attempt_event, audit_row, write_separately
 from api.db import DbSession
 from api.deps import Actor, current_actor
 from api.errors import Forbidden, Unauthorized
+from api.live.tickets import redeem_ticket
 from api.security.policy import allowed_roles
 
 log = logging.getLogger("vigil.security")
@@ -20,6 +21,9 @@ async def authorize(request: Request, db: DbSession) -> Actor:
     path = getattr(route, "path", None) or request.url.path  # the URL only when needed
     request.state.db = db  # the caller is looked up in the request's own transaction
     try:
+        ticket_actor = await redeem_ticket(request, db)  # a browser's live stream (SPEC §13)
+        if ticket_actor is not None:
+            request.state.actor = ticket_actor
         actor = await current_actor(request)
     except Unauthorized:
         # Release the request's transaction first (on SQLite its write lock would block the

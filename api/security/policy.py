@@ -15,6 +15,10 @@ PUSH = frozenset({INTEGRATION})
 ANY_STAFF = frozenset({ADMIN, CLINICIAN, NURSE})
 RECORDS_OFFICERS = frozenset({ADMIN, CLINICIAN})
 
+# The station page's static files (SPEC §13) are public, like /healthz and the docs: they carry
+# no patient data, and the page signs in through the API before it fetches any.
+PUBLIC_STATIC_PREFIX = "/station/"
+
 POLICY: dict[tuple[str, str], frozenset[str]] = {
     # staff and integration management
     ("POST", "/v1/users"): ADMIN_ONLY,
@@ -51,6 +55,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/sessions/{session_id}"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/transitions"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/readiness"): CLINICAL,
+    ("GET", "/v1/board"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals/{observation_id}/retract"): CLINICAL,
@@ -81,6 +86,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     # live streams
     ("GET", "/v1/sessions/{session_id}/events"): CLINICAL,
     ("GET", "/v1/events"): CLINICAL,
+    # a browser's ticket for a stream (the stream's own roles are checked when it is issued)
+    ("POST", "/v1/events/tickets"): ANY_STAFF,
     # FHIR R4 facade: integrations (and clinical staff) create, clinical staff read
     # (GET /fhir/R4/metadata is public: api/openapi.py PUBLIC_OPERATIONS)
     ("POST", "/fhir/R4/Observation"): PUSH | CLINICAL,

@@ -86,3 +86,48 @@ async def discharge_unmet(
 
 def as_dicts(unmet: Sequence[Unmet]) -> list[dict[str, object]]:
     return [u.as_dict() for u in unmet]
+
+
+async def discharge_unmet_many(
+    db: AsyncSession,
+    sessions: Sequence[tuple[TreatmentSession, DosingPlanRevision]],
+    at: datetime,
+) -> dict[object, list[Unmet]]:
+    """:func:`discharge_unmet` for many sessions at once, in a fixed number of queries (the day
+    board): the same inputs, loaded for all the sessions together, and the same pure rule.
+    ``tests/api/test_board.py`` checks that it agrees with ``/readiness`` item for item, so
+    a new gate input added to :func:`discharge_unmet` must be loaded here too."""
+    from api.alerts.service import open_critical_alert_ids_for_sessions
+    from api.assessments.service import sedation_scores_for_sessions
+
+    ids = [s.id for s, _ in sessions]
+    if not ids:
+        return {}
+    rows = await db.execute(
+        select(Observation.session_id, Observation.code, Observation.value, Observation.measured_at)
+        .where(
+            Observation.session_id.in_(ids),
+            Observation.status == "final",
+            Observation.code.in_(GATED_VITALS),
+            Observation.measured_at <= at,
+            Observation.measured_at >= at - timedelta(hours=24),
+        )
+        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
+    )
+    readings: dict[object, list[GateReading]] = {sid: [] for sid in ids}
+    for sid, code, value, measured_at in rows:
+        readings[sid].append(GateReading(code=code, value=value, measured_at=measured_at))
+    scores = await sedation_scores_for_sessions(db, ids)
+    alerts = await open_critical_alert_ids_for_sessions(db, ids)
+    return {
+        session.id: evaluate_discharge_gate(
+            at=at,
+            dosing_started_at=session.dosing_started_at,
+            readings=readings[session.id],
+            sedation_scores=scores.get(session.id, []),
+            open_critical_alert_ids=alerts.get(session.id, []),
+            thresholds=thresholds_for(revision),
+            min_monitoring_minutes=revision.min_monitoring_minutes,
+        )
+        for session, revision in sessions
+    }

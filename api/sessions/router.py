@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from api.audit import AuditDep
 from api.csv_export import csv_response, wants_csv
 from api.db import DbSession
+from api.errors import ValidationFailed, field_error
 from api.etag import set_etag
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
@@ -51,7 +52,13 @@ async def list_sessions(
     db: DbSession,
     audit: AuditDep,
     patient_id: str | None = None,
-    status: SessionStatus | None = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="One status or several, comma-separated (e.g. checked_in,dosing)",
+            examples=["dosing,monitoring"],
+        ),
+    ] = None,
     location: Annotated[str | None, Query(max_length=64)] = None,
     from_: Annotated[Timestamp | None, Query(alias="from")] = None,
     to: Timestamp | None = None,
@@ -64,7 +71,7 @@ async def list_sessions(
         limit=limit,
         cursor=cursor,
         patient_id=patient_id,
-        status=status,
+        status=_statuses(status),
         location=location,
         from_=from_,
         to=to,
@@ -78,6 +85,26 @@ async def list_sessions(
             next_cursor=next_cursor,
         )
     return Page(items=items, next_cursor=next_cursor)
+
+
+def _statuses(raw: str | None) -> list[str] | None:
+    """``?status=a,b``: the statuses asked for (422 naming any that does not exist)."""
+    if raw is None:
+        return None
+    wanted = [s.strip() for s in raw.split(",")]
+    known = get_args(SessionStatus)
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise ValidationFailed(
+            [
+                field_error(
+                    ["query", "status"],
+                    f"unknown status {', '.join(repr(u) for u in unknown)}; one or more of "
+                    f"{', '.join(known)}, comma-separated",
+                )
+            ]
+        )
+    return wanted
 
 
 @router.get(

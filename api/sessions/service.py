@@ -155,7 +155,7 @@ async def read_session(db: AsyncSession, audit: Audit, session_id: str) -> dict[
 def _list_query(
     *,
     patient_id: str | None,
-    status: str | None,
+    status: list[str] | None,
     location: str | None,
     from_: datetime | None,
     to: datetime | None,
@@ -165,7 +165,7 @@ def _list_query(
         pid = parse_id(patient_id)
         stmt = stmt.where(TreatmentSession.patient_id == pid) if pid else stmt.where(false())
     if status is not None:
-        stmt = stmt.where(TreatmentSession.status == status)
+        stmt = stmt.where(TreatmentSession.status.in_(status))
     if location is not None:
         stmt = stmt.where(TreatmentSession.location == location)
     if from_ is not None:

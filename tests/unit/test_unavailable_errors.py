@@ -47,3 +47,10 @@ def test_an_ordinary_driver_error_is_not() -> None:
     error = SomeDriverError("value out of range")
     error.sqlstate = "22003"  # type: ignore[attr-defined]
     assert not _looks_like_connection_loss(_wrapped(error))
+
+
+def test_too_many_connections_is_unavailable() -> None:
+    """PostgreSQL at max_connections ("sorry, too many clients already"): a 503, not a bug."""
+    error = SomeDriverError("sorry, too many clients already")
+    error.sqlstate = "53300"  # type: ignore[attr-defined]
+    assert _looks_like_connection_loss(_wrapped(error))
