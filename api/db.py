@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -27,8 +28,17 @@ from api.config import Settings
 def json_dumps(value: Any) -> str:
     """JSON columns (live-event payloads, thresholds, overrides) with orjson: several times
     faster than the standard library on the ingest path, where every reading becomes a live
-    event. Non-string keys are written as strings, as ``json.dumps`` does."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    event. Non-string keys are written as strings, as ``json.dumps`` does.
+
+    An integer beyond 64 bits (orjson refuses those) can arrive in a raw item kept for the
+    quarantine: such a document is written by the standard library, which has no such limit,
+    so what a sender sent is kept rather than answered with a 500."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def sqlite_json_loads(value: str | bytes | int | float) -> Any:
