@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Path, Response, status
 
 from api.audit import AuditDep
 from api.db import DbSession
+from api.deps import AppSettings
 from api.etag import set_etag
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
@@ -30,9 +31,14 @@ IfMatch = Annotated[str | None, Header(description="ETag from the last read")]
     responses=problems(404, 422),
 )
 async def create_plan(
-    patient_id: str, body: PlanContent, db: DbSession, audit: AuditDep, response: Response
+    patient_id: str,
+    body: PlanContent,
+    db: DbSession,
+    audit: AuditDep,
+    response: Response,
+    settings: AppSettings,
 ) -> PlanRead:
-    plan = await service.create_plan(db, audit, patient_id, body)
+    plan = await service.create_plan(db, audit, patient_id, body, settings=settings)
     set_etag(response, plan.version)
     return plan
 
@@ -107,10 +113,13 @@ async def revise_plan(
     db: DbSession,
     audit: AuditDep,
     response: Response,
+    settings: AppSettings,
     if_match: IfMatch = None,
 ) -> PlanRead:
     content = PlanContent.model_validate(body.model_dump(exclude={"reason"}))
-    plan = await service.revise_plan(db, audit, plan_id, content, body.reason, if_match)
+    plan = await service.revise_plan(
+        db, audit, plan_id, content, body.reason, if_match, settings=settings
+    )
     set_etag(response, plan.version)
     return plan
 

@@ -279,6 +279,7 @@ async def transition(
             uncapped_dose_mg=dose.uncapped_dose_mg,
             planned_dose_mg=dose.planned_dose_mg,
             dose_capped=dose.capped,
+            basis_limited_to_actual=dose.basis_limited_to_actual,
         )
     elif target == "dosing":
         overridden = await _gate(
