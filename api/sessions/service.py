@@ -364,7 +364,9 @@ async def _gate(
     items = gates.as_dicts(unmet)
     if body.override_reason:
         _require_override_role(audit)
-        return items
+        # An item marked overridable false (waste_unwitnessed) passes no override.
+        if all(u.get("overridable") is not False for u in items):
+            return items
     raise Conflict(
         f"{title}: " + "; ".join(str(u["message"]) for u in items),
         unmet=items,
