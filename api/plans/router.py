@@ -28,6 +28,15 @@ IfMatch = Annotated[str | None, Header(description="ETag from the last read")]
     status_code=status.HTTP_201_CREATED,
     response_model=PlanRead,
     summary="Create a dosing plan (revision 1)",
+    description=(
+        "422 names every rule the plan breaks, checked against the clinic's settings: a dose "
+        "above the usual range without `above_usual_reason` (or one given for a usual dose), "
+        "a dose or `max_dose_mg` above the maximum (`VIGIL_DOSE_LIMITS`; e.g. IV ketamine above "
+        "1.0 mg/kg, esketamine other than 28/56/84 mg), `min_monitoring_minutes` below 120 "
+        "(esketamine) or `VIGIL_MIN_MONITORING_MINUTES` (ketamine), `thresholds` whose minimum "
+        "is not below its maximum once on top of the clinic's limits, or that loosen a clinic "
+        "limit without `thresholds_reason`."
+    ),
     responses=problems(404, 422),
 )
 async def create_plan(
