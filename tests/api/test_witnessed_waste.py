@@ -4,14 +4,17 @@ discharge gate and the controlled-substance log."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from api.administrations import service as administrations_service
 from tests.api.safety_helpers import (
     ESKETAMINE_PLAN,
     dosing_session,
@@ -20,7 +23,7 @@ from tests.api.safety_helpers import (
     ready_to_discharge,
     unmet_codes,
 )
-from tests.conftest import Staff, _client, create_staff
+from tests.conftest import Backend, Staff, _client, create_staff
 from tests.factories import (
     ago,
     create_patient,
@@ -30,6 +33,7 @@ from tests.factories import (
     prepare_discharge,
     transition,
 )
+from tests.races import blocks_on_lock, needs_postgres, pause
 
 LOG = "/v1/controlled-substances/log"
 OVERRIDE = "Dr. Lee: top-up ordered, tolerating well"
@@ -305,3 +309,35 @@ async def test_a_dose_without_waste_has_no_witness_status(client: httpx.AsyncCli
     assert body["witness_status"] is None
     r = await client.post(url(live["id"], body["id"], "witness"), json={"attest": True})
     assert r.status_code == 409
+
+
+async def test_two_confirmations_at_once_store_one(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    backend: Backend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The witness's two devices confirm at the same moment: the first holds the session's lock
+    until it commits, the second then sees the waste witnessed (409)."""
+    needs_postgres(backend)
+    witness_id, _, witness_token = await new_staff(admin_client, "nurse")
+    session = await dosing_session(client)
+    sid = session["id"]
+    given = await ok(
+        await give(client, sid, dose_mg=36, wasted_mg=4, waste_witness_id=witness_id), 201
+    )
+    paused = pause(monkeypatch, administrations_service, "staff_names")  # after the lock
+    async with _client(app, witness_token) as witness:
+        first = asyncio.create_task(
+            witness.post(url(sid, given["id"], "witness"), json={"attest": True})
+        )
+        await paused.wait_entered()
+        second = asyncio.create_task(
+            witness.post(url(sid, given["id"], "witness"), json={"attest": True})
+        )
+        assert await blocks_on_lock(backend, second), "the second did not wait for the first"
+        paused.release()
+        a, b = await first, await second
+    assert (a.status_code, b.status_code) == (200, 409), (a.text, b.text)
+    assert a.json()["witness_status"] == "witnessed"
