@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.clinical.dose_ranges import merge_dose_limits
 from api.clinical.thresholds import DEFAULT_THRESHOLDS
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/vigil.db"
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
     max_batch_observations: int = Field(default=1000, ge=1, le=1000)
     future_tolerance_seconds: int = 120
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    # the usual dose ranges (SPEC §3): JSON over api.clinical.dose_ranges.DEFAULT_DOSE_LIMITS,
+    # key by key, e.g. {"ketamine": {"im": {"usual_max_mg_per_kg": 0.4}}}
+    dose_limits: dict[str, Any] = Field(default_factory=lambda: merge_dose_limits(None))
+    # the least min_monitoring_minutes of a ketamine plan (esketamine: 120, the REMS minimum)
+    min_monitoring_minutes: int = Field(default=30, ge=0, le=1440)
     log_level: str = "INFO"
     # live events (the SSE outbox, copies of what changed) older than this are pruned hourly;
     # 0 keeps them all
@@ -122,6 +128,11 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @field_validator("dose_limits")
+    @classmethod
+    def _complete_dose_limits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return merge_dose_limits(value)
 
     @property
     def is_postgres(self) -> bool:

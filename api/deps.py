@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 
+from api.config import Settings
+
 ActorKind = Literal["user", "integration", "system"]
 
 
@@ -47,3 +49,13 @@ def clinic_tz(request: Request) -> tzinfo:
 
 
 ClinicTz = Annotated[tzinfo, Depends(clinic_tz)]
+
+
+def app_settings(request: Request) -> Settings:
+    """The running app's settings (the clinic's thresholds, dose limits, ...), not the
+    environment's: what the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]

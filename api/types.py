@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from api.config import get_settings
 
@@ -59,6 +59,11 @@ Timestamp = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 # Ids are UUIDs, returned as strings. JSON output is pydantic's own UUID serialization (a
 # per-id Python serializer was a visible cost on 500-row pages and 100-reading batches).
 Id = uuid.UUID
+# A reason that justifies a safety exception (SPEC §1: ``override_reason``,
+# ``above_usual_reason``, ``thresholds_reason``, ...): at least 10 characters, spaces aside.
+SafetyReason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000)
+]
 # A clinical record as it stands: retracted ones stay on record as ``entered-in-error``.
 RecordStatus = Literal["final", "entered-in-error"]
 

@@ -9,6 +9,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, IdMixin, utcnow
 from models.retraction import STATUS_CHECK, RetractableMixin
 
+WITNESS_STATUSES = ("pending", "witnessed", "not_confirmed")
+# witnessed_at is set exactly when the witness confirmed
+WITNESSED_AT_CHECK = (
+    "(witness_status IS NOT NULL AND witness_status = 'witnessed' AND witnessed_at IS NOT NULL)"
+    " OR (witnessed_at IS NULL AND (witness_status IS NULL OR witness_status <> 'witnessed'))"
+)
+
 
 class Administration(RetractableMixin, IdMixin, Base):
     """A dose given in a session, with its waste: the controlled-substance record
@@ -34,6 +41,15 @@ class Administration(RetractableMixin, IdMixin, Base):
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_start"),
         CheckConstraint("devices IS NULL OR devices > 0", name="devices_positive"),
         CheckConstraint(STATUS_CHECK, name="status"),
+        CheckConstraint(
+            "witness_status IS NULL OR witness_status IN ('pending', 'witnessed', 'not_confirmed')",
+            name="witness_status",
+        ),
+        CheckConstraint(
+            "wasted_mg IS NULL OR wasted_mg = 0 OR witness_status IS NOT NULL",
+            name="waste_has_witness_status",
+        ),
+        CheckConstraint(WITNESSED_AT_CHECK, name="witnessed_at"),
         Index("ix_administrations_session_started", "session_id", "started_at"),
         Index("ix_administrations_started_id", "started_at", "id"),
         Index("ix_administrations_lot_number", "lot_number"),
@@ -53,6 +69,12 @@ class Administration(RetractableMixin, IdMixin, Base):
     wasted_mg: Mapped[float | None] = mapped_column(Float)
     waste_witness_id: Mapped[str | None] = mapped_column(String(64))
     devices: Mapped[int | None]
+    ndc: Mapped[str | None] = mapped_column(String(32))
+    container: Mapped[str | None] = mapped_column(String(200))
+    # waste only: pending until the witness confirms it signed in as themselves; waste recorded
+    # before that rule reads not_confirmed (SPEC §6)
+    witness_status: Mapped[str | None] = mapped_column(String(16))
+    witnessed_at: Mapped[datetime | None]
     exceeds_planned_dose: Mapped[bool] = mapped_column(Boolean, default=False)
     override_reason: Mapped[str | None] = mapped_column(Text)
     administered_by: Mapped[str] = mapped_column(String(64))

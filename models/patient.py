@@ -24,6 +24,7 @@ class Patient(IdMixin, Base):
     birth_date: Mapped[date]
     sex: Mapped[str] = mapped_column(String(16))
     height_cm: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(500))
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))

@@ -64,6 +64,9 @@ class DosingPlanRevision(IdMixin, Base):
     sessions_planned: Mapped[int | None]
     schedule_note: Mapped[str | None] = mapped_column(Text)
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # why the dose is above the usual range / why a limit is looser than the clinic's (SPEC §3)
+    above_usual_reason: Mapped[str | None] = mapped_column(Text)
+    thresholds_reason: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))

@@ -63,6 +63,8 @@ class TreatmentSession(IdMixin, Base):
     uncapped_dose_mg: Mapped[float | None] = mapped_column(Float)
     planned_dose_mg: Mapped[float | None] = mapped_column(Float)
     dose_capped: Mapped[bool] = mapped_column(Boolean, default=False)
+    # an ideal/adjusted basis above the day's weight was replaced by the actual weight (SPEC §3)
+    basis_limited_to_actual: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))

@@ -47,10 +47,18 @@ IV_PLAN = {
 }
 
 
+async def post_plan(client: httpx.AsyncClient, patient_id: str, **overrides: Any) -> httpx.Response:
+    """POST a plan (IV_PLAN with ``overrides``) and return the response, refused or not: for
+    tests of the plan rules. Whatever a plan needs first is met here."""
+    return await client.post(
+        f"/v1/patients/{patient_id}/dosing-plans", json={**IV_PLAN, **overrides}
+    )
+
+
 async def create_plan(
     client: httpx.AsyncClient, patient_id: str, **overrides: Any
 ) -> dict[str, Any]:
-    r = await client.post(f"/v1/patients/{patient_id}/dosing-plans", json={**IV_PLAN, **overrides})
+    r = await post_plan(client, patient_id, **overrides)
     assert r.status_code == 201, r.text
     return dict(r.json())
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -195,8 +196,9 @@ async def test_doses_and_scores_recorded_before_0007_become_final(empty_url: str
                 "created_at": now,
             },
         )
-        await conn.execute(
-            tables["treatment_sessions"].insert(),
+        await _insert(
+            conn,
+            "treatment_sessions",
             {
                 "id": ids["session"],
                 "patient_id": ids["patient"],
@@ -260,4 +262,132 @@ async def test_doses_and_scores_recorded_before_0007_become_final(empty_url: str
     await asyncio.to_thread(migrate, empty_url, "0006", down=True)
     await asyncio.to_thread(migrate, empty_url)
     assert await statuses() == [("final", None, None, None)] * 2
+    assert await _diff(empty_url) == []
+
+
+async def _insert(conn: Any, name: str, row: dict[str, Any]) -> None:
+    """Insert ``row`` naming only its own columns: an older schema lacks the newer ones."""
+    import sqlalchemy as sa
+
+    columns = models.Base.metadata.tables[name].columns
+    await conn.execute(sa.table(name, *(sa.column(k, columns[k].type) for k in row)).insert(), row)
+
+
+async def test_waste_recorded_before_0009_reads_not_confirmed(empty_url: str) -> None:
+    """SPEC §10: waste recorded before witnesses confirmed it reads ``not_confirmed`` (and blocks
+    nothing); waste-free doses have no witness status; sessions read
+    ``basis_limited_to_actual`` false; plans written before keep their content. Reversible."""
+    import sqlalchemy as sa
+
+    await asyncio.to_thread(migrate, empty_url, "0007")
+    now = datetime.now(UTC)
+    ids = {name: uuid.uuid4() for name in ("patient", "plan", "revision", "session")}
+    wasted, clean = uuid.uuid4(), uuid.uuid4()
+    engine = create_engine(make_settings(empty_url))
+    async with engine.begin() as conn:
+        await _insert(
+            conn,
+            "patients",
+            {
+                "id": ids["patient"],
+                "mrn": f"M-{ids['patient'].hex[:8]}",
+                "given_name": "Ana",
+                "family_name": "Ruiz",
+                "birth_date": date(1984, 3, 9),
+                "sex": "female",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        await _insert(
+            conn,
+            "dosing_plans",
+            {
+                "id": ids["plan"],
+                "patient_id": ids["patient"],
+                "status": "active",
+                "current_revision": 1,
+                "version": 1,
+                "created_at": now,
+            },
+        )
+        # 5 mg/kg: far outside today's usual range, and still readable after the upgrade
+        await _insert(
+            conn,
+            "dosing_plan_revisions",
+            {
+                "id": ids["revision"],
+                "plan_id": ids["plan"],
+                "revision": 1,
+                "medication": "ketamine",
+                "route": "iv_infusion",
+                "indication": "trd",
+                "dose_mg_per_kg": 5.0,
+                "weight_basis": "actual",
+                "infusion_minutes": 5,
+                "max_dose_mg": 400,
+                "min_monitoring_minutes": 0,
+                "thresholds": {},
+                "created_at": now,
+            },
+        )
+        await _insert(
+            conn,
+            "treatment_sessions",
+            {
+                "id": ids["session"],
+                "patient_id": ids["patient"],
+                "plan_id": ids["plan"],
+                "plan_revision": 1,
+                "status": "monitoring",
+                "scheduled_at": now,
+                "dose_capped": False,
+                "version": 1,
+                "created_at": now,
+            },
+        )
+        for dose_id, waste in ((wasted, 14.0), (clean, None)):
+            await _insert(
+                conn,
+                "administrations",
+                {
+                    "id": dose_id,
+                    "session_id": ids["session"],
+                    "medication": "ketamine",
+                    "route": "iv_infusion",
+                    "dose_mg": 36,
+                    "started_at": now,
+                    "lot_number": "OLD-1",
+                    "wasted_mg": waste,
+                    "waste_witness_id": "someone-else" if waste else None,
+                    "exceeds_planned_dose": False,
+                    "administered_by": "someone",
+                    "recorded_at": now,
+                },
+            )
+    await engine.dispose()
+
+    async def state() -> tuple[dict[object, object], object, object]:
+        tables = models.Base.metadata.tables
+        engine = create_engine(make_settings(empty_url))
+        try:
+            async with engine.connect() as conn:
+                a = tables["administrations"]
+                rows = await conn.execute(sa.select(a.c.id, a.c.witness_status, a.c.witnessed_at))
+                witness = {row[0]: (row[1], row[2]) for row in rows}
+                s = tables["treatment_sessions"]
+                limited = await conn.scalar(sa.select(s.c.basis_limited_to_actual))
+                r = tables["dosing_plan_revisions"]
+                per_kg = await conn.scalar(sa.select(r.c.dose_mg_per_kg))
+                return witness, limited, per_kg
+        finally:
+            await engine.dispose()
+
+    expected = ({wasted: ("not_confirmed", None), clean: (None, None)}, False, 5.0)
+    await asyncio.to_thread(migrate, empty_url)
+    assert await state() == expected
+    await asyncio.to_thread(migrate, empty_url, "0007", down=True)
+    await asyncio.to_thread(migrate, empty_url)
+    assert await state() == expected
     assert await _diff(empty_url) == []

@@ -10,6 +10,8 @@ from api.administrations.schemas import (
     AdministrationCreate,
     AdministrationList,
     AdministrationRead,
+    WitnessAttest,
+    WitnessRequest,
 )
 from api.audit import AuditDep
 from api.db import DbSession
@@ -93,5 +95,53 @@ async def retract(
 ) -> AdministrationRead:
     row = await service.retract_administration(
         db, audit, session_id, administration_id, body.reason
+    )
+    return AdministrationRead.model_validate(row)
+
+
+@router.post(
+    "/{administration_id}/witness",
+    response_model=AdministrationRead,
+    summary="The named witness confirms the waste, signed in as themselves",
+    description=(
+        '`{"attest": true}` from the person named as the waste\'s witness: `witness_status` '
+        "becomes `witnessed` with `witnessed_at`. Anyone else: 403. Already witnessed, no "
+        "waste, or a retracted dose: 409."
+    ),
+    responses=problems(403, 404, 409),
+)
+async def confirm_witness(
+    session_id: str,
+    administration_id: str,
+    body: WitnessAttest,
+    db: DbSession,
+    audit: AuditDep,
+    tz: ClinicTz,
+) -> AdministrationRead:
+    row = await service.confirm_witness(db, audit, session_id, administration_id, clinic_tz=tz)
+    return AdministrationRead.model_validate(row)
+
+
+@router.put(
+    "/{administration_id}/witness-request",
+    response_model=AdministrationRead,
+    summary="Name another witness for waste still pending (the person who gave the dose)",
+    description=(
+        "`witness`: the id or username of another active nurse or clinician (422 otherwise). "
+        "Only the person who gave the dose (403 otherwise), only while the waste is pending "
+        "(409 otherwise)."
+    ),
+    responses=problems(403, 404, 409),
+)
+async def request_witness(
+    session_id: str,
+    administration_id: str,
+    body: WitnessRequest,
+    db: DbSession,
+    audit: AuditDep,
+    tz: ClinicTz,
+) -> AdministrationRead:
+    row = await service.request_witness(
+        db, audit, session_id, administration_id, body.witness, clinic_tz=tz
     )
     return AdministrationRead.model_validate(row)

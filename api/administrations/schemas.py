@@ -6,7 +6,7 @@ from typing import Literal
 from fastapi.openapi.models import Example
 from pydantic import ConfigDict, Field
 
-from api.types import Id, PastTimestamp, ReadModel, RecordStatus, StrictModel
+from api.types import Id, PastTimestamp, ReadModel, RecordStatus, SafetyReason, StrictModel
 
 Medication = Literal["ketamine", "esketamine"]
 Route = Literal["iv_infusion", "im", "intranasal", "sublingual", "oral"]
@@ -58,9 +58,43 @@ class AdministrationCreate(StrictModel):
     volume_drawn_ml: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
     volume_administered_ml: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
     wasted_mg: float | None = Field(default=None, ge=0, le=2000, allow_inf_nan=False)
-    waste_witness_id: str | None = Field(default=None, min_length=1, max_length=64)
+    waste_witness_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The nurse or clinician who watched the waste: their id or username. "
+        "They confirm it themselves (POST .../witness)",
+    )
     devices: int | None = Field(default=None, ge=1, le=10)
-    override_reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    ndc: str | None = Field(
+        default=None,
+        pattern=r"^[0-9][0-9-]{8,12}[0-9]$",
+        description="National Drug Code of the product, e.g. 50458-028-02",
+    )
+    container: str | None = Field(
+        default=None, min_length=1, max_length=200, examples=["10 mL vial, 50 mg/mL"]
+    )
+    override_reason: SafetyReason | None = Field(
+        default=None,
+        description="A clinician's reason for a session total above the computed dose (never "
+        "above max_dose_mg); from anyone else 403",
+    )
+
+
+class WitnessAttest(StrictModel):
+    """The named witness confirms, signed in as themselves, that they watched the waste."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"attest": True}]})
+
+    attest: Literal[True]
+
+
+class WitnessRequest(StrictModel):
+    """Another witness for waste still pending: their id or username."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"witness": "jlee"}]})
+
+    witness: str = Field(min_length=1, max_length=64)
 
 
 class AdministrationRead(ReadModel):
@@ -78,16 +112,27 @@ class AdministrationRead(ReadModel):
     volume_administered_ml: float | None
     wasted_mg: float | None
     waste_witness_id: str | None
+    waste_witness_name: str | None = None
+    witness_status: Literal["pending", "witnessed", "not_confirmed"] | None = Field(
+        default=None,
+        description="Waste only: `pending` until the witness confirms it, `witnessed` then; "
+        "`not_confirmed` for waste recorded before witnesses confirmed it",
+    )
+    witnessed_at: datetime | None = None
     devices: int | None
+    ndc: str | None = None
+    container: str | None = None
     exceeds_planned_dose: bool
     override_reason: str | None
     administered_by: str
+    administered_by_name: str | None = None
     recorded_at: datetime
     status: RecordStatus = Field(
         description="`entered-in-error` once retracted: kept on record, no longer counted"
     )
     retracted_at: datetime | None = None
     retracted_by: str | None = None
+    retracted_by_name: str | None = None
     retraction_reason: str | None = None
 
 

@@ -8,10 +8,11 @@ and stores the row.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import tzinfo
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.administrations.schemas import AdministrationCreate
@@ -19,18 +20,31 @@ from api.audit import Audit
 from api.clinical.administration import (
     ESKETAMINE_DEVICE_MG,
     AdministrationRuleError,
+    DeviceRecord,
+    check_device_interval,
     check_esketamine_devices,
     check_volumes,
     check_waste,
+    exceeds_max_dose,
     exceeds_planned_dose,
 )
-from api.deps import Actor
-from api.errors import Conflict, Forbidden, ValidationFailed, field_error
+from api.clinical.controlled_substances import (
+    NOT_CONFIRMED,
+    PENDING,
+    WITNESSED,
+    WasteRecord,
+    unwitnessed_waste,
+)
+from api.clinical.gates import Unmet
+from api.clinical.labels import clinic_time
+from api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
 from api.retraction import retract_record
 from api.sessions.service import OVERRIDE_ROLES, get_session, session_revision
 from api.types import parse_id
 from models import Administration, TreatmentSession, User
+from models.base import utcnow
+from models.retraction import FINAL
 
 # A dose is given once dosing has started: the dosing transition is where the pre-dose gate is
 # checked, and the reading phases and alerts count from its time. A dose recorded while the
@@ -40,27 +54,74 @@ WITNESS_ROLES = frozenset({"nurse", "clinician"})
 _COLUMNS = [c.key for c in Administration.__table__.columns]
 
 
-def administration_dict(row: Administration) -> dict[str, Any]:
-    return {c: getattr(row, c) for c in _COLUMNS}
+async def staff_names(db: AsyncSession, ids: Iterable[str | None]) -> dict[str, str]:
+    """Display names of the staff members ``ids`` name (ids that name no user are left out)."""
+    uids = {uid for uid in (parse_id(i) for i in ids if i) if uid is not None}
+    if not uids:
+        return {}
+    rows = await db.execute(select(User.id, User.display_name).where(User.id.in_(uids)))
+    return {str(uid): name for uid, name in rows}
 
 
-async def witness_problem(db: AsyncSession, witness_id: str, actor: Actor) -> str | None:
-    """Why ``witness_id`` cannot witness ``actor``'s waste, or None: it must name another person
-    who is an active nurse or clinician."""
-    uid = parse_id(witness_id)
-    witness = await db.get(User, uid) if uid is not None else None
+def administration_dict(row: Administration, names: dict[str, str]) -> dict[str, Any]:
+    out = {c: getattr(row, c) for c in _COLUMNS}
+    out["administered_by_name"] = names.get(row.administered_by)
+    out["waste_witness_name"] = names.get(row.waste_witness_id or "")
+    out["retracted_by_name"] = names.get(row.retracted_by or "")
+    return out
+
+
+async def administration_dicts(
+    db: AsyncSession, rows: Sequence[Administration]
+) -> list[dict[str, Any]]:
+    """The records as returned, with the people they name by display name (SPEC §1)."""
+    names = await staff_names(
+        db, [i for r in rows for i in (r.administered_by, r.waste_witness_id, r.retracted_by)]
+    )
+    return [administration_dict(r, names) for r in rows]
+
+
+async def find_staff(db: AsyncSession, person: str) -> User | None:
+    """The user a request names by id or by username (SPEC §1), or None."""
+    uid = parse_id(person)
+    if uid is not None:
+        user = await db.get(User, uid)
+        if user is not None:
+            return user
+    return await db.scalar(select(User).where(func.lower(User.username) == person.lower()))
+
+
+async def resolve_witness(
+    db: AsyncSession, person: str, administered_by: str, *, field: str = "waste_witness_id"
+) -> User:
+    """The witness ``person`` names (id or username), or 422 saying why they cannot witness
+    waste of a dose ``administered_by`` gave: another active nurse or clinician."""
+    witness = await find_staff(db, person)
+    problem: str | None = None
     if witness is None:
-        return f"{witness_id!r} is not a member of staff."
-    if str(witness.id) == actor.id:
-        return "The waste witness must be a different person from the one who gave the dose."
-    if witness.role not in WITNESS_ROLES:
-        return (
-            f"The waste witness must be a nurse or clinician; {witness.display_name} is "
-            f"{witness.role}."
+        problem = (
+            f"Nobody on staff has the id or username {person!r}: name the nurse or clinician "
+            "who watched the waste by their username or id."
         )
-    if witness.disabled:
-        return f"{witness.display_name}'s account is disabled; another witness is needed."
-    return None
+    elif str(witness.id) == administered_by:
+        problem = (
+            f"{witness.display_name} gave this dose and cannot also witness its waste: name "
+            "another nurse or clinician who watched it."
+        )
+    elif witness.role not in WITNESS_ROLES:
+        problem = (
+            f"{witness.display_name} is {'an' if witness.role == 'admin' else 'a'} "
+            f"{witness.role} and cannot witness waste: name a nurse or clinician."
+        )
+    elif witness.disabled:
+        problem = (
+            f"{witness.display_name}'s account is disabled: name another nurse or clinician "
+            "to witness the waste."
+        )
+    if problem is not None:
+        raise ValidationFailed([field_error(["body", field], problem)])
+    assert witness is not None
+    return witness
 
 
 async def given_mg(db: AsyncSession, session_id: uuid.UUID) -> float:
@@ -75,7 +136,10 @@ async def given_mg(db: AsyncSession, session_id: uuid.UUID) -> float:
 
 
 def _rule_error(err: AdministrationRuleError) -> ValidationFailed:
-    return ValidationFailed([field_error(["body", err.field], err.message)])
+    """422 naming the rule by its code, at the top and in its ``errors[]`` entry (SPEC §4)."""
+    error = ValidationFailed([{**field_error(["body", err.field], err.message), "code": err.code}])
+    error.extra["code"] = err.code
+    return error
 
 
 async def record_administration(
@@ -87,6 +151,18 @@ async def record_administration(
     clinic_tz: tzinfo,
 ) -> dict[str, Any]:
     session = await get_session(db, session_id, for_update=True)
+    if body.override_reason is not None and audit.actor.role not in OVERRIDE_ROLES:
+        audit.record(
+            "override",
+            "administration",
+            None,
+            patient_id=session.patient_id,
+            detail="dose override by a role that may not override",
+        )
+        raise Forbidden(
+            "Only a clinician may give override_reason: leave it out, or ask a clinician to "
+            "record the dose."
+        )
     if session.status not in DOSING_STATUSES:
         hint = (
             " Start dosing first (POST /transitions with to=dosing and the time dosing began): "
@@ -133,52 +209,56 @@ async def record_administration(
             witness_id=body.waste_witness_id,
             administered_by=audit.actor.id,
         )
+        devices = body.devices
+        if nasal_spray and devices is None:
+            devices = round(body.dose_mg / ESKETAMINE_DEVICE_MG)
+        if nasal_spray and devices:
+            check_device_interval(
+                devices=devices,
+                started_at=body.started_at,
+                ended_at=body.ended_at,
+                others=await _device_records(db, session.id),
+                tz=clinic_tz,
+            )
     except AdministrationRuleError as err:
         raise _rule_error(err) from None
     witness_id = None
     if body.waste_witness_id is not None:
-        problem = await witness_problem(db, body.waste_witness_id, audit.actor)
-        if problem:
-            raise ValidationFailed([field_error(["body", "waste_witness_id"], problem)])
-        witness_id = str(parse_id(body.waste_witness_id))  # the canonical spelling of the id
+        witness = await resolve_witness(db, body.waste_witness_id, audit.actor.id)
+        witness_id = str(witness.id)  # the canonical spelling of the id
 
     already = await given_mg(db, session.id)
     planned = session.planned_dose_mg or 0.0
     over = exceeds_planned_dose(
         already_given_mg=already, this_dose_mg=body.dose_mg, planned_dose_mg=planned
     )
-    if over:
+    unmet = _ceiling_items(
+        already=already,
+        dose_mg=body.dose_mg,
+        planned=planned,
+        max_dose_mg=revision.max_dose_mg,
+        over_planned=over,
+    )
+    if unmet and (body.override_reason is None or any(not u["overridable"] for u in unmet)):
         # Refused attempts to exceed the plan stay on the patient's audit trail.
-        if not body.override_reason:
-            audit.record(
-                "create",
-                "administration",
-                None,
-                patient_id=session.patient_id,
-                detail="above the planned dose without override",
-            )
-            remaining = max(0.0, round(planned - already, 1))
-            raise Conflict(
-                f"{body.dose_mg:g} mg would bring the session total to "
-                f"{already + body.dose_mg:g} mg, above the planned dose of {planned:g} mg "
-                f"({remaining:g} mg remaining). A clinician may give it with override_reason.",
-                planned_dose_mg=planned,
-                already_given_mg=already,
-                remaining_mg=remaining,
-            )
-        if audit.actor.role not in OVERRIDE_ROLES:
-            audit.record(
-                "override",
-                "administration",
-                None,
-                patient_id=session.patient_id,
-                detail="dose override by a role that may not override",
-            )
-            raise Forbidden("Only a clinician may give more than the planned dose.")
+        audit.record(
+            "create",
+            "administration",
+            None,
+            patient_id=session.patient_id,
+            detail=f"refused: {', '.join(str(u['code']) for u in unmet)}",
+        )
+        remaining = max(0.0, round(planned - already, 1))
+        raise Conflict(
+            " ".join(str(u["message"]) for u in unmet),
+            code=unmet[0]["code"],
+            unmet=unmet,
+            planned_dose_mg=planned,
+            max_dose_mg=revision.max_dose_mg,
+            already_given_mg=already,
+            remaining_mg=remaining,
+        )
 
-    devices = body.devices
-    if nasal_spray and devices is None:
-        devices = round(body.dose_mg / ESKETAMINE_DEVICE_MG)
     row = Administration(
         session_id=session.id,
         medication=body.medication,
@@ -193,7 +273,10 @@ async def record_administration(
         volume_administered_ml=body.volume_administered_ml,
         wasted_mg=body.wasted_mg,
         waste_witness_id=witness_id,
+        witness_status=PENDING if body.wasted_mg else None,
         devices=devices,
+        ndc=body.ndc,
+        container=body.container,
         exceeds_planned_dose=over,
         override_reason=body.override_reason,
         administered_by=audit.actor.id,
@@ -203,7 +286,59 @@ async def record_administration(
     audit.record("create", "administration", row.id, patient_id=session.patient_id)
     if over:
         audit.record("override", "administration", row.id, patient_id=session.patient_id)
-    return administration_dict(row)
+    return (await administration_dicts(db, [row]))[0]
+
+
+def _ceiling_items(
+    *, already: float, dose_mg: float, planned: float, max_dose_mg: float, over_planned: bool
+) -> list[dict[str, Any]]:
+    """The 409 ``unmet`` items of a dose above the session's ceilings: above the plan's
+    ``max_dose_mg`` (never overridable) and above the computed dose (a clinician's
+    ``override_reason`` passes it)."""
+    total = round(already + dose_mg, 1)
+    items: list[dict[str, Any]] = []
+    if exceeds_max_dose(already_given_mg=already, this_dose_mg=dose_mg, max_dose_mg=max_dose_mg):
+        items.append(
+            {
+                "code": "above_max_dose",
+                "overridable": False,
+                "max_dose_mg": max_dose_mg,
+                "total_mg": total,
+                "message": (
+                    f"{dose_mg:g} mg would bring the session total to {total:g} mg, above the "
+                    f"plan's maximum of {max_dose_mg:g} mg a session, which nobody may exceed "
+                    f"({max(0.0, round(max_dose_mg - already, 1)):g} mg left under it)."
+                ),
+            }
+        )
+    if over_planned:
+        remaining = max(0.0, round(planned - already, 1))
+        items.append(
+            {
+                "code": "above_planned_dose",
+                "overridable": True,
+                "planned_dose_mg": planned,
+                "total_mg": total,
+                "message": (
+                    f"{dose_mg:g} mg would bring the session total to {total:g} mg, above the "
+                    f"planned dose of {planned:g} mg ({remaining:g} mg remaining). A clinician "
+                    "may give it with override_reason."
+                ),
+            }
+        )
+    return items
+
+
+async def _device_records(db: AsyncSession, session_id: uuid.UUID) -> list[DeviceRecord]:
+    rows = await db.execute(
+        select(Administration.started_at, Administration.ended_at).where(
+            Administration.session_id == session_id,
+            Administration.medication == "esketamine",
+            Administration.route == "intranasal",
+            Administration.not_retracted(),
+        )
+    )
+    return [DeviceRecord(started_at=s, ended_at=e) for s, e in rows]
 
 
 def _check_fields(session: TreatmentSession, body: AdministrationCreate, clinic_tz: tzinfo) -> None:
@@ -262,7 +397,7 @@ async def list_administrations(
     )
     audit.record("read", "administration", None, patient_id=session.patient_id)
     return {
-        "items": [administration_dict(r) for r in rows],
+        "items": await administration_dicts(db, rows),
         "next_cursor": next_cursor,
         "planned_dose_mg": session.planned_dose_mg,
         "total_given_mg": await given_mg(db, session.id),
@@ -278,7 +413,7 @@ async def administrations_for_session(
     if not include_retracted:
         stmt = stmt.where(Administration.not_retracted())
     rows = await db.scalars(stmt.order_by(Administration.started_at, Administration.id))
-    return [administration_dict(r) for r in rows]
+    return await administration_dicts(db, list(rows))
 
 
 async def retract_administration(
@@ -301,4 +436,158 @@ async def retract_administration(
     )
     audit.record("retract", "administration", row.id, patient_id=session.patient_id)
     # No live event: the streams carry readings, alerts and session status only (SPEC §8).
-    return administration_dict(row)
+    return (await administration_dicts(db, [row]))[0]
+
+
+async def _session_administration(
+    db: AsyncSession, session: TreatmentSession, administration_id: str
+) -> Administration:
+    aid = parse_id(administration_id)
+    row = (
+        await db.scalar(
+            select(Administration).where(
+                Administration.id == aid, Administration.session_id == session.id
+            )
+        )
+        if aid is not None
+        else None
+    )
+    if row is None:
+        raise NotFound(f"Session {session.id} has no administration {administration_id}.")
+    return row
+
+
+def _waste_state_problem(row: Administration, names: dict[str, str], tz: tzinfo) -> str | None:
+    """Why this record has no waste waiting for a witness, or None."""
+    if not row.wasted_mg or row.witness_status is None:
+        return "This dose has no waste to witness."
+    if row.status != FINAL:
+        return "This dose was retracted (entered in error); its waste needs no witness."
+    if row.witness_status == WITNESSED:
+        who = names.get(row.waste_witness_id or "", "the witness")
+        when = clinic_time(row.witnessed_at, tz) if row.witnessed_at else "earlier"
+        return f"{who} already confirmed witnessing this waste ({when})."
+    return None
+
+
+async def confirm_witness(
+    db: AsyncSession, audit: Audit, session_id: str, administration_id: str, *, clinic_tz: tzinfo
+) -> dict[str, Any]:
+    """SPEC §6: the named witness, signed in as themselves, confirms the waste (pending, or
+    named before witnesses confirmed: not_confirmed). Anyone else: 403; twice: 409. The
+    condition is in the UPDATE itself, so two confirmations at once store one."""
+    session = await get_session(db, session_id, for_update=True)
+    row = await _session_administration(db, session, administration_id)
+    names = await staff_names(db, [row.administered_by, row.waste_witness_id])
+    if row.wasted_mg and row.waste_witness_id != audit.actor.id:
+        audit.record(
+            "witness",
+            "administration",
+            row.id,
+            patient_id=session.patient_id,
+            detail="refused: not the named witness",
+        )
+        witness = names.get(row.waste_witness_id or "", "the named witness")
+        raise Forbidden(
+            f"{witness} was named to witness this waste: only {witness}, signed in as "
+            "themselves, can confirm it. If someone else watched it, the person who gave the "
+            "dose names them (PUT .../witness-request)."
+        )
+    problem = _waste_state_problem(row, names, clinic_tz)
+    if problem is not None:
+        raise Conflict(problem, witness_status=row.witness_status)
+    result = await db.execute(
+        update(Administration)
+        .where(
+            Administration.id == row.id,
+            Administration.witness_status.in_((PENDING, NOT_CONFIRMED)),
+            Administration.waste_witness_id == audit.actor.id,
+            Administration.status == FINAL,
+        )
+        .values(witness_status=WITNESSED, witnessed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The waste was confirmed or changed at the same time; reload it.")
+    await db.refresh(row)
+    audit.record("witness", "administration", row.id, patient_id=session.patient_id)
+    return administration_dict(row, names)
+
+
+async def request_witness(
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    administration_id: str,
+    person: str,
+    *,
+    clinic_tz: tzinfo,
+) -> dict[str, Any]:
+    """SPEC §6: while the waste is pending, the person who gave the dose names another witness
+    (id or username); it stays pending until that person confirms it."""
+    session = await get_session(db, session_id, for_update=True)
+    row = await _session_administration(db, session, administration_id)
+    names = await staff_names(db, [row.administered_by, row.waste_witness_id])
+    if row.administered_by != audit.actor.id:
+        giver = names.get(row.administered_by, "the person who gave the dose")
+        raise Forbidden(f"Only {giver}, who gave this dose, may name another witness.")
+    problem = _waste_state_problem(row, names, clinic_tz)
+    if problem is None and row.witness_status != PENDING:
+        problem = "Only waste still waiting for its witness can be given another witness."
+    if problem is not None:
+        raise Conflict(problem, witness_status=row.witness_status)
+    witness = await resolve_witness(db, person, row.administered_by, field="witness")
+    result = await db.execute(
+        update(Administration)
+        .where(Administration.id == row.id, Administration.witness_status == PENDING)
+        .values(waste_witness_id=str(witness.id))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The waste was confirmed or changed at the same time; reload it.")
+    await db.refresh(row)
+    audit.record(
+        "update",
+        "administration",
+        row.id,
+        patient_id=session.patient_id,
+        detail="another waste witness named",
+    )
+    names[str(witness.id)] = witness.display_name
+    return administration_dict(row, names)
+
+
+async def unwitnessed_waste_for_session(
+    db: AsyncSession, session_id: uuid.UUID, *, tz: tzinfo
+) -> list[Unmet]:
+    """The discharge gate's ``waste_unwitnessed`` items of the session (SPEC §4)."""
+    rows = list(
+        await db.scalars(
+            select(Administration)
+            .where(
+                Administration.session_id == session_id,
+                Administration.witness_status == PENDING,
+                Administration.not_retracted(),
+            )
+            .order_by(Administration.started_at, Administration.id)
+        )
+    )
+    names = await staff_names(
+        db, [i for r in rows for i in (r.administered_by, r.waste_witness_id)]
+    )
+    return unwitnessed_waste(
+        [
+            WasteRecord(
+                administration_id=str(r.id),
+                medication=r.medication,
+                wasted_mg=r.wasted_mg,
+                started_at=r.started_at,
+                witness_status=r.witness_status,
+                witness_name=names.get(r.waste_witness_id or ""),
+                administered_by_name=names.get(r.administered_by),
+                retracted=r.status != FINAL,
+            )
+            for r in rows
+        ],
+        tz=tz,
+    )

@@ -5,6 +5,11 @@
   multiple of 28 mg and, when ``devices`` is given, ``devices × 28 == dose_mg``.
 * A session's administered total may not exceed its planned dose (0.05 mg tolerance for the
   0.1 mg rounding of the planned dose) without a clinician's override: the caller decides 409.
+* The session's total never exceeds the plan's ``max_dose_mg``, override or not.
+* Esketamine devices are given 5 minutes apart (Spravato label): a record of n devices spans at
+  least 5 × (n − 1) minutes from ``started_at`` to ``ended_at`` (required when n > 1), and no
+  record starts less than 5 minutes after another record's last device (code
+  ``device_interval``).
 * Waste above zero needs a witness who is a different person from the one who gave the dose
   (DOMAIN.md: institutions require a second person). Whether the witness is a nurse or clinician
   is a role check for the caller.
@@ -16,10 +21,16 @@ and a ``message`` for the nurse.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
+
+from api.clinical.labels import clinic_time
 
 ESKETAMINE_DEVICE_MG = 28
 DOSE_TOLERANCE_MG = 0.05
+DEVICE_INTERVAL = timedelta(minutes=5)
 
 
 class AdministrationRuleError(ValueError):
@@ -69,6 +80,79 @@ def exceeds_planned_dose(
     """True when the session's total with this dose would exceed the planned dose (+0.05 mg)."""
     total = Decimal(str(already_given_mg)) + Decimal(str(this_dose_mg))
     return total > Decimal(str(planned_dose_mg)) + Decimal(str(DOSE_TOLERANCE_MG))
+
+
+def exceeds_max_dose(*, already_given_mg: float, this_dose_mg: float, max_dose_mg: float) -> bool:
+    """True when the session's total with this dose would exceed ``max_dose_mg`` (no
+    tolerance: the planned dose is rounded down to fit under it)."""
+    total = Decimal(str(already_given_mg)) + Decimal(str(this_dose_mg))
+    return total > Decimal(str(max_dose_mg))
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """An esketamine record already in the session: its first and last device."""
+
+    started_at: datetime
+    ended_at: datetime | None
+
+    @property
+    def last_device_at(self) -> datetime:
+        return self.ended_at or self.started_at
+
+
+def check_device_interval(
+    *,
+    devices: int,
+    started_at: datetime,
+    ended_at: datetime | None,
+    others: Sequence[DeviceRecord],
+    tz: tzinfo,
+) -> None:
+    """Raise ``device_interval`` unless the devices of this record and the session's other
+    (non-retracted) esketamine records are each at least 5 minutes apart.
+
+    A record's first device is at ``started_at`` and its last at ``ended_at`` (at
+    ``started_at`` when a single device has no ``ended_at``)."""
+    gap = int(DEVICE_INTERVAL.total_seconds() // 60)
+    if devices > 1:
+        span = DEVICE_INTERVAL * (devices - 1)
+        if ended_at is None:
+            raise AdministrationRuleError(
+                "device_interval",
+                "ended_at",
+                f"{devices} devices are given {gap} minutes apart: give ended_at, the time of "
+                "the last device.",
+            )
+        if ended_at - started_at < span:
+            minutes = int((ended_at - started_at).total_seconds() // 60)
+            raise AdministrationRuleError(
+                "device_interval",
+                "ended_at",
+                f"{devices} devices {gap} minutes apart take at least "
+                f"{int(span.total_seconds() // 60)} minutes from the first to the last; this "
+                f"record spans {minutes} (the last device no earlier than "
+                f"{clinic_time(started_at + span, tz)}).",
+            )
+    last = ended_at or started_at
+    for other in sorted(others, key=lambda o: o.started_at):
+        if other.started_at <= started_at:
+            earliest = other.last_device_at + DEVICE_INTERVAL
+            if started_at < earliest:
+                raise AdministrationRuleError(
+                    "device_interval",
+                    "started_at",
+                    f"The previous device was given at {clinic_time(other.last_device_at, tz)}; "
+                    f"the next may be given {gap} minutes later, from "
+                    f"{clinic_time(earliest, tz)}.",
+                )
+        elif other.started_at < last + DEVICE_INTERVAL:
+            raise AdministrationRuleError(
+                "device_interval",
+                "ended_at" if ended_at is not None else "started_at",
+                f"A device is already recorded at {clinic_time(other.started_at, tz)}; this "
+                f"record's last device must be at least {gap} minutes before it.",
+            )
 
 
 def check_waste(*, wasted_mg: float | None, witness_id: str | None, administered_by: str) -> None:

@@ -9,6 +9,9 @@ Rules:
 * Weight-based plans: ``dose_mg_per_kg × basis weight``. Basis weight is the actual weight
   (default), the ideal body weight (Devine) or the adjusted body weight
   (``IBW + 0.4 × (actual − IBW)``).
+* The basis weight is never more than the actual weight (SPEC §3; DOMAIN.md "Usual doses"): an
+  ideal or adjusted basis above the day's weight would give an underweight patient more than
+  the mg/kg asked for, so the actual weight is used and ``basis_limited_to_actual`` says so.
 * Fixed plans: ``dose_mg`` (the day's weight is still recorded when given).
 * Either way the result is capped at the plan's ``max_dose_mg`` and rounded to 0.1 mg with
   decimal ROUND_HALF_UP (float ``round`` is banker's rounding on binary fractions: 10.45 would
@@ -26,8 +29,8 @@ Decisions recorded here:
   dose.
 * Height is only needed for the ideal and adjusted bases.
 * Below 152.4 cm (60 in) Devine gives no guidance; we do not subtract (IBW is 50 / 45.5 kg).
-* The adjusted formula is applied as written in SPEC §3 even when actual < IBW (the result then
-  lies between actual and ideal weight).
+* When actual < IBW both the ideal and the adjusted basis lie above the actual weight, so both
+  are limited to the actual weight.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class DoseComputation:
     uncapped_dose_mg: float
     planned_dose_mg: float
     capped: bool
+    basis_limited_to_actual: bool = False
 
 
 class DoseInputMissing(Exception):
@@ -169,6 +173,9 @@ def compute_session_dose(
             )
         ibw = ideal_body_weight_kg(height_cm, sex)
         basis_kg = ibw if basis is WeightBasis.ideal else adjusted_body_weight_kg(weight_kg, ibw)
+    limited = basis_kg > weight_kg
+    if limited:
+        basis_kg = weight_kg
 
     basis_dec = _dec(basis_kg).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
     uncapped = _round_tenth(_dec(dose_mg_per_kg) * _dec(basis_kg))
@@ -181,4 +188,5 @@ def compute_session_dose(
         uncapped_dose_mg=float(uncapped),
         planned_dose_mg=float(planned),
         capped=planned < uncapped,
+        basis_limited_to_actual=limited,
     )

@@ -85,6 +85,8 @@ class Unmet:
     limit: float | None = None
     remaining_minutes: int | None = None
     alert_id: str | None = None
+    administration_id: str | None = None  # waste_unwitnessed
+    overridable: bool | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The problem-detail entry: ``code``, ``message`` and whichever other fields are set."""

@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from api.clinical.administration import ESKETAMINE_DEVICE_MG
-from api.clinical.thresholds import validate_thresholds
+from api.clinical.dose_ranges import DEFAULT_DOSE_LIMITS, classify_dose, limits_for
+from api.clinical.thresholds import DEFAULT_THRESHOLDS, loosened_limits, validate_thresholds
 
 ESKETAMINE_MIN_MONITORING_MINUTES = 120  # Spravato REMS: at least 2 hours (DOMAIN.md)
+KETAMINE_MIN_MONITORING_MINUTES = 30  # default of VIGIL_MIN_MONITORING_MINUTES (SPEC §3)
 
 
-def plan_problems(plan: Mapping[str, object]) -> list[tuple[str, str]]:
-    """Return (field, message) for every rule the plan breaks; empty when coherent."""
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def plan_problems(
+    plan: Mapping[str, object],
+    *,
+    dose_limits: Mapping[str, Mapping[str, Mapping[str, Any]]] = DEFAULT_DOSE_LIMITS,
+    clinic_thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
+    ketamine_min_monitoring_minutes: int = KETAMINE_MIN_MONITORING_MINUTES,
+) -> list[tuple[str, str]]:
+    """Return (field, message) for every rule the plan breaks; empty when coherent.
+
+    ``dose_limits`` is the clinic's usual-range table (VIGIL_DOSE_LIMITS merged over the
+    defaults), ``clinic_thresholds`` the clinic's limits the plan's ``thresholds`` override
+    (SPEC §5: the combination must be coherent; loosening needs ``thresholds_reason``), and
+    ``ketamine_min_monitoring_minutes`` VIGIL_MIN_MONITORING_MINUTES."""
     problems: list[tuple[str, str]] = []
     per_kg = plan.get("dose_mg_per_kg")
     fixed = plan.get("dose_mg")
@@ -41,16 +61,71 @@ def plan_problems(plan: Mapping[str, object]) -> list[tuple[str, str]]:
             problems.append(
                 ("dose_mg", f"esketamine dose_mg must be a multiple of {ESKETAMINE_DEVICE_MG}")
             )
-    if medication == "esketamine":
-        minutes = plan.get("min_monitoring_minutes")
-        if isinstance(minutes, int) and minutes < ESKETAMINE_MIN_MONITORING_MINUTES:
-            problems.append(
-                ("min_monitoring_minutes", "esketamine needs at least 120 minutes of monitoring")
+    minutes = plan.get("min_monitoring_minutes")
+    least = (
+        ESKETAMINE_MIN_MONITORING_MINUTES
+        if medication == "esketamine"
+        else ketamine_min_monitoring_minutes
+    )
+    if isinstance(minutes, int) and minutes < least:
+        problems.append(
+            (
+                "min_monitoring_minutes",
+                f"{medication} needs at least {least} minutes of monitoring after dosing",
             )
+        )
+    problems.extend(_dose_range_problems(plan, dose_limits))
     thresholds = plan.get("thresholds")
     if isinstance(thresholds, Mapping):
         problems.extend(
-            (f"thresholds.{key}", message) for key, message in validate_thresholds(thresholds)
+            (f"thresholds.{key}", message)
+            for key, message in validate_thresholds(thresholds, defaults=clinic_thresholds)
+        )
+        loosened = loosened_limits(thresholds, clinic_thresholds)
+        if loosened and not plan.get("thresholds_reason"):
+            problems.append(
+                (
+                    "thresholds_reason",
+                    "; ".join(message for _, message in loosened)
+                    + ": a limit looser than the clinic's needs thresholds_reason (why, at "
+                    "least 10 characters), or keep the clinic's limit",
+                )
+            )
+    return problems
+
+
+def _dose_range_problems(
+    plan: Mapping[str, object], dose_limits: Mapping[str, Mapping[str, Mapping[str, Any]]]
+) -> list[tuple[str, str]]:
+    medication, route = plan.get("medication"), plan.get("route")
+    if not isinstance(medication, str) or not isinstance(route, str):
+        return []
+    minutes = plan.get("infusion_minutes")
+    placed = classify_dose(
+        medication=medication,
+        route=route,
+        dose_mg_per_kg=_number(plan.get("dose_mg_per_kg")),
+        dose_mg=_number(plan.get("dose_mg")),
+        max_dose_mg=_number(plan.get("max_dose_mg")),
+        infusion_minutes=minutes if isinstance(minutes, int) else None,
+        limits=limits_for(dose_limits, medication, route),
+    )
+    problems = list(placed.refused)
+    reason = plan.get("above_usual_reason")
+    if placed.above_usual and not reason:
+        problems.append(
+            (
+                "above_usual_reason",
+                "; ".join(placed.above_usual)
+                + ": give above_usual_reason (why, at least 10 characters) or plan a usual dose",
+            )
+        )
+    elif not placed.above_usual and not placed.refused and reason:
+        problems.append(
+            (
+                "above_usual_reason",
+                "the dose is within the usual range: leave above_usual_reason out",
+            )
         )
     return problems
 

@@ -82,11 +82,49 @@ THRESHOLD_KEYS: dict[str, ThresholdKey] = {
     )
 }
 
-# (min key, max key) pairs that must satisfy min < max.
-MIN_MAX_PAIRS: tuple[tuple[str, str], ...] = (
-    ("heart_rate_min", "heart_rate_max"),
-    ("respiratory_rate_min", "respiratory_rate_max"),
-)
+
+def _min_max_pairs() -> tuple[tuple[str, str], ...]:
+    """(min key, max key) pairs of one vital in one group, which must satisfy min < max:
+    derived from each key's direction, so a new key pairs itself."""
+    pairs = []
+    for low in THRESHOLD_KEYS.values():
+        if low.direction is not Direction.min:
+            continue
+        for high in THRESHOLD_KEYS.values():
+            if (
+                high.direction is Direction.max
+                and high.vital == low.vital
+                and high.group == low.group
+            ):
+                pairs.append((low.key, high.key))
+    return tuple(pairs)
+
+
+MIN_MAX_PAIRS: tuple[tuple[str, str], ...] = _min_max_pairs()
+
+
+def loosens(key: str, value: float, clinic_value: float) -> bool:
+    """Does ``value`` for ``key`` let through a reading the clinic's setting would not?
+    A higher maximum or a lower minimum loosens; equal or tighter does not."""
+    direction = THRESHOLD_KEYS[key].direction
+    return value > clinic_value if direction is Direction.max else value < clinic_value
+
+
+def loosened_limits(
+    overrides: Mapping[str, object], clinic: Mapping[str, float]
+) -> list[tuple[str, str]]:
+    """(key, message) for every override looser than the clinic's setting (SPEC §5: it needs
+    ``thresholds_reason``). Unknown or non-numeric keys are left to :func:`validate_thresholds`."""
+    out: list[tuple[str, str]] = []
+    for key, value in overrides.items():
+        if key not in THRESHOLD_KEYS or not _is_finite_number(value):
+            continue
+        assert isinstance(value, int | float)
+        clinic_value = float(clinic.get(key, DEFAULT_THRESHOLDS[key]))
+        if loosens(key, float(value), clinic_value):
+            word = "above" if THRESHOLD_KEYS[key].direction is Direction.max else "below"
+            out.append((key, f"{key} {value:g} is {word} the clinic's setting of {clinic_value:g}"))
+    return out
 
 
 def _is_finite_number(value: object) -> bool:

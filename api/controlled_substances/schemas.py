@@ -4,6 +4,8 @@ from datetime import date, datetime
 
 from pydantic import Field
 
+from api.clinical.controlled_substances import WITNESS_STATUSES
+from api.errors import ValidationFailed, field_error
 from api.types import Id, ReadModel, RecordStatus
 
 
@@ -17,6 +19,8 @@ class ControlledSubstanceEntry(ReadModel):
     dea_schedule: str
     dosage_form: str
     strength: str | None
+    container: str | None
+    ndc: str | None
     medication: str
     route: str
     lot_number: str
@@ -32,9 +36,17 @@ class ControlledSubstanceEntry(ReadModel):
     patient_id: Id
     patient_mrn: str
     patient_name: str
+    patient_address: str | None
     session_id: Id
     administered_by: str
+    administered_by_name: str | None
     waste_witness_id: str | None
+    waste_witness_name: str | None
+    witness_status: str | None = Field(
+        description="`pending` (the witness has not confirmed), `witnessed`, `not_confirmed` "
+        "(recorded before witnesses confirmed waste); null without waste"
+    )
+    witnessed_at: datetime | None
     exceeds_planned_dose: bool
     override_reason: str | None
     recorded_at: datetime
@@ -43,9 +55,29 @@ class ControlledSubstanceEntry(ReadModel):
     )
     retracted_at: datetime | None
     retracted_by: str | None
+    retracted_by_name: str | None
     retraction_reason: str | None
 
 
 class ControlledSubstanceLog(ReadModel):
     items: list[ControlledSubstanceEntry]
     next_cursor: str | None
+
+
+def parse_witness_statuses(value: str | None) -> list[str] | None:
+    """``pending,witnessed`` → the statuses; 422 naming any other word."""
+    if value is None:
+        return None
+    statuses = [v.strip() for v in value.split(",") if v.strip()]
+    wrong = [v for v in statuses if v not in WITNESS_STATUSES]
+    if wrong or not statuses:
+        raise ValidationFailed(
+            [
+                field_error(
+                    ["query", "witness_status"],
+                    f"witness_status takes {', '.join(WITNESS_STATUSES)} (comma-separated); "
+                    f"not {', '.join(wrong) or 'empty'}",
+                )
+            ]
+        )
+    return statuses

@@ -3,12 +3,14 @@ ones included (with their status)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.administrations.service import staff_names
 from api.audit import Audit
 from api.clinical.administration import amount_ml
 from api.clinical.controlled_substances import (
@@ -22,7 +24,7 @@ from api.pagination import cut_page, keyset
 from models import Administration, Patient, TreatmentSession
 
 
-def _entry(a: Administration, patient: Patient) -> dict[str, Any]:
+def _entry(a: Administration, patient: Patient, names: dict[str, str]) -> dict[str, Any]:
     dose_ml = a.volume_administered_ml
     if dose_ml is None:
         dose_ml = amount_ml(a.dose_mg, a.concentration_mg_per_ml)
@@ -38,6 +40,8 @@ def _entry(a: Administration, patient: Patient) -> dict[str, Any]:
         "dea_schedule": DEA_SCHEDULE,
         "dosage_form": dosage_form(a.medication, a.route),
         "strength": strength(a.medication, a.route, a.concentration_mg_per_ml),
+        "container": a.container,
+        "ndc": a.ndc,
         "medication": a.medication,
         "route": a.route,
         "lot_number": a.lot_number,
@@ -49,13 +53,18 @@ def _entry(a: Administration, patient: Patient) -> dict[str, Any]:
         "dose_ml": dose_ml,
         "wasted_mg": wasted,
         "wasted_ml": wasted_ml,
-        "disposal": disposal(wasted),
+        "disposal": disposal(wasted, a.witness_status),
         "patient_id": patient.id,
         "patient_mrn": patient.mrn,
         "patient_name": f"{patient.family_name}, {patient.given_name}",
+        "patient_address": patient.address,
         "session_id": a.session_id,
         "administered_by": a.administered_by,
+        "administered_by_name": names.get(a.administered_by),
         "waste_witness_id": a.waste_witness_id,
+        "waste_witness_name": names.get(a.waste_witness_id or ""),
+        "witness_status": a.witness_status,
+        "witnessed_at": a.witnessed_at,
         "exceeds_planned_dose": a.exceeds_planned_dose,
         "override_reason": a.override_reason,
         "recorded_at": a.recorded_at,
@@ -64,6 +73,7 @@ def _entry(a: Administration, patient: Patient) -> dict[str, Any]:
         "status": a.status,
         "retracted_at": a.retracted_at,
         "retracted_by": a.retracted_by,
+        "retracted_by_name": names.get(a.retracted_by or ""),
         "retraction_reason": a.retraction_reason,
     }
 
@@ -75,10 +85,12 @@ async def controlled_substance_log(
     from_: datetime | None,
     to: datetime | None,
     lot: str | None,
+    witness_status: Sequence[str] | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Keyset on (started_at, id) ascending; ``from`` inclusive, ``to`` exclusive."""
+    """Keyset on (started_at, id) ascending; ``from`` inclusive, ``to`` exclusive;
+    ``witness_status`` keeps the records with one of those statuses."""
     stmt = (
         select(Administration, Patient)
         .join(TreatmentSession, TreatmentSession.id == Administration.session_id)
@@ -90,6 +102,8 @@ async def controlled_substance_log(
         stmt = stmt.where(Administration.started_at < to)
     if lot is not None:
         stmt = stmt.where(Administration.lot_number == lot)
+    if witness_status:
+        stmt = stmt.where(Administration.witness_status.in_(witness_status))
     stmt = keyset(
         stmt, cursor=cursor, limit=limit, sort=Administration.started_at, tiebreak=Administration.id
     )
@@ -98,4 +112,7 @@ async def controlled_substance_log(
     )
     for a, patient in rows:
         audit.record("read", "administration", a.id, patient_id=patient.id)
-    return [_entry(a, p) for a, p in rows], next_cursor
+    names = await staff_names(
+        db, [i for a, _ in rows for i in (a.administered_by, a.waste_witness_id, a.retracted_by)]
+    )
+    return [_entry(a, p, names) for a, p in rows], next_cursor

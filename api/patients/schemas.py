@@ -34,6 +34,12 @@ class PatientCreate(StrictModel):
     birth_date: date
     sex: Sex
     height_cm: float | None = Field(default=None, gt=30, lt=260, allow_inf_nan=False)
+    address: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Postal address, one string (the controlled-substance log names it)",
+    )
 
     _check_birth = field_validator("birth_date")(_birth_date_not_future)
 
@@ -50,6 +56,9 @@ class PatientUpdate(StrictModel):
     birth_date: date | None = None
     sex: Sex | None = None
     height_cm: float | None = Field(default=None, gt=30, lt=260, allow_inf_nan=False)
+    address: str | None = Field(
+        default=None, min_length=1, max_length=500, description="null clears it"
+    )
 
     _check_birth = field_validator("birth_date")(_birth_date_not_future)
 
@@ -62,6 +71,7 @@ class PatientRead(ReadModel):
     birth_date: date
     sex: Sex
     height_cm: float | None
+    address: str | None = None
     version: int
     created_at: datetime
     updated_at: datetime

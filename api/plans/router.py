@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Path, Response, status
 
 from api.audit import AuditDep
 from api.db import DbSession
+from api.deps import AppSettings
 from api.etag import set_etag
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
@@ -27,12 +28,26 @@ IfMatch = Annotated[str | None, Header(description="ETag from the last read")]
     status_code=status.HTTP_201_CREATED,
     response_model=PlanRead,
     summary="Create a dosing plan (revision 1)",
+    description=(
+        "422 names every rule the plan breaks, checked against the clinic's settings: a dose "
+        "above the usual range without `above_usual_reason` (or one given for a usual dose), "
+        "a dose or `max_dose_mg` above the maximum (`VIGIL_DOSE_LIMITS`; e.g. IV ketamine above "
+        "1.0 mg/kg, esketamine other than 28/56/84 mg), `min_monitoring_minutes` below 120 "
+        "(esketamine) or `VIGIL_MIN_MONITORING_MINUTES` (ketamine), `thresholds` whose minimum "
+        "is not below its maximum once on top of the clinic's limits, or that loosen a clinic "
+        "limit without `thresholds_reason`."
+    ),
     responses=problems(404, 422),
 )
 async def create_plan(
-    patient_id: str, body: PlanContent, db: DbSession, audit: AuditDep, response: Response
+    patient_id: str,
+    body: PlanContent,
+    db: DbSession,
+    audit: AuditDep,
+    response: Response,
+    settings: AppSettings,
 ) -> PlanRead:
-    plan = await service.create_plan(db, audit, patient_id, body)
+    plan = await service.create_plan(db, audit, patient_id, body, settings=settings)
     set_etag(response, plan.version)
     return plan
 
@@ -107,10 +122,13 @@ async def revise_plan(
     db: DbSession,
     audit: AuditDep,
     response: Response,
+    settings: AppSettings,
     if_match: IfMatch = None,
 ) -> PlanRead:
     content = PlanContent.model_validate(body.model_dump(exclude={"reason"}))
-    plan = await service.revise_plan(db, audit, plan_id, content, body.reason, if_match)
+    plan = await service.revise_plan(
+        db, audit, plan_id, content, body.reason, if_match, settings=settings
+    )
     set_etag(response, plan.version)
     return plan
 

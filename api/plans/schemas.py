@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from api.types import Id, ReadModel, StrictModel
+from api.types import Id, ReadModel, SafetyReason, StrictModel
 
 Medication = Literal["ketamine", "esketamine"]
 Route = Literal["iv_infusion", "im", "intranasal", "sublingual", "oral"]
@@ -52,6 +52,15 @@ class PlanContent(StrictModel):
     sessions_planned: int | None = Field(default=None, ge=1, le=500)
     schedule_note: str | None = Field(default=None, max_length=2000)
     thresholds: dict[str, float] | None = None
+    above_usual_reason: SafetyReason | None = Field(
+        default=None,
+        description="Why the dose is above the usual range (SPEC §3); required then, "
+        "otherwise left out",
+    )
+    thresholds_reason: SafetyReason | None = Field(
+        default=None,
+        description="Why a limit in `thresholds` is looser than the clinic's (SPEC §5)",
+    )
 
 
 class PlanRevisionCreate(PlanContent):
@@ -81,6 +90,8 @@ class RevisionRead(ReadModel):
     sessions_planned: int | None
     schedule_note: str | None
     thresholds: dict[str, float]
+    above_usual_reason: str | None = None
+    thresholds_reason: str | None = None
     reason: str | None
     created_at: datetime
     created_by: str | None

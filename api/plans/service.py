@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.clinical.plan_rules import plan_problems
+from api.config import Settings
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.etag import check_if_match
 from api.pagination import cut_page, keyset
@@ -21,11 +22,18 @@ from models import DosingPlan, DosingPlanRevision
 from models.base import utcnow
 
 
-def _validate(content: PlanContent) -> dict[str, Any]:
+def _validate(content: PlanContent, settings: Settings) -> dict[str, Any]:
+    """The revision's columns, or 422 naming every rule it breaks: against the clinic's
+    settings (usual dose ranges, least monitoring time, the thresholds in force)."""
     data = content.model_dump()
     if data["dose_mg_per_kg"] is not None and data["weight_basis"] is None:
         data["weight_basis"] = "actual"
-    problems = plan_problems(data)
+    problems = plan_problems(
+        data,
+        dose_limits=settings.dose_limits,
+        clinic_thresholds=settings.thresholds,
+        ketamine_min_monitoring_minutes=settings.min_monitoring_minutes,
+    )
     if problems:
         raise ValidationFailed(
             [field_error(["body", *field.split(".")], message) for field, message in problems]
@@ -124,10 +132,10 @@ def plan_read(plan: DosingPlan, revision: DosingPlanRevision) -> PlanRead:
 
 
 async def create_plan(
-    db: AsyncSession, audit: Audit, patient_id: str, content: PlanContent
+    db: AsyncSession, audit: Audit, patient_id: str, content: PlanContent, *, settings: Settings
 ) -> PlanRead:
     patient = await get_patient(db, patient_id)
-    data = _validate(content)
+    data = _validate(content, settings)
     plan = DosingPlan(patient_id=patient.id, created_by=audit.actor.id)
     db.add(plan)
     await db.flush()
@@ -190,12 +198,14 @@ async def revise_plan(
     content: PlanContent,
     reason: str | None,
     if_match: str | None,
+    *,
+    settings: Settings,
 ) -> PlanRead:
     plan = await get_plan(db, plan_id, lock="update")
     check_if_match(if_match, plan.version)
     if plan.status != "active":
         raise Conflict("A discontinued plan cannot be revised.")
-    data = _validate(content)
+    data = _validate(content, settings)
     number = plan.current_revision + 1
     await _bump(db, plan, current_revision=number)
     revision = DosingPlanRevision(

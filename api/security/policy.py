@@ -67,6 +67,11 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/sessions/{session_id}/administrations"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/administrations"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/administrations/{administration_id}/retract"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/administrations/{administration_id}/witness"): CLINICAL,
+    (
+        "PUT",
+        "/v1/sessions/{session_id}/administrations/{administration_id}/witness-request",
+    ): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/assessments"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/assessments"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/assessments/{assessment_id}/retract"): CLINICAL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,7 +74,7 @@ async def discharge_unmet(
     db: AsyncSession, session: TreatmentSession, revision: DosingPlanRevision, at: datetime
 ) -> list[Unmet]:
     readings = await gate_readings(db, session.id, until=at)
-    return evaluate_discharge_gate(
+    unmet = evaluate_discharge_gate(
         at=at,
         dosing_started_at=session.dosing_started_at,
         readings=readings,
@@ -81,6 +82,16 @@ async def discharge_unmet(
         open_critical_alert_ids=await open_critical_alert_ids(db, session),
         thresholds=thresholds_for(revision),
         min_monitoring_minutes=revision.min_monitoring_minutes,
+    )
+    return unmet + await waste_unmet(db, session)
+
+
+async def waste_unmet(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
+    """``waste_unwitnessed``: every waste of the session still waiting for its witness."""
+    from api.administrations.service import unwitnessed_waste_for_session
+
+    return await unwitnessed_waste_for_session(
+        db, session.id, tz=ZoneInfo(get_settings().clinic_tz)
     )
 
 

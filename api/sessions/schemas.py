@@ -86,6 +86,10 @@ class SessionListItem(ReadModel):
     planned_dose_mg: float | None
     uncapped_dose_mg: float | None
     dose_capped: bool
+    basis_limited_to_actual: bool = Field(
+        default=False,
+        description="An ideal/adjusted basis above the day's weight: the actual weight was used",
+    )
     version: int
 
 

@@ -279,6 +279,7 @@ async def transition(
             uncapped_dose_mg=dose.uncapped_dose_mg,
             planned_dose_mg=dose.planned_dose_mg,
             dose_capped=dose.capped,
+            basis_limited_to_actual=dose.basis_limited_to_actual,
         )
     elif target == "dosing":
         overridden = await _gate(
@@ -363,7 +364,9 @@ async def _gate(
     items = gates.as_dicts(unmet)
     if body.override_reason:
         _require_override_role(audit)
-        return items
+        # An item marked overridable false (waste_unwitnessed) passes no override.
+        if all(u.get("overridable") is not False for u in items):
+            return items
     raise Conflict(
         f"{title}: " + "; ".join(str(u["message"]) for u in items),
         unmet=items,

@@ -120,9 +120,9 @@ async def test_esketamine_is_given_in_whole_devices(client: httpx.AsyncClient) -
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["body", "devices"]
 
-    body = await ok(await give(client, sid, dose_mg=56, **esk), 201)
+    body = await ok(await give(client, sid, dose_mg=56, ended_at=iso(ago(135)), **esk), 201)
     assert body["devices"] == 2
-    r = await give(client, sid, dose_mg=28, devices=1, **esk)
+    r = await give(client, sid, dose_mg=28, devices=1, started_at=iso(ago(130)), **esk)
     assert r.status_code == 409  # 84 mg > planned 56 mg
 
 
@@ -139,8 +139,8 @@ async def test_devices_only_for_esketamine(client: httpx.AsyncClient) -> None:
         (None, 422, "witness"),
         ("self", 422, "different person"),
         ("admin", 422, "nurse or clinician"),
-        ("unknown", 422, "not a member of staff"),
-        ("not-a-uuid", 422, "not a member of staff"),
+        ("unknown", 422, "Nobody on staff has the id or username"),
+        ("not-a-uuid", 422, "Nobody on staff has the id or username"),
         ("nurse2", 201, None),
         ("clinician2", 201, None),
     ],

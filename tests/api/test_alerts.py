@@ -133,7 +133,11 @@ async def test_pre_dose_readings_raise_no_alert(client: httpx.AsyncClient) -> No
 
 
 async def test_plan_alert_limits_apply(client: httpx.AsyncClient) -> None:
-    session = await dosing_session(client, thresholds={"spo2_min": 85})
+    session = await dosing_session(
+        client,
+        thresholds={"spo2_min": 85},
+        thresholds_reason="COPD: baseline SpO2 88-90% on room air",
+    )
     sid = session["id"]
     await ok(await post_vitals(client, sid, [vital("spo2", 88, "%", ago(120))]), 201)
     assert await session_alerts(client, sid) == []

@@ -77,6 +77,7 @@ async def test_log_filters_pages_and_exports_csv(client: httpx.AsyncClient) -> N
                 "route": "intranasal",
                 "dose_mg": 56,
                 "started_at": iso(ago(started)),
+                "ended_at": iso(ago(started - 5)),  # 2 devices, 5 minutes apart
                 "lot_number": lot,
             },
         )

@@ -123,7 +123,10 @@ async def test_missing_and_stale_predose_readings(client: httpx.AsyncClient) -> 
 
 async def test_plan_thresholds_override_clinic_defaults(client: httpx.AsyncClient) -> None:
     session = await checked_in_session(
-        client, at=30, thresholds={"pre_systolic_max": 160, "pre_diastolic_max": 100}
+        client,
+        at=30,
+        thresholds={"pre_systolic_max": 160, "pre_diastolic_max": 100},
+        thresholds_reason="treated hypertension, reviewed with cardiology",
     )
     sid = session["id"]
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
@@ -132,7 +135,12 @@ async def test_plan_thresholds_override_clinic_defaults(client: httpx.AsyncClien
 
 async def test_gates_use_the_revision_the_session_pinned(client: httpx.AsyncClient) -> None:
     patient = await create_patient(client)
-    plan = await create_plan(client, patient["id"], thresholds={"pre_systolic_max": 160})
+    plan = await create_plan(
+        client,
+        patient["id"],
+        thresholds={"pre_systolic_max": 160},
+        thresholds_reason="treated hypertension, reviewed with cardiology",
+    )
     session = await create_session(client, plan=plan)
     sid = session["id"]
     revised = {

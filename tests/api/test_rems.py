@@ -34,6 +34,7 @@ async def test_completed_esketamine_session_fills_the_form(client: httpx.AsyncCl
                 "dose_mg": 56,
                 "devices": 2,
                 "started_at": iso(ago(150)),
+                "ended_at": iso(ago(145)),
                 "lot_number": "SPR-77812",
                 "expiry_date": "2030-03-31",
             },

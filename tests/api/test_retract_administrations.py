@@ -189,7 +189,13 @@ async def test_the_controlled_substance_log_still_lists_a_retracted_dose(
 async def test_the_rems_form_leaves_out_a_retracted_dose(client: httpx.AsyncClient) -> None:
     session = await dosing_session(client, dosing_at=150, **ESKETAMINE_PLAN)  # planned 56 mg
     sid = session["id"]
-    spray = {"medication": "esketamine", "route": "intranasal", "dose_mg": 56, "devices": 2}
+    spray = {
+        "medication": "esketamine",
+        "route": "intranasal",
+        "dose_mg": 56,
+        "devices": 2,
+        "ended_at": iso(ago(135)),  # 5 minutes after the first device
+    }
     wrong = await ok(await give(client, sid, **spray, lot_number="SPR-WRONG"), 201)
     await ok(await client.post(retract_url(sid, wrong["id"]), json={"reason": "wrong lot"}))
     await ok(await give(client, sid, **spray, lot_number="SPR-RIGHT"), 201)

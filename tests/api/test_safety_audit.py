@@ -42,7 +42,7 @@ async def test_safety_actions_are_audited(
             "dose_mg": 10,
             "started_at": iso(ago(130)),
             "lot_number": "AUD-1",
-            "override_reason": "more",
+            "override_reason": "more, the patient asked for it",
         },
     )
     assert r.status_code == 403

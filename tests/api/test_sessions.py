@@ -48,7 +48,12 @@ async def test_height_required_for_ideal_weight(client: httpx.AsyncClient) -> No
 async def test_dose_capped_and_adjusted_weight(client: httpx.AsyncClient) -> None:
     patient = await create_patient(client, sex="male", height_cm=180)
     plan = await create_plan(
-        client, patient["id"], weight_basis="adjusted", dose_mg_per_kg=1.0, max_dose_mg=70
+        client,
+        patient["id"],
+        weight_basis="adjusted",
+        dose_mg_per_kg=1.0,
+        max_dose_mg=70,
+        above_usual_reason="partial response at 0.75 mg/kg",
     )
     session = await create_session(client, plan=plan)
     body = (await transition(client, session["id"], "checked_in", weight_kg=120)).json()
