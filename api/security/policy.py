@@ -45,6 +45,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/sessions/{session_id}"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/transitions"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/readiness"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/repin"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals/{observation_id}/retract"): CLINICAL,

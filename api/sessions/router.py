@@ -12,6 +12,7 @@ from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
 from api.sessions import service
 from api.sessions.schemas import (
+    RepinRequest,
     SessionCreate,
     SessionListItem,
     SessionRead,
@@ -114,6 +115,30 @@ async def transition(
     if_match: Annotated[str | None, Header()] = None,
 ) -> SessionRead:
     session = await service.transition(db, audit, session_id, body, if_match)
+    set_etag(response, session.version)
+    return SessionRead.model_validate(await service.session_record(db, session))
+
+
+@router.post(
+    "/{session_id}/repin",
+    response_model=SessionRead,
+    summary="Re-pin a checked-in session to its plan's current revision",
+    description=(
+        "Recomputes the dose from the check-in weight (or `weight_kg`). Only in `checked_in` "
+        "(409 otherwise); 409 `plan_discontinued`, `missing_weight`, `missing_height`; "
+        "already current is a no-op 200."
+    ),
+    responses=problems(404, 409, 412),
+)
+async def repin(
+    session_id: str,
+    body: RepinRequest,
+    db: DbSession,
+    audit: AuditDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> SessionRead:
+    session = await service.repin(db, audit, session_id, body, if_match)
     set_etag(response, session.version)
     return SessionRead.model_validate(await service.session_record(db, session))
 
