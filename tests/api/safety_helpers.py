@@ -87,11 +87,12 @@ async def assess(
 
 async def ready_to_discharge(client: httpx.AsyncClient, session_id: str) -> None:
     """Recent good vitals (respiratory rate included), a resolved sedation score in the last
-    30 minutes, and whatever else discharge needs (prepare_discharge): a discharge now passes
-    once the minimum monitoring time is over."""
+    30 minutes, a CADSS of 0 (dissociation resolved), and whatever else discharge needs
+    (prepare_discharge): a discharge now passes once the minimum monitoring time is over."""
     at = ago(3)
     await ok(await post_vitals(client, session_id, good_discharge_vitals(at)), 201)
     await ok(await assess(client, session_id, "moaas", at, score=5), 201)
+    await ok(await assess(client, session_id, "cadss", at, items=[0] * 23), 201)
     await prepare_discharge(client, session_id, at)
 
 
