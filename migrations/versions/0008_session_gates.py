@@ -73,12 +73,6 @@ def _freeze_baselines() -> None:
     """Sessions that already started dosing: the reading of each baseline vital that counted
     at their dosing start (the most recent final one in the 30 minutes before it)."""
     bind = op.get_bind()
-    sessions = bind.execute(
-        sa.text(
-            "SELECT id, dosing_started_at FROM treatment_sessions "
-            "WHERE dosing_started_at IS NOT NULL"
-        )
-    ).all()
     observations = sa.table(
         "observations",
         sa.column("session_id", sa.Uuid()),
@@ -91,12 +85,16 @@ def _freeze_baselines() -> None:
     sessions_table = sa.table(
         "treatment_sessions",
         sa.column("id", sa.Uuid()),
+        sa.column("dosing_started_at", sa.DateTime(timezone=True)),
         *(sa.column(c, sa.Float()) for c in _BASELINE.values()),
     )
+    sessions = bind.execute(
+        sa.select(sessions_table.c.id, sessions_table.c.dosing_started_at).where(
+            sessions_table.c.dosing_started_at.is_not(None)
+        )
+    ).all()
     for session_id, started in sessions:
-        started_at = _aware(started) if isinstance(started, datetime) else None
-        if started_at is None:  # SQLite hands back text through a plain text() query
-            started_at = _aware(datetime.fromisoformat(str(started)))
+        started_at = _aware(started)  # SQLite hands back naive UTC
         sid = session_id
         values: dict[str, float] = {}
         for code, column in _BASELINE.items():
