@@ -198,6 +198,7 @@ async def session_record(db: AsyncSession, session: TreatmentSession) -> dict[st
         dosing_started_at=session.dosing_started_at,
         dosing_ended_at=session.dosing_ended_at,
         ended_at=session.ended_at,
+        first_administration_at=await gates.first_administration_at(db, session.id),
     )
     record: dict[str, Any] = {
         **{c.key: getattr(session, c.key) for c in TreatmentSession.__table__.columns},
