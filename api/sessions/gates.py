@@ -160,12 +160,16 @@ def dose_from_revision(
         return None
 
 
-async def plan_state(db: AsyncSession, session: TreatmentSession) -> PlanState:
-    """How the session's plan stands against the revision it pinned."""
+async def plan_state(
+    db: AsyncSession, session: TreatmentSession, *, lock: bool = False
+) -> PlanState:
+    """How the session's plan stands against the revision it pinned. ``lock`` (the dosing
+    transition) share-locks the plan row, so a revision or discontinuation written at the same
+    moment either comes first and is seen, or waits for dosing to have started."""
     from api.patients.service import get_patient
     from api.plans.service import get_plan, get_revision
 
-    plan: DosingPlan = await get_plan(db, session.plan_id)
+    plan: DosingPlan = await get_plan(db, session.plan_id, lock="share" if lock else None)
     pinned = session.plan_revision if session.checked_in_at is not None else None
     current_dose: float | None = None
     revised_at = revised_by = None
@@ -197,13 +201,14 @@ async def predose_unmet(
     at: datetime,
     *,
     with_plan: bool = True,
+    lock_plan: bool = False,
 ) -> list[Unmet]:
     readings = await gate_readings(db, session.id, until=at)
     inputs = PredoseInputs(
         at=at,
         readings=readings,
         thresholds=thresholds_for(revision),
-        plan=await plan_state(db, session) if with_plan else None,
+        plan=await plan_state(db, session, lock=lock_plan) if with_plan else None,
         tz=clinic_tz(),
         session_id=str(session.id),
     )

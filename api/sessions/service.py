@@ -478,7 +478,7 @@ async def transition(
         readings = await gates.gate_readings(db, session.id, until=at)
         overridden = _gate(
             body,
-            await gates.predose_unmet(db, session, revision, at),
+            await gates.predose_unmet(db, session, revision, at, lock_plan=True),
             "Pre-dose checks are not met",
         )
         baseline = predose_baseline(at=at, readings=readings)

@@ -595,3 +595,22 @@ async def test_responsible_clinician_is_an_active_clinician_by_id_or_username(
         assert [e["loc"] for e in r.json()["errors"]] == [["body", "responsible_clinician"]]
     plain = await ok(await nurse_client.post("/v1/sessions", json=base), 201)
     assert plain["responsible_clinician"] is None
+
+
+async def test_the_rems_form_says_no_to_vitals_after_a_discharge_against_advice(
+    client: httpx.AsyncClient,
+) -> None:
+    session = await dosing_session(client, dosing_at=40, **ESKETAMINE_PLAN)
+    sid = session["id"]
+    await ok(await transition(client, sid, "monitoring", at=ago(30)))
+    await ok(
+        await transition(
+            client,
+            sid,
+            "discharged",
+            discharge_type="against_advice",
+            reason="Left at 40 minutes with her partner; risks explained",
+        )
+    )
+    form = await ok(await client.get(f"/v1/sessions/{sid}/rems-form"))
+    assert form["vitals_acceptable_before_completion"] is False
