@@ -30,7 +30,7 @@ CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionRead,
-    summary="Schedule a session (pins the plan's current revision)",
+    summary="Schedule a session (it pins the plan revision current at its check-in)",
     responses=problems(404, 409),
 )
 async def create_session(
@@ -100,9 +100,11 @@ async def read_session(
     response_model=SessionRead,
     summary="Move the session along its status machine",
     description=(
-        "409 with `allowed` for a move the status machine does not allow; 409 with `unmet` "
-        "when a gate is not met (a clinician may override with `override_reason`; a nurse's "
-        "override is 403); 412 when `If-Match` no longer matches."
+        "409 with `allowed` for a move the status machine does not allow; 409 with `code` and "
+        "`unmet` when a gate is not met (each item says whether it is `overridable`: a "
+        "clinician's `override_reason` passes the step only when every item is; anyone else's "
+        "`override_reason` is 403); `discharge_type: against_advice` with a `reason` records "
+        "every unmet item and blocks nothing; 412 when `If-Match` no longer matches."
     ),
     responses=problems(403, 404, 409, 412),
 )
