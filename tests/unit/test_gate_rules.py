@@ -341,3 +341,30 @@ class TestCheckIn:
         )
         assert (item.code, item.overridable) == ("session_open", False)
         assert "at chair-2 (monitoring since 2026-12-01 10:30 -05:00)" in item.message
+
+
+def test_items_owned_elsewhere_slot_in_where_spec_puts_them() -> None:
+    from api.clinical.gates import PredoseInputs, evaluate_predose_gate
+
+    checklist = Unmet(code="discharge_checklist_missing", message="c")
+    waste = Unmet(code="waste_unwitnessed", message="w")
+    alert = OpenAlert("a-1", "warning", "HR high.", ago(20))
+    unmet = evaluate_discharge_gate(
+        inputs(cadss_scores=[CadssScore(9, ago(5))], open_alerts=[alert]),
+        checklist_items=[checklist],
+        waste_items=[waste],
+    )
+    assert codes(unmet) == [
+        "dissociation_not_resolved",
+        "discharge_checklist_missing",
+        "open_alert",
+        "waste_unwitnessed",
+    ]
+    plan = PlanState(discontinued=True, pinned_revision=1, current_revision=1)
+    predose = evaluate_predose_gate(
+        PredoseInputs(at=AT, readings=[], thresholds=T, plan=plan, tz=NY),
+        eligibility_items=[Unmet(code="screening_required", message="s")],
+        checklist_items=[Unmet(code="checklist_missing", message="c")],
+    )
+    assert codes(predose)[-3:] == ["screening_required", "checklist_missing", "plan_discontinued"]
+    assert codes(predose)[:4] == ["missing_reading"] * 4
