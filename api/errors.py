@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -92,8 +92,31 @@ class ValidationFailed(DomainError):
 
     status, type_slug, title = 422, "validation", "Invalid request"
 
-    def __init__(self, errors: Sequence[dict[str, Any]], detail: str | None = None) -> None:
-        super().__init__(detail or _summarize(errors), errors=list(errors))
+    def __init__(
+        self, errors: Sequence[dict[str, Any]], detail: str | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail or _summarize(errors), errors=list(errors), **extra)
+
+
+def refusal(detail: str, unmet: Sequence[Mapping[str, Any]], **extra: Any) -> Conflict:
+    """A refusal named by a code (SPEC §4 "Refusals and overrides"): 409 with the top-level
+    ``code`` (the first reason) and ``unmet``, the full list of ``{code, message,
+    overridable, ...}`` items. Used by every coded 409: transitions, plans, session creation,
+    repin, administrations."""
+    items = [{"overridable": False, **u} for u in unmet]
+    if not items:
+        raise ValueError("a refusal names at least one unmet item")
+    return Conflict(detail, code=items[0]["code"], unmet=items, **extra)
+
+
+def coded_refusal(code: str, message: str, **fields: Any) -> Conflict:
+    """A refusal with one reason: ``detail`` is its message."""
+    return refusal(message, [{"code": code, "message": message, **fields}])
+
+
+def coded_validation_error(code: str, loc: Sequence[str | int], msg: str) -> ValidationFailed:
+    """A 422 named by a code: the code at the top level and in its ``errors[]`` entry."""
+    return ValidationFailed([{**field_error(loc, msg), "code": code}], code=code)
 
 
 def field_error(loc: Sequence[str | int], msg: str) -> dict[str, Any]:

@@ -48,6 +48,8 @@ class DosingPlanRevision(IdMixin, Base):
             "route IN ('iv_infusion', 'im', 'intranasal', 'sublingual', 'oral')", name="route"
         ),
         CheckConstraint("max_dose_mg > 0", name="max_dose_positive"),
+        # PostgreSQL only (SQLite cannot add a CHECK to a referenced table in place).
+        CheckConstraint("course_phase IN ('induction', 'maintenance')", name="course_phase"),
     )
 
     plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dosing_plans.id"))
@@ -63,6 +65,10 @@ class DosingPlanRevision(IdMixin, Base):
     min_monitoring_minutes: Mapped[int]
     sessions_planned: Mapped[int | None]
     schedule_note: Mapped[str | None] = mapped_column(Text)
+    course_phase: Mapped[str] = mapped_column(
+        String(16), default="induction", server_default="induction"
+    )
+    min_interval_hours: Mapped[float | None] = mapped_column(Float)
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # why the dose is above the usual range / why a limit is looser than the clinic's (SPEC §3)
     above_usual_reason: Mapped[str | None] = mapped_column(Text)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +30,11 @@ SESSION_STATUSES = (
     "transferred",
 )
 _STATUS_SQL = ", ".join(f"'{s}'" for s in SESSION_STATUSES)
+# A patient has at most one open session (SPEC §4): a partial unique index over these.
+OPEN_STATUSES = ("checked_in", "dosing", "monitoring")
+_OPEN_SQL = "status IN ('checked_in', 'dosing', 'monitoring')"
+DISCHARGE_TYPES = ("regular", "against_advice")
+ONE_OPEN_SESSION_INDEX = "uq_treatment_sessions_one_open_per_patient"
 
 
 class TreatmentSession(IdMixin, Base):
@@ -44,6 +50,19 @@ class TreatmentSession(IdMixin, Base):
         ),
         Index("ix_treatment_sessions_scheduled_at_id", "scheduled_at", "id"),
         Index("ix_treatment_sessions_patient_scheduled", "patient_id", "scheduled_at"),
+        Index(
+            ONE_OPEN_SESSION_INDEX,
+            "patient_id",
+            unique=True,
+            sqlite_where=text(_OPEN_SQL),
+            postgresql_where=text(_OPEN_SQL),
+        ),
+        # PostgreSQL only (SQLite cannot add a CHECK to a table other tables reference without
+        # rebuilding it); the API accepts only these values.
+        CheckConstraint(
+            "discharge_type IS NULL OR discharge_type IN ('regular', 'against_advice')",
+            name="discharge_type",
+        ),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
@@ -65,6 +84,15 @@ class TreatmentSession(IdMixin, Base):
     dose_capped: Mapped[bool] = mapped_column(Boolean, default=False)
     # an ideal/adjusted basis above the day's weight was replaced by the actual weight (SPEC §3)
     basis_limited_to_actual: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The pre-dose baseline, frozen at the dosing transition: the reading of each vital that
+    # counted for the pre-dose gate then (SPEC §4, the discharge gate's "near baseline").
+    baseline_systolic_bp: Mapped[float | None] = mapped_column(Float)
+    baseline_diastolic_bp: Mapped[float | None] = mapped_column(Float)
+    baseline_heart_rate: Mapped[float | None] = mapped_column(Float)
+    discharge_type: Mapped[str | None] = mapped_column(String(16))
+    # the clinician answerable for the session (a user id, as created_by): the REMS form's
+    # monitoring provider
+    responsible_clinician_id: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))
@@ -82,5 +110,7 @@ class SessionTransition(IdMixin, Base):
     reason: Mapped[str | None] = mapped_column(Text)
     override_reason: Mapped[str | None] = mapped_column(Text)
     overridden: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Items unmet when the step went ahead without an override (a discharge against advice).
+    unmet: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     recorded_by: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -27,6 +28,26 @@ from tests.conftest import (
 from tests.live import create_database, drop_database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_SERVER_URL else [])
+
+# Columns added by 0008: a table written at an earlier revision leaves them out.
+ADDED_IN_0008 = {
+    "treatment_sessions": {
+        "baseline_systolic_bp",
+        "baseline_diastolic_bp",
+        "baseline_heart_rate",
+        "discharge_type",
+        "responsible_clinician_id",
+    },
+    "session_transitions": {"unmet"},
+    "dosing_plan_revisions": {"course_phase", "min_interval_hours"},
+}
+
+
+def table_before_0008(name: str) -> sa.TableClause:
+    """The table as revision 0007 left it (the model's columns without 0008's)."""
+    skip = ADDED_IN_0008.get(name, set())
+    model = models.Base.metadata.tables[name]
+    return sa.table(name, *(sa.column(c.name, c.type) for c in model.columns if c.name not in skip))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -137,8 +158,6 @@ async def test_concurrent_migrate_commands_both_succeed(empty_url: str) -> None:
 async def test_doses_and_scores_recorded_before_0007_become_final(empty_url: str) -> None:
     """Rows that exist when retraction arrives (migration 0007) read ``final``, and survive a
     downgrade and upgrade again."""
-    import sqlalchemy as sa
-
     await asyncio.to_thread(migrate, empty_url, "0006")
     now = datetime.now(UTC)
     ids = {name: uuid.uuid4() for name in ("patient", "plan", "revision", "session")}
@@ -181,7 +200,7 @@ async def test_doses_and_scores_recorded_before_0007_become_final(empty_url: str
             },
         )
         await conn.execute(
-            tables["dosing_plan_revisions"].insert(),
+            table_before_0008("dosing_plan_revisions").insert(),
             {
                 "id": ids["revision"],
                 "plan_id": ids["plan"],
@@ -390,4 +409,204 @@ async def test_waste_recorded_before_0009_reads_not_confirmed(empty_url: str) ->
     await asyncio.to_thread(migrate, empty_url, "0007", down=True)
     await asyncio.to_thread(migrate, empty_url)
     assert await state() == expected
+
+
+async def test_sessions_in_every_status_survive_the_upgrade_to_0008(
+    empty_url: str, tmp_path: object
+) -> None:
+    """SPEC §10 "Upgrading a running clinic": a database at 0007 holding a session in every
+    status upgrades to head and reads over HTTP; sessions already checked in keep the revision
+    they pinned, scheduled ones show (and will pin at check-in) the plan's current revision;
+    sessions that started dosing get the baseline that counted then; nothing else changes."""
+    from datetime import timedelta
+
+    from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD, login
+
+    await asyncio.to_thread(migrate, empty_url, "0007")
+    now = datetime.now(UTC).replace(microsecond=0)
+    tables = models.Base.metadata.tables
+    statuses = (
+        "scheduled",
+        "checked_in",
+        "dosing",
+        "monitoring",
+        "discharged",
+        "cancelled",
+        "transferred",
+    )
+    observations = sa.table(
+        "observations",
+        *(
+            sa.column(name, tables["observations"].c[name].type)
+            for name in (
+                "id",
+                "session_id",
+                "code",
+                "value",
+                "unit",
+                "original_value",
+                "original_unit",
+                "measured_at",
+                "status",
+                "source",
+                "recorded_at",
+            )
+        ),
+    )
+    sessions: dict[str, uuid.UUID] = {}
+    engine = create_engine(make_settings(empty_url))
+    async with engine.begin() as conn:
+        for status in statuses:
+            patient_id, plan_id, session_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+            sessions[status] = session_id
+            await conn.execute(
+                tables["patients"].insert(),
+                {
+                    "id": patient_id,
+                    "mrn": f"M-{patient_id.hex[:8]}",
+                    "given_name": "Ana",
+                    "family_name": "Ruiz",
+                    "birth_date": date(1984, 3, 9),
+                    "sex": "female",
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            await conn.execute(
+                tables["dosing_plans"].insert(),
+                {
+                    "id": plan_id,
+                    "patient_id": patient_id,
+                    "status": "active",
+                    "current_revision": 2,
+                    "version": 2,
+                    "created_at": now,
+                },
+            )
+            for revision, dose in ((1, 40), (2, 30)):
+                await conn.execute(
+                    table_before_0008("dosing_plan_revisions").insert(),
+                    {
+                        "id": uuid.uuid4(),
+                        "plan_id": plan_id,
+                        "revision": revision,
+                        "medication": "ketamine",
+                        "route": "im",
+                        "indication": "trd",
+                        "dose_mg": dose,
+                        "max_dose_mg": 60,
+                        "min_monitoring_minutes": 60,
+                        "thresholds": {},
+                        "created_at": now,
+                    },
+                )
+            checked_in = status not in ("scheduled",)
+            dosed = status in ("dosing", "monitoring", "discharged", "transferred")
+            started = now - timedelta(minutes=90)
+            await conn.execute(
+                table_before_0008("treatment_sessions").insert(),
+                {
+                    "id": session_id,
+                    "patient_id": patient_id,
+                    "plan_id": plan_id,
+                    "plan_revision": 1,
+                    "status": status,
+                    "scheduled_at": now - timedelta(hours=3),
+                    "checked_in_at": now - timedelta(hours=2) if checked_in else None,
+                    "dosing_started_at": started if dosed else None,
+                    "dosing_ended_at": now - timedelta(minutes=60)
+                    if status in ("monitoring", "discharged", "transferred")
+                    else None,
+                    "ended_at": now - timedelta(minutes=5)
+                    if status in ("discharged", "cancelled", "transferred")
+                    else None,
+                    "weight_kg": 80 if checked_in else None,
+                    "planned_dose_mg": 40 if checked_in else None,
+                    "dose_capped": False,
+                    "version": 3,
+                    "created_at": now - timedelta(hours=4),
+                },
+            )
+            if dosed:
+                for code, value, minutes in (
+                    ("systolic_bp", 150, 110),  # outside the 30 minutes before dosing
+                    ("systolic_bp", 118, 95),
+                    ("diastolic_bp", 74, 95),
+                    ("heart_rate", 72, 95),
+                    ("systolic_bp", 160, 60),  # after dosing start
+                ):
+                    await conn.execute(
+                        observations.insert().values(
+                            id=uuid.uuid4(),
+                            session_id=session_id,
+                            code=code,
+                            value=value,
+                            unit="mm[Hg]" if code != "heart_rate" else "/min",
+                            original_value=value,
+                            original_unit="mm[Hg]" if code != "heart_rate" else "/min",
+                            measured_at=now - timedelta(minutes=minutes),
+                            status="final",
+                            source="user:migration-test",
+                            recorded_at=now,
+                        )
+                    )
+    await engine.dispose()
+
+    await asyncio.to_thread(migrate, empty_url)
+    assert await _diff(empty_url) == []
+    app = create_app(
+        make_settings(empty_url, bootstrap_admin_password=ADMIN_PASSWORD),
+    )
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            admin = (await login(c, "admin", ADMIN_PASSWORD)).json()["access_token"]
+            r = await c.post(
+                "/v1/users",
+                json={
+                    "username": "dr-upgrade",
+                    "password": STAFF_PASSWORD,
+                    "role": "clinician",
+                    "display_name": "Dr Upgrade",
+                },
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            assert r.status_code == 201, r.text
+            token = (await login(c, "dr-upgrade", STAFF_PASSWORD)).json()["access_token"]
+            c.headers["Authorization"] = f"Bearer {token}"
+            for status, session_id in sessions.items():
+                r = await c.get(f"/v1/sessions/{session_id}")
+                assert r.status_code == 200, (status, r.text)
+                record = r.json()
+                assert record["status"] == status
+                assert record["discharge_type"] is None
+                assert record["responsible_clinician"] is None
+                if status == "scheduled":
+                    assert (record["plan_revision"], record["pinned_revision"]) == (2, None)
+                else:
+                    assert (record["plan_revision"], record["pinned_revision"]) == (1, 1)
+                    assert record["planned_dose_mg"] == 40
+                dosed = status in ("dosing", "monitoring", "discharged", "transferred")
+                expected = (
+                    {"systolic_bp": 118, "diastolic_bp": 74, "heart_rate": 72}
+                    if dosed
+                    else {"systolic_bp": None, "diastolic_bp": None, "heart_rate": None}
+                )
+                assert record["baseline"] == expected, status
+                r = await c.get(f"/v1/sessions/{session_id}/readiness")
+                assert r.status_code == 200, (status, r.text)
+            # the scheduled session pins the current revision at its check-in
+            r = await c.post(
+                f"/v1/sessions/{sessions['scheduled']}/transitions",
+                json={"to": "checked_in", "weight_kg": 80},
+            )
+            assert r.status_code == 200, r.text
+            assert (r.json()["plan_revision"], r.json()["planned_dose_mg"]) == (2, 30)
+            # the checked-in one keeps revision 1 until re-pinned
+            r = await c.get(f"/v1/sessions/{sessions['checked_in']}/readiness")
+            assert "plan_changed" in [u["code"] for u in r.json()["dosing"]["unmet"]]
+
+    await asyncio.to_thread(migrate, empty_url, "0007", down=True)
+    await asyncio.to_thread(migrate, empty_url)
     assert await _diff(empty_url) == []

@@ -175,38 +175,6 @@ async def _resolve(
     publish_alerts(db, session, [dict(row) for row in resolved.mappings()])
 
 
-async def open_critical_alert_ids_for_session(db: AsyncSession, session_id: uuid.UUID) -> list[str]:
-    rows = await db.scalars(
-        select(Alert.id)
-        .where(
-            Alert.session_id == session_id,
-            Alert.status == "open",
-            Alert.severity == "critical",
-        )
-        .order_by(Alert.created_at, Alert.id)
-    )
-    return [str(r) for r in rows]
-
-
-async def open_critical_alert_ids_for_sessions(
-    db: AsyncSession, session_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[str]]:
-    """:func:`open_critical_alert_ids_for_session` for many sessions in one query."""
-    rows = await db.execute(
-        select(Alert.session_id, Alert.id)
-        .where(
-            Alert.session_id.in_(session_ids),
-            Alert.status == "open",
-            Alert.severity == "critical",
-        )
-        .order_by(Alert.created_at, Alert.id)
-    )
-    out: dict[uuid.UUID, list[str]] = {}
-    for sid, alert_id in rows:
-        out.setdefault(sid, []).append(str(alert_id))
-    return out
-
-
 async def alert_counts_for_session(db: AsyncSession, session_id: uuid.UUID) -> dict[str, int]:
     counts = {"open": 0, "acknowledged": 0, "resolved": 0, "critical_open": 0}
     rows = await db.execute(

@@ -5,7 +5,7 @@ Codes and canonical units come from :mod:`api.clinical.vitals`; this only render
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from api.clinical.vitals import VITALS, VitalCode
 
@@ -57,9 +57,14 @@ def with_unit(code: str, value: float) -> str:
     return f"{fmt_number(value)}{UNIT_LABELS[vital]}"
 
 
-def clinic_time(value: datetime, tz: tzinfo) -> str:
-    """A time as a nurse reads it: the clinic's date and time to the minute, with its offset
+def clinic_time(moment: datetime, tz: tzinfo) -> str:
+    """A time as a nurse reads it: in the clinic's zone, to the minute, with its offset
     (``2026-12-01 09:05 -05:00``)."""
-    local = value.astimezone(tz)
+    local = moment.astimezone(tz)
     offset = local.strftime("%z") or "+0000"
-    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:5]}"
+
+
+def utc_iso(moment: datetime) -> str:
+    """The API's spelling of a time in a JSON body built by hand (a problem's extension)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -17,7 +17,8 @@ Definitions:
   Spravato label: BP again about 40 min after dosing (DOMAIN.md).
 * ``last_bp_before_discharge``: last pair at or after dosing start and at or before ``ended_at``;
   None while the session has not ended.
-* ``monitoring_minutes``: whole minutes (floored) from dosing start to ``ended_at``; None until
+* ``monitoring_minutes``: whole minutes (floored) from the monitoring clock's start (the first
+  administration, else dosing start; so is the 40-minute pair's target) to ``ended_at``; None until
   both exist. Floored so a REMS "≥120 minutes" check is never met by rounding up.
 
 Readings measured after ``ended_at`` are ignored (the API rejects them anyway). Output
@@ -90,8 +91,13 @@ def summarize_vitals(
     dosing_started_at: datetime | None,
     dosing_ended_at: datetime | None,
     ended_at: datetime | None,
+    first_administration_at: datetime | None = None,
 ) -> dict[str, object]:
-    """Build the SPEC §4 ``vitals_summary`` for one session (see module docstring)."""
+    """Build the SPEC §4 ``vitals_summary`` for one session (see module docstring).
+
+    The 40-minute pair and ``monitoring_minutes`` count from the monitoring clock: the first
+    non-retracted administration's start when one is given, else dosing start (SPEC §4 "The
+    monitoring clock")."""
     kept = [r for r in readings if ended_at is None or r.measured_at <= ended_at]
     pairs = bp_pairs(kept)
 
@@ -121,19 +127,20 @@ def summarize_vitals(
     start = dosing_started_at
     after_start_spo2 = [r for r in kept if r.code == VitalCode.spo2 and r.measured_at >= start]
     summary["lowest_spo2"] = _peak(after_start_spo2, highest=False)
+    clock = first_administration_at or dosing_started_at
 
-    target = start + BP_40_TARGET
+    target = clock + BP_40_TARGET
     near_40 = [p for p in pairs if abs(p.measured_at - target) <= BP_40_TOLERANCE]
     if near_40:
         best = min(near_40, key=lambda p: (abs(p.measured_at - target), p.measured_at))
-        minutes = (best.measured_at - start).total_seconds() / 60.0
+        minutes = (best.measured_at - clock).total_seconds() / 60.0
         summary["bp_40_min"] = {**best.as_dict(), "minutes_after_dosing_start": round(minutes, 1)}
 
     if ended_at is not None:
         before_end = [p for p in pairs if start <= p.measured_at <= ended_at]
         if before_end:
             summary["last_bp_before_discharge"] = before_end[-1].as_dict()
-        summary["monitoring_minutes"] = monitoring_minutes(start, ended_at)
+        summary["monitoring_minutes"] = monitoring_minutes(clock, ended_at)
     return summary
 
 

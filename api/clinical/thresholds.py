@@ -5,6 +5,9 @@ Two groups (SPEC §5):
 * ``pre`` — the pre-dose gate limits (``pre_*``), checked before dosing starts.
 * ``alert`` — limits during and after dosing; a reading outside them raises an alert and blocks
   discharge.
+* ``discharge`` — ``discharge_baseline_tolerance_pct``: how far (percent) above the pre-dose
+  baseline a systolic, diastolic or heart rate may be at discharge when it is above the
+  pre-dose limit (SPEC §4).
 
 Limits are inclusive: a value equal to a ``*_max`` or ``*_min`` is inside the limit.
 
@@ -31,12 +34,13 @@ class Direction(StrEnum):
 class ThresholdGroup(StrEnum):
     pre = "pre"
     alert = "alert"
+    discharge = "discharge"
 
 
 @dataclass(frozen=True)
 class ThresholdKey:
     key: str
-    vital: VitalCode
+    vital: VitalCode | None  # None: not a limit of one vital (the discharge tolerance)
     direction: Direction
     group: ThresholdGroup
     low: float  # sensible range of the limit itself, inclusive, canonical unit
@@ -46,6 +50,7 @@ class ThresholdKey:
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "pre_systolic_max": 140,
     "pre_diastolic_max": 90,
+    "pre_heart_rate_min": 50,
     "pre_heart_rate_max": 110,
     "pre_spo2_min": 94,
     "systolic_max": 180,
@@ -57,6 +62,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "respiratory_rate_max": 24,
     "etco2_max": 50,
     "temperature_max": 38.5,
+    # discharge: how far above its pre-dose baseline a systolic, diastolic or heart rate may be
+    "discharge_baseline_tolerance_pct": 20,
 }
 
 _V = VitalCode
@@ -68,6 +75,7 @@ THRESHOLD_KEYS: dict[str, ThresholdKey] = {
     for k in (
         ThresholdKey("pre_systolic_max", _V.systolic_bp, _MAX, _PRE, 60, 250),
         ThresholdKey("pre_diastolic_max", _V.diastolic_bp, _MAX, _PRE, 30, 150),
+        ThresholdKey("pre_heart_rate_min", _V.heart_rate, _MIN, _PRE, 20, 220),
         ThresholdKey("pre_heart_rate_max", _V.heart_rate, _MAX, _PRE, 30, 220),
         ThresholdKey("pre_spo2_min", _V.spo2, _MIN, _PRE, 50, 100),
         ThresholdKey("systolic_max", _V.systolic_bp, _MAX, _ALERT, 60, 250),
@@ -79,6 +87,9 @@ THRESHOLD_KEYS: dict[str, ThresholdKey] = {
         ThresholdKey("respiratory_rate_max", _V.respiratory_rate, _MAX, _ALERT, 2, 60),
         ThresholdKey("etco2_max", _V.etco2, _MAX, _ALERT, 10, 100),
         ThresholdKey("temperature_max", _V.temperature, _MAX, _ALERT, 34, 42),
+        ThresholdKey(
+            "discharge_baseline_tolerance_pct", None, _MAX, ThresholdGroup.discharge, 0, 100
+        ),
     )
 }
 

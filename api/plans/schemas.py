@@ -11,6 +11,7 @@ Medication = Literal["ketamine", "esketamine"]
 Route = Literal["iv_infusion", "im", "intranasal", "sublingual", "oral"]
 Indication = Literal["trd", "mdd_si", "anxiety", "ptsd", "ocd", "other"]
 WeightBasis = Literal["actual", "ideal", "adjusted"]
+CoursePhase = Literal["induction", "maintenance"]
 
 _IV_EXAMPLE: dict[str, Any] = {
     "medication": "ketamine",
@@ -51,6 +52,17 @@ class PlanContent(StrictModel):
     min_monitoring_minutes: int = Field(ge=0, le=1440)
     sessions_planned: int | None = Field(default=None, ge=1, le=500)
     schedule_note: str | None = Field(default=None, max_length=2000)
+    course_phase: CoursePhase = Field(
+        default="induction", description="induction (default) or maintenance (SPEC §12)"
+    )
+    min_interval_hours: float | None = Field(
+        default=None,
+        gt=0,
+        le=8760,
+        allow_inf_nan=False,
+        description="The least time between two dosed sessions of this plan: checking in "
+        "sooner is 409 interval_too_short unless a clinician overrides.",
+    )
     thresholds: dict[str, float] | None = None
     above_usual_reason: SafetyReason | None = Field(
         default=None,
@@ -89,6 +101,8 @@ class RevisionRead(ReadModel):
     min_monitoring_minutes: int
     sessions_planned: int | None
     schedule_note: str | None
+    course_phase: CoursePhase
+    min_interval_hours: float | None
     thresholds: dict[str, float]
     above_usual_reason: str | None = None
     thresholds_reason: str | None = None

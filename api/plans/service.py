@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.audit import Audit
 from api.clinical.plan_rules import plan_problems
 from api.config import Settings
-from api.errors import Conflict, NotFound, ValidationFailed, field_error
+from api.errors import Conflict, NotFound, ValidationFailed, coded_refusal, field_error
 from api.etag import check_if_match
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
@@ -204,8 +204,23 @@ async def revise_plan(
     plan = await get_plan(db, plan_id, lock="update")
     check_if_match(if_match, plan.version)
     if plan.status != "active":
-        raise Conflict("A discontinued plan cannot be revised.")
+        raise coded_refusal(
+            "plan_discontinued",
+            "A discontinued plan cannot be revised: write a new plan for the patient.",
+        )
     data = _validate(content, settings)
+    previous = await get_revision(db, plan.id, plan.current_revision)
+    changed = [
+        field_error(
+            ["body", name],
+            f"a revision may not change the {name} ({getattr(previous, name)} in revision "
+            f"{previous.revision}): discontinue this plan and write a new one",
+        )
+        for name in ("medication", "route")
+        if data[name] != getattr(previous, name)
+    ]
+    if changed:
+        raise ValidationFailed(changed)
     number = plan.current_revision + 1
     await _bump(db, plan, current_revision=number)
     revision = DosingPlanRevision(

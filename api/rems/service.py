@@ -23,7 +23,9 @@ from api.sessions import gates
 from api.sessions.service import get_session, session_record, session_revision
 from models import SessionTransition, TreatmentSession
 
-VITAL_CODES = frozenset({"missing_reading", "stale_reading", "above_limit", "below_limit"})
+VITAL_CODES = frozenset(
+    {"missing_reading", "stale_reading", "above_limit", "below_limit", "not_near_baseline"}
+)
 
 
 def _vitals_ok(unmet: list[Unmet]) -> bool:
@@ -34,7 +36,8 @@ async def _acceptable_at_transition(
     db: AsyncSession, session: TreatmentSession, to_status: str, gate: str
 ) -> bool | None:
     """True when the gate's vital items were met when the session moved to ``to_status``
-    without an override; None (for the clinician to answer) otherwise."""
+    without an override; False when a vital item went ahead unmet (overridden, or a discharge
+    against advice); None (for the clinician to answer) otherwise."""
     transition = await db.scalar(
         select(SessionTransition).where(
             SessionTransition.session_id == session.id, SessionTransition.to_status == to_status
@@ -42,6 +45,10 @@ async def _acceptable_at_transition(
     )
     if transition is None:
         return None
+    # A vital item a clinician overrode, or one unmet at a discharge against advice: "no".
+    went_ahead = [*(transition.overridden or []), *(transition.unmet or [])]
+    if any(item.get("code") in VITAL_CODES for item in went_ahead):
+        return False
     revision = await session_revision(db, session)
     if gate == "predose":
         unmet = await gates.predose_unmet(db, session, revision, transition.at)

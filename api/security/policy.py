@@ -56,6 +56,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/sessions/{session_id}/transitions"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/readiness"): CLINICAL,
     ("GET", "/v1/board"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/repin"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals/{observation_id}/retract"): CLINICAL,

@@ -1,30 +1,58 @@
-"""Loads what the pre-dose and discharge gates need and runs the pure gate rules."""
+"""Loads what the check-in, pre-dose and discharge gates need and runs the pure gate rules
+(:mod:`api.clinical.gates`).
+
+Each group of items has its own loader, so a group owned by another domain (screening and the
+checklists, witnessed waste) slots into :func:`predose_unmet` / :func:`discharge_unmet` as one
+more keyword argument of the pure gate.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.clinical.dose import DoseInputMissing, compute_session_dose
 from api.clinical.gates import (
+    GATE_VITALS,
+    CadssScore,
+    DischargeInputs,
     GateReading,
+    OpenAlert,
+    PlanState,
+    PredoseInputs,
     SedationScore,
     Unmet,
+    earliest_discharge_at,
     evaluate_discharge_gate,
     evaluate_predose_gate,
 )
 from api.clinical.thresholds import effective_thresholds
 from api.config import get_settings
-from models import DosingPlanRevision, Observation, TreatmentSession
+from models import (
+    Administration,
+    Alert,
+    Assessment,
+    DosingPlan,
+    DosingPlanRevision,
+    Observation,
+    TreatmentSession,
+    User,
+)
 
 if TYPE_CHECKING:
     from api.plans.service import PinnedRevision
 
-GATED_VITALS = ("systolic_bp", "diastolic_bp", "heart_rate", "spo2")
+GATED_VITALS = tuple(str(v) for v in GATE_VITALS)
+
+
+def clinic_tz() -> tzinfo:
+    return ZoneInfo(get_settings().clinic_tz)
 
 
 async def gate_readings(
@@ -53,37 +81,182 @@ async def sedation_scores(db: AsyncSession, session: TreatmentSession) -> list[S
     return await sedation_scores_for_session(db, session.id)
 
 
-async def open_critical_alert_ids(db: AsyncSession, session: TreatmentSession) -> list[str]:
-    from api.alerts.service import open_critical_alert_ids_for_session
+async def cadss_scores(db: AsyncSession, session: TreatmentSession) -> list[CadssScore]:
+    from api.assessments.service import cadss_totals_for_session
 
-    return await open_critical_alert_ids_for_session(db, session.id)
+    return [
+        CadssScore(total=t, administered_at=a)
+        for a, t in await cadss_totals_for_session(db, session.id)
+    ]
+
+
+async def open_alerts(db: AsyncSession, session: TreatmentSession) -> list[OpenAlert]:
+    """The session's alerts still open (warnings included; acknowledged ones do not block)."""
+    rows = await db.execute(
+        select(Alert.id, Alert.severity, Alert.message, Alert.created_at)
+        .where(Alert.session_id == session.id, Alert.status == "open")
+        .order_by(Alert.created_at, Alert.id)
+    )
+    return [OpenAlert(id=str(i), severity=s, message=m, created_at=c) for i, s, m, c in rows.all()]
+
+
+async def first_administration_at(db: AsyncSession, session_id: uuid.UUID) -> datetime | None:
+    """The start of the session's first non-retracted administration: the monitoring clock."""
+    started: datetime | None = await db.scalar(
+        select(func.min(Administration.started_at)).where(
+            Administration.session_id == session_id, Administration.not_retracted()
+        )
+    )
+    if started is not None and started.tzinfo is None:  # SQLite aggregates lose the type
+        started = started.replace(tzinfo=UTC)
+    return started
 
 
 def thresholds_for(revision: DosingPlanRevision | PinnedRevision) -> dict[str, float]:
     return effective_thresholds(get_settings().thresholds, revision.thresholds or None)
 
 
+def session_baseline(session: TreatmentSession) -> dict[str, float]:
+    values = {
+        "systolic_bp": session.baseline_systolic_bp,
+        "diastolic_bp": session.baseline_diastolic_bp,
+        "heart_rate": session.baseline_heart_rate,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+async def display_name(db: AsyncSession, user_id: str | None) -> str | None:
+    """A staff member's display name for a message, or None."""
+    if not user_id:
+        return None
+    from api.types import parse_id
+
+    uid = parse_id(user_id)
+    if uid is None:
+        return None
+    return await db.scalar(select(User.display_name).where(User.id == uid))
+
+
+def dose_from_revision(
+    revision: DosingPlanRevision,
+    *,
+    weight_kg: float | None,
+    height_cm: float | None,
+    sex: str,
+) -> float | None:
+    """The dose a revision gives for this weight, None when it cannot be computed."""
+    try:
+        return compute_session_dose(
+            dose_mg_per_kg=revision.dose_mg_per_kg,
+            dose_mg=revision.dose_mg,
+            weight_basis=revision.weight_basis,
+            max_dose_mg=revision.max_dose_mg,
+            weight_kg=weight_kg,
+            height_cm=height_cm,
+            sex=sex,
+        ).planned_dose_mg
+    except DoseInputMissing:
+        return None
+
+
+async def plan_state(
+    db: AsyncSession, session: TreatmentSession, *, lock: bool = False
+) -> PlanState:
+    """How the session's plan stands against the revision it pinned. ``lock`` (the dosing
+    transition) share-locks the plan row, so a revision or discontinuation written at the same
+    moment either comes first and is seen, or waits for dosing to have started."""
+    from api.patients.service import get_patient
+    from api.plans.service import get_plan, get_revision
+
+    plan: DosingPlan = await get_plan(db, session.plan_id, lock="share" if lock else None)
+    pinned = session.plan_revision if session.checked_in_at is not None else None
+    current_dose: float | None = None
+    revised_at = revised_by = None
+    if pinned is not None and plan.current_revision != pinned:
+        current = await get_revision(db, plan.id, plan.current_revision)
+        patient = await get_patient(db, session.patient_id)
+        current_dose = dose_from_revision(
+            current, weight_kg=session.weight_kg, height_cm=patient.height_cm, sex=patient.sex
+        )
+        revised_at, revised_by = current.created_at, await display_name(db, current.created_by)
+    return PlanState(
+        discontinued=plan.status == "discontinued",
+        pinned_revision=pinned if pinned is not None else plan.current_revision,
+        current_revision=plan.current_revision,
+        current_planned_dose_mg=current_dose,
+        planned_dose_mg=session.planned_dose_mg,
+        revised_at=revised_at,
+        revised_by_name=revised_by,
+        discontinued_at=plan.discontinued_at,
+        discontinued_by_name=await display_name(db, plan.discontinued_by),
+        discontinue_reason=plan.discontinue_reason,
+    )
+
+
 async def predose_unmet(
-    db: AsyncSession, session: TreatmentSession, revision: DosingPlanRevision, at: datetime
+    db: AsyncSession,
+    session: TreatmentSession,
+    revision: DosingPlanRevision | PinnedRevision,
+    at: datetime,
+    *,
+    with_plan: bool = True,
+    lock_plan: bool = False,
 ) -> list[Unmet]:
     readings = await gate_readings(db, session.id, until=at)
-    return evaluate_predose_gate(at=at, readings=readings, thresholds=thresholds_for(revision))
+    inputs = PredoseInputs(
+        at=at,
+        readings=readings,
+        thresholds=thresholds_for(revision),
+        plan=await plan_state(db, session, lock=lock_plan) if with_plan else None,
+        tz=clinic_tz(),
+        session_id=str(session.id),
+    )
+    # Screening (eligibility_items=) and the pre-session checklist (checklist_items=) slot in
+    # here, in that order.
+    return evaluate_predose_gate(inputs)
+
+
+async def discharge_inputs(
+    db: AsyncSession,
+    session: TreatmentSession,
+    revision: DosingPlanRevision | PinnedRevision,
+    at: datetime,
+) -> DischargeInputs:
+    return DischargeInputs(
+        at=at,
+        dosing_started_at=session.dosing_started_at,
+        medication=revision.medication,
+        min_monitoring_minutes=revision.min_monitoring_minutes,
+        readings=await gate_readings(db, session.id, until=at),
+        thresholds=thresholds_for(revision),
+        first_administration_at=await first_administration_at(db, session.id),
+        baseline=session_baseline(session),
+        sedation_scores=await sedation_scores(db, session),
+        cadss_scores=await cadss_scores(db, session),
+        open_alerts=await open_alerts(db, session),
+        tz=clinic_tz(),
+    )
 
 
 async def discharge_unmet(
-    db: AsyncSession, session: TreatmentSession, revision: DosingPlanRevision, at: datetime
+    db: AsyncSession,
+    session: TreatmentSession,
+    revision: DosingPlanRevision | PinnedRevision,
+    at: datetime,
 ) -> list[Unmet]:
-    readings = await gate_readings(db, session.id, until=at)
-    unmet = evaluate_discharge_gate(
-        at=at,
+    inputs = await discharge_inputs(db, session, revision, at)
+    # The discharge checklist (checklist_items=) slots in here.
+    return evaluate_discharge_gate(inputs, waste_items=await waste_unmet(db, session))
+
+
+async def earliest_discharge(
+    db: AsyncSession, session: TreatmentSession, revision: DosingPlanRevision | PinnedRevision
+) -> datetime | None:
+    return earliest_discharge_at(
         dosing_started_at=session.dosing_started_at,
-        readings=readings,
-        sedation_scores=await sedation_scores(db, session),
-        open_critical_alert_ids=await open_critical_alert_ids(db, session),
-        thresholds=thresholds_for(revision),
+        first_administration_at=await first_administration_at(db, session.id),
         min_monitoring_minutes=revision.min_monitoring_minutes,
     )
-    return unmet + await waste_unmet(db, session)
 
 
 async def waste_unmet(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
@@ -105,10 +278,10 @@ async def discharge_unmet_many(
     at: datetime,
 ) -> dict[object, list[Unmet]]:
     """:func:`discharge_unmet` for many sessions at once, in a fixed number of queries (the day
-    board): the same inputs, loaded for all the sessions together, and the same pure rule.
-    ``tests/api/test_board.py`` checks that it agrees with ``/readiness`` item for item, so
-    a new gate input added to :func:`discharge_unmet` must be loaded here too."""
-    from api.alerts.service import open_critical_alert_ids_for_sessions
+    board): the same :class:`DischargeInputs`, loaded for all the sessions together, and the
+    same pure rule. ``tests/station/test_board.py`` checks that it agrees with ``/readiness``
+    item for item, so a new gate input added to :func:`discharge_inputs` must be loaded here
+    too."""
     from api.assessments.service import sedation_scores_for_sessions
 
     ids = [s.id for s, _ in sessions]
@@ -129,16 +302,61 @@ async def discharge_unmet_many(
     for sid, code, value, measured_at in rows:
         readings[sid].append(GateReading(code=code, value=value, measured_at=measured_at))
     scores = await sedation_scores_for_sessions(db, ids)
-    alerts = await open_critical_alert_ids_for_sessions(db, ids)
-    return {
-        session.id: evaluate_discharge_gate(
+    cadss: dict[object, list[CadssScore]] = {}
+    for sid, administered_at, total in await db.execute(
+        select(Assessment.session_id, Assessment.administered_at, Assessment.total).where(
+            Assessment.session_id.in_(ids),
+            Assessment.instrument == "cadss",
+            Assessment.not_retracted(),
+        )
+    ):
+        cadss.setdefault(sid, []).append(CadssScore(total=total, administered_at=administered_at))
+    alerts: dict[object, list[OpenAlert]] = {}
+    for sid, alert_id, severity, message, created_at in await db.execute(
+        select(Alert.session_id, Alert.id, Alert.severity, Alert.message, Alert.created_at)
+        .where(Alert.session_id.in_(ids), Alert.status == "open")
+        .order_by(Alert.created_at, Alert.id)
+    ):
+        alerts.setdefault(sid, []).append(
+            OpenAlert(id=str(alert_id), severity=severity, message=message, created_at=created_at)
+        )
+    first_doses: dict[object, datetime] = {}
+    for sid, started in await db.execute(
+        select(Administration.session_id, func.min(Administration.started_at))
+        .where(Administration.session_id.in_(ids), Administration.not_retracted())
+        .group_by(Administration.session_id)
+    ):
+        if started is not None:
+            first_doses[sid] = started if started.tzinfo else started.replace(tzinfo=UTC)
+    pending_waste = set(
+        await db.scalars(
+            select(Administration.session_id)
+            .where(
+                Administration.session_id.in_(ids),
+                Administration.witness_status == "pending",
+                Administration.not_retracted(),
+            )
+            .distinct()
+        )
+    )
+    tz = clinic_tz()
+    out: dict[object, list[Unmet]] = {}
+    for session, revision in sessions:
+        inputs = DischargeInputs(
             at=at,
             dosing_started_at=session.dosing_started_at,
-            readings=readings[session.id],
-            sedation_scores=scores.get(session.id, []),
-            open_critical_alert_ids=alerts.get(session.id, []),
-            thresholds=thresholds_for(revision),
+            medication=revision.medication,
             min_monitoring_minutes=revision.min_monitoring_minutes,
+            readings=readings[session.id],
+            thresholds=thresholds_for(revision),
+            first_administration_at=first_doses.get(session.id),
+            baseline=session_baseline(session),
+            sedation_scores=scores.get(session.id, []),
+            cadss_scores=cadss.get(session.id, []),
+            open_alerts=alerts.get(session.id, []),
+            tz=tz,
         )
-        for session, revision in sessions
-    }
+        # waste is rare: only a session that has some waiting for its witness costs a query
+        waste = await waste_unmet(db, session) if session.id in pending_waste else []
+        out[session.id] = evaluate_discharge_gate(inputs, waste_items=waste)
+    return out

@@ -13,6 +13,7 @@ from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
 from api.sessions import service
 from api.sessions.schemas import (
+    RepinRequest,
     SessionCreate,
     SessionListItem,
     SessionRead,
@@ -30,7 +31,7 @@ CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionRead,
-    summary="Schedule a session (pins the plan's current revision)",
+    summary="Schedule a session (it pins the plan revision current at its check-in)",
     responses=problems(404, 409),
 )
 async def create_session(
@@ -126,9 +127,11 @@ async def read_session(
     response_model=SessionRead,
     summary="Move the session along its status machine",
     description=(
-        "409 with `allowed` for a move the status machine does not allow; 409 with `unmet` "
-        "when a gate is not met (a clinician may override with `override_reason`; a nurse's "
-        "override is 403); 412 when `If-Match` no longer matches."
+        "409 with `allowed` for a move the status machine does not allow; 409 with `code` and "
+        "`unmet` when a gate is not met (each item says whether it is `overridable`: a "
+        "clinician's `override_reason` passes the step only when every item is; anyone else's "
+        "`override_reason` is 403); `discharge_type: against_advice` with a `reason` records "
+        "every unmet item and blocks nothing; 412 when `If-Match` no longer matches."
     ),
     responses=problems(403, 404, 409, 412),
 )
@@ -141,6 +144,30 @@ async def transition(
     if_match: Annotated[str | None, Header()] = None,
 ) -> SessionRead:
     session = await service.transition(db, audit, session_id, body, if_match)
+    set_etag(response, session.version)
+    return SessionRead.model_validate(await service.session_record(db, session))
+
+
+@router.post(
+    "/{session_id}/repin",
+    response_model=SessionRead,
+    summary="Re-pin a checked-in session to its plan's current revision",
+    description=(
+        "Recomputes the dose from the check-in weight (or `weight_kg`). Only in `checked_in` "
+        "(409 otherwise); 409 `plan_discontinued`, `missing_weight`, `missing_height`; "
+        "already current is a no-op 200."
+    ),
+    responses=problems(404, 409, 412),
+)
+async def repin(
+    session_id: str,
+    body: RepinRequest,
+    db: DbSession,
+    audit: AuditDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> SessionRead:
+    session = await service.repin(db, audit, session_id, body, if_match)
     set_etag(response, session.version)
     return SessionRead.model_validate(await service.session_record(db, session))
 

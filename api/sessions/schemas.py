@@ -30,6 +30,28 @@ class SessionCreate(StrictModel):
     dosing_plan_id: str
     scheduled_at: Timestamp
     location: str | None = Field(default=None, max_length=64)
+    responsible_clinician: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The clinician answerable for the session (id or username): an active "
+        "clinician. It names the monitoring provider on the REMS form.",
+    )
+
+
+class RepinRequest(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"weight_kg": 78.2}]})
+
+    weight_kg: float | None = Field(
+        default=None,
+        gt=1,
+        le=400,
+        allow_inf_nan=False,
+        description="The weight to compute the dose from (default: the check-in weight).",
+    )
+
+
+DischargeType = Literal["regular", "against_advice"]
 
 
 class TransitionRequest(StrictModel):
@@ -40,6 +62,11 @@ class TransitionRequest(StrictModel):
                 {"to": "dosing", "at": "2026-12-01T14:05:00Z"},
                 {"to": "dosing", "override_reason": "BP 146/92 reviewed, benefit outweighs risk"},
                 {"to": "cancelled", "reason": "patient unwell"},
+                {
+                    "to": "discharged",
+                    "discharge_type": "against_advice",
+                    "reason": "patient insisted on leaving at 60 minutes; risks explained",
+                },
             ]
         }
     )
@@ -52,8 +79,19 @@ class TransitionRequest(StrictModel):
         "than the server clock, and not before the previous step.",
     )
     reason: str | None = Field(default=None, min_length=1, max_length=2000)
-    override_reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    override_reason: str | None = Field(
+        default=None,
+        min_length=10,
+        max_length=2000,
+        description="A clinician's reason for passing the overridable unmet items (at least "
+        "10 characters; from anyone else 403).",
+    )
     weight_kg: float | None = Field(default=None, gt=1, le=400, allow_inf_nan=False)
+    discharge_type: DischargeType | None = Field(
+        default=None,
+        description="`against_advice` (with a `reason`): the patient leaves before the "
+        "discharge gate is met; every unmet item is recorded on the transition.",
+    )
 
 
 class TransitionRead(ReadModel):
@@ -63,6 +101,7 @@ class TransitionRead(ReadModel):
     reason: str | None
     override_reason: str | None
     overridden: list[dict[str, Any]] | None
+    unmet: list[dict[str, Any]] | None
     recorded_by: str | None
     recorded_at: datetime
 
@@ -90,12 +129,23 @@ class SessionListItem(ReadModel):
         default=False,
         description="An ideal/adjusted basis above the day's weight: the actual weight was used",
     )
+    discharge_type: DischargeType | None
     version: int
 
 
 class SessionRead(SessionListItem):
     """The whole record of one session."""
 
+    pinned_revision: int | None = Field(
+        description="The plan revision pinned at check-in; null before check-in (the session "
+        "then shows the plan's current revision as `plan_revision`)."
+    )
+    baseline: dict[str, float | None] = Field(
+        description="The pre-dose baseline frozen when dosing started: systolic_bp, "
+        "diastolic_bp, heart_rate."
+    )
+    responsible_clinician: Id | None
+    responsible_clinician_name: str | None
     medication: str
     route: str
     min_monitoring_minutes: int

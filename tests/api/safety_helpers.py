@@ -7,7 +7,17 @@ from typing import Any
 
 import httpx
 
-from tests.factories import ago, create_session, good_predose, iso, post_vitals, transition, vital
+from tests.factories import (
+    ago,
+    create_session,
+    good_predose,
+    iso,
+    post_vitals,
+    prepare_discharge,
+    prepare_dosing,
+    transition,
+    vital,
+)
 
 ESKETAMINE_PLAN: dict[str, Any] = {
     "medication": "esketamine",
@@ -41,6 +51,7 @@ async def dosing_session(
     """Checked in, good pre-dose vitals, dosing started ``dosing_at`` minutes ago."""
     session = await checked_in_session(client, at=dosing_at + 20, **plan)
     await ok(await post_vitals(client, session["id"], good_predose(ago(dosing_at + 5))), 201)
+    await prepare_dosing(client, session["id"], ago(dosing_at))
     await ok(await transition(client, session["id"], "dosing", at=ago(dosing_at)))
     return session
 
@@ -61,6 +72,7 @@ def good_discharge_vitals(at: datetime) -> list[dict[str, Any]]:
         vital("diastolic_bp", 80, "mm[Hg]", at),
         vital("heart_rate", 70, "/min", at),
         vital("spo2", 98, "%", at),
+        vital("respiratory_rate", 16, "/min", at),
     ]
 
 
@@ -74,9 +86,14 @@ async def assess(
 
 
 async def ready_to_discharge(client: httpx.AsyncClient, session_id: str) -> None:
-    """Recent good vitals and a resolved sedation score."""
-    await ok(await post_vitals(client, session_id, good_discharge_vitals(ago(3))), 201)
-    await ok(await assess(client, session_id, "moaas", ago(3), score=5), 201)
+    """Recent good vitals (respiratory rate included), a resolved sedation score in the last
+    30 minutes, a CADSS of 0 (dissociation resolved), and whatever else discharge needs
+    (prepare_discharge): a discharge now passes once the minimum monitoring time is over."""
+    at = ago(3)
+    await ok(await post_vitals(client, session_id, good_discharge_vitals(at)), 201)
+    await ok(await assess(client, session_id, "moaas", at, score=5), 201)
+    await ok(await assess(client, session_id, "cadss", at, items=[0] * 23), 201)
+    await prepare_discharge(client, session_id, at)
 
 
 def unmet_codes(problem: dict[str, Any]) -> list[str]:

@@ -51,7 +51,7 @@ async def test_low_spo2_during_dosing_is_critical_and_blocks_discharge_until_ack
     await ready_to_discharge(client, sid)
     r = await transition(client, sid, "discharged")
     assert r.status_code == 409
-    assert unmet_codes(r.json()) == ["open_critical_alert"]
+    assert unmet_codes(r.json()) == ["open_alert"]
     assert r.json()["unmet"][0]["alert_id"] == alert["id"]
 
     acked = await ok(

@@ -125,7 +125,7 @@ async def test_phq9_item9_raises_a_critical_alert_that_blocks_discharge(
 
     await ready_to_discharge(client, sid)
     r = await transition(client, sid, "discharged")
-    assert unmet_codes(r.json()) == ["open_critical_alert"]
+    assert unmet_codes(r.json()) == ["open_alert"]
     await ok(await nurse_client.post(f"/v1/alerts/{alert['id']}/acknowledge", json={}))
     await ok(await transition(client, sid, "discharged"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -57,8 +57,11 @@ async def test_high_predose_bp_blocks_dosing_with_every_unmet_item(
         "vital": "systolic_bp",
         "value": 150,
         "limit": 140,
-        "message": "Systolic BP 150 mmHg is above the pre-dose limit of 140 mmHg.",
+        "overridable": True,
+        "message": "Systolic BP 150 mmHg is above the pre-dose limit of 140 mmHg: recheck it. "
+        "A clinician may override with override_reason.",
     }
+    assert problem["code"] == "above_limit"
     assert diastolic["vital"] == "diastolic_bp"
     assert diastolic["limit"] == 90
     assert "Pre-dose checks are not met" in problem["detail"]
@@ -133,7 +136,8 @@ async def test_plan_thresholds_override_clinic_defaults(client: httpx.AsyncClien
     assert (await transition(client, sid, "dosing")).status_code == 200
 
 
-async def test_gates_use_the_revision_the_session_pinned(client: httpx.AsyncClient) -> None:
+async def test_gates_use_the_revision_current_at_check_in(client: httpx.AsyncClient) -> None:
+    """A revision written while the session is booked reaches it: it pins at check-in."""
     patient = await create_patient(client)
     plan = await create_plan(
         client,
@@ -168,8 +172,12 @@ async def test_gates_use_the_revision_the_session_pinned(client: httpx.AsyncClie
         ),
         201,
     )
-    # Revision 1 (pre_systolic_max 160) applies, not revision 2 (130).
-    assert (await transition(client, sid, "dosing")).status_code == 200
+    # Revision 2 (pre_systolic_max 130), current at check-in, applies, not revision 1 (160).
+    r = await transition(client, sid, "dosing")
+    assert r.status_code == 409
+    assert [(u["code"], u["limit"]) for u in r.json()["unmet"]] == [("above_limit", 130)]
+    record = await ok(await client.get(f"/v1/sessions/{sid}"))
+    assert (record["plan_revision"], record["pinned_revision"]) == (2, 2)
 
 
 async def test_invalid_plan_thresholds_are_rejected(client: httpx.AsyncClient) -> None:
@@ -215,7 +223,13 @@ async def test_discharge_gate_met_discharges(client: httpx.AsyncClient) -> None:
     sid = session["id"]
     await ready_to_discharge(client, sid)
     readiness = await ok(await client.get(f"/v1/sessions/{sid}/readiness"))
-    assert readiness["discharge"] == {"ready": True, "unmet": []}
+    assert readiness["discharge"]["ready"] is True
+    assert readiness["discharge"]["unmet"] == []
+    # no dose recorded: the clock runs from dosing start
+    dosing_started = (await ok(await client.get(f"/v1/sessions/{sid}")))["dosing_started_at"]
+    started = datetime.fromisoformat(dosing_started)
+    earliest = datetime.fromisoformat(readiness["discharge"]["earliest_at"])
+    assert earliest - started == timedelta(minutes=60)
     body = await ok(await transition(client, sid, "discharged"))
     assert body["status"] == "discharged"
     assert body["vitals_summary"]["monitoring_minutes"] >= 150
@@ -269,10 +283,16 @@ async def test_discharge_vitals_outside_alert_limits(client: httpx.AsyncClient) 
     r = await transition(client, sid, "discharged")
     assert r.status_code == 409
     unmet = r.json()["unmet"]
-    assert [(u["code"], u["vital"]) for u in unmet] == [
+    assert [(u["code"], u.get("vital")) for u in unmet if "vital" in u] == [
         ("above_limit", "systolic_bp"),
+        # 100 is inside the alert limit (110) but above both the pre-dose limit (90) and
+        # the baseline 78 + 20 %
+        ("not_near_baseline", "diastolic_bp"),
         ("below_limit", "heart_rate"),
+        ("missing_reading", "respiratory_rate"),
     ]
+    # the two readings raised alerts, still open: they block discharge too
+    assert [u["code"] for u in unmet if "vital" not in u] == ["open_alert", "open_alert"]
 
 
 async def test_discharge_override_by_clinician_only(
@@ -295,7 +315,7 @@ async def test_readiness_lists_both_gates_and_changes_nothing(
     sid = session["id"]
     before = await ok(await client.get(f"/v1/sessions/{sid}"))
     readiness = await ok(await nurse_client.get(f"/v1/sessions/{sid}/readiness"))
-    assert set(readiness) == {"dosing", "discharge"}
+    assert set(readiness) == {"dosing", "discharge", "vitals_due_at"}
     assert readiness["discharge"]["ready"] is False
     codes = unmet_codes(readiness["discharge"])
     assert codes[0] == "min_monitoring"

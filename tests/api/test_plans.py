@@ -16,6 +16,11 @@ async def test_plan_revisions_are_immutable_and_sessions_pin_theirs(
     assert plan["revision"] == 1
     assert plan["status"] == "active"
     session = await create_session(client, plan=plan)
+    # checked in before the revision: it keeps revision 1 (pinned at check-in)
+    r = await client.post(
+        f"/v1/sessions/{session['id']}/transitions", json={"to": "checked_in", "weight_kg": 80}
+    )
+    assert r.status_code == 200, r.text
     r = await client.post(
         f"/v1/dosing-plans/{plan['id']}/revisions",
         json={
@@ -35,7 +40,7 @@ async def test_plan_revisions_are_immutable_and_sessions_pin_theirs(
     assert [x["revision"] for x in revisions["items"]] == [1, 2]
     assert revisions["next_cursor"] is None
     pinned = (await client.get(f"/v1/sessions/{session['id']}")).json()
-    assert pinned["plan_revision"] == 1
+    assert (pinned["plan_revision"], pinned["pinned_revision"]) == (1, 1)
     assert pinned["min_monitoring_minutes"] == IV_PLAN["min_monitoring_minutes"]
     later = await create_session(
         client, plan=(await client.get(f"/v1/dosing-plans/{plan['id']}")).json()

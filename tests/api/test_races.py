@@ -73,7 +73,14 @@ async def test_a_reading_after_a_discharge_committing_meanwhile_is_409(
     # The discharge has written the session (ended_at) and is paused before its commit.
     paused = pause(monkeypatch, sessions_service, "publish_status")
     discharge = asyncio.create_task(
-        transition(client, sid, "discharged", at=ago(2), override_reason="test")
+        transition(
+            client,
+            sid,
+            "discharged",
+            at=ago(2),
+            discharge_type="against_advice",
+            reason="left before the end of monitoring",
+        )
     )
     await paused.wait_entered()
     reading = asyncio.create_task(

@@ -118,7 +118,7 @@ async def test_predose_gate_and_clinician_override(
         ("above_limit", "diastolic_bp"),
     }
     assert all(u["message"] for u in unmet)
-    r = await transition(nurse_client, sid, "dosing", override_reason="reviewed")
+    r = await transition(nurse_client, sid, "dosing", override_reason="reviewed at the chair")
     assert r.status_code == 403
     r = await transition(client, sid, "dosing", override_reason="reviewed with patient")
     assert r.status_code == 200

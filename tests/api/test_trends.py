@@ -13,6 +13,7 @@ from tests.factories import (
     good_predose,
     iso,
     post_vitals,
+    prepare_dosing,
     transition,
     vital,
 )
@@ -32,16 +33,23 @@ async def run_session(
     plan: dict[str, object],
     systolic: list[tuple[float, float]],
     scheduled_minutes_ago: float,
+    *,
+    earlier: float = 0,
 ) -> str:
-    """A session dosed 100 minutes ago, monitoring from 60; (value, minutes ago) systolics."""
+    """A session dosed 100 (+ ``earlier``) minutes ago, monitoring from 60 (+ ``earlier``);
+    (value, minutes ago) systolics, also moved ``earlier``. With ``earlier`` the session ends
+    (transferred) ``earlier`` minutes ago: a patient has one open session at a time."""
     sid = await scheduled(client, plan, scheduled_minutes_ago)
-    await ok(await transition(client, sid, "checked_in", weight_kg=80, at=ago(130)))
-    await ok(await post_vitals(client, sid, good_predose(ago(110))), 201)
-    await ok(await transition(client, sid, "dosing", at=ago(100)))
-    await ok(await transition(client, sid, "monitoring", at=ago(60)))
-    readings = [vital("systolic_bp", v, "mm[Hg]", ago(m)) for v, m in systolic]
+    await ok(await transition(client, sid, "checked_in", weight_kg=80, at=ago(130 + earlier)))
+    await ok(await post_vitals(client, sid, good_predose(ago(110 + earlier))), 201)
+    await prepare_dosing(client, sid, ago(100 + earlier))
+    await ok(await transition(client, sid, "dosing", at=ago(100 + earlier)))
+    await ok(await transition(client, sid, "monitoring", at=ago(60 + earlier)))
+    readings = [vital("systolic_bp", v, "mm[Hg]", ago(m + earlier)) for v, m in systolic]
     if readings:
         await ok(await post_vitals(client, sid, readings), 201)
+    if earlier:
+        await ok(await transition(client, sid, "transferred", at=ago(earlier), reason="to the ED"))
     return sid
 
 
@@ -49,7 +57,7 @@ async def test_vital_trend_one_row_per_session(client: httpx.AsyncClient) -> Non
     patient = await create_patient(client)
     plan = await create_plan(client, patient["id"])
     first = await run_session(
-        client, plan, [(128, 105), (150, 80), (162, 70), (140, 30), (126, 5)], 300
+        client, plan, [(128, 105), (150, 80), (162, 70), (140, 30), (126, 5)], 500, earlier=200
     )
     second = await run_session(client, plan, [(131, 90), (124, 10)], 200)
     empty = {"id": await scheduled(client, plan, 100)}

@@ -51,10 +51,11 @@ async def test_full_session_walkthrough(client: httpx.AsyncClient) -> None:
         vital("diastolic_bp", 80, "mm[Hg]", ago(5)),
         vital("heart_rate", 70, "/min", ago(5)),
         vital("spo2", 98, "%", ago(5)),
+        vital("respiratory_rate", 16, "/min", ago(5)),
     ]
     r = await post_vitals(client, sid, post)
     assert r.status_code == 201
-    assert [i["phase"] for i in r.json()["items"]] == ["post"] * 4
+    assert [i["phase"] for i in r.json()["items"]] == ["post"] * 5
 
     r = await client.get(f"/v1/sessions/{sid}/vitals", params={"phase": "intra"})
     assert r.status_code == 200

@@ -17,7 +17,17 @@ from fastapi import FastAPI
 
 from api.integrations.mllp import MllpServer, frame
 from tests.conftest import Staff
-from tests.factories import ago, create_patient, create_plan, create_session, now, transition
+from tests.factories import (
+    ago,
+    create_patient,
+    create_plan,
+    create_session,
+    good_predose,
+    now,
+    post_vitals,
+    prepare_dosing,
+    transition,
+)
 from tests.integrations.helpers import (
     BPM,
     DIA,
@@ -189,7 +199,10 @@ async def test_the_last_nibp_resent_in_later_messages_is_stored_and_alerted_once
     admin_client: httpx.AsyncClient,
 ) -> None:
     session, device = await bound_session(client, nurse_client, admin_client)
-    r = await transition(client, session["id"], "dosing", at=ago(20), override_reason="test")
+    r = await post_vitals(client, session["id"], good_predose(ago(25)))
+    assert r.status_code == 201, r.text
+    await prepare_dosing(client, session["id"], ago(20))
+    r = await transition(client, session["id"], "dosing", at=ago(20))
     assert r.status_code == 200, r.text
     eui = device["identifier"]
     cuff_at = ago(10)
@@ -209,10 +222,14 @@ async def test_the_last_nibp_resent_in_later_messages_is_stored_and_alerted_once
     assert "stored 1, duplicate 2" in acks[1][3]
     assert "stored 1, duplicate 2" in acks[2][3]
     assert await readings(client, session["id"]) == [
+        ("diastolic_bp", 78),  # the pre-dose set, entered by the nurse
         ("diastolic_bp", 100),
+        ("heart_rate", 72),
         ("heart_rate", 80),
         ("heart_rate", 81),
         ("heart_rate", 82),
+        ("spo2", 98),
+        ("systolic_bp", 122),
         ("systolic_bp", 195),
     ]
     alerts = (await client.get(f"/v1/sessions/{session['id']}/alerts")).json()

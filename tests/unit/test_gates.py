@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.clinical.gates import (
+    DischargeInputs,
     GateReading,
+    OpenAlert,
+    PredoseInputs,
     SedationScore,
     Unmet,
     evaluate_discharge_gate,
@@ -24,15 +27,23 @@ def ago(minutes: float) -> datetime:
 
 
 def vitals(
-    minutes_ago: float, sys: float = 128, dia: float = 82, hr: float = 76, spo2: float = 98
+    minutes_ago: float,
+    sys: float = 128,
+    dia: float = 82,
+    hr: float = 76,
+    spo2: float = 98,
+    rr: float | None = 16,
 ) -> list[GateReading]:
     t = ago(minutes_ago)
-    return [
+    readings = [
         GateReading("systolic_bp", sys, t),
         GateReading("diastolic_bp", dia, t),
         GateReading("heart_rate", hr, t),
         GateReading("spo2", spo2, t),
     ]
+    if rr is not None:
+        readings.append(GateReading("respiratory_rate", rr, t))
+    return readings
 
 
 def codes(unmet: list[Unmet]) -> list[tuple[str, str | None]]:
@@ -48,6 +59,7 @@ class TestUnmet:
             "vital": "spo2",
             "value": 90.0,
             "limit": 94.0,
+            "overridable": False,
         }
 
     def test_as_dict_keeps_zero(self) -> None:
@@ -55,12 +67,13 @@ class TestUnmet:
             "code": "min_monitoring",
             "message": "m",
             "remaining_minutes": 0,
+            "overridable": False,
         }
 
 
 class TestPredose:
     def gate(self, readings: list[GateReading], thresholds: dict[str, float] = T) -> list[Unmet]:
-        return evaluate_predose_gate(at=AT, readings=readings, thresholds=thresholds)
+        return evaluate_predose_gate(PredoseInputs(at=AT, readings=readings, thresholds=thresholds))
 
     def test_all_good(self) -> None:
         assert self.gate(vitals(5)) == []
@@ -73,7 +86,10 @@ class TestPredose:
             ("missing_reading", "heart_rate"),
             ("missing_reading", "spo2"),
         ]
-        assert unmet[3].message == "No SpO2 reading has been recorded before dosing."
+        assert unmet[3].message == (
+            "No SpO2 reading has been recorded before dosing: record one (within the 30 "
+            "minutes before dosing). This cannot be overridden."
+        )
 
     def test_window_edges(self) -> None:
         assert self.gate(vitals(30)) == []  # exactly 30 minutes before: inside
@@ -83,10 +99,12 @@ class TestPredose:
         unmet = self.gate([*vitals(5)[:3], GateReading("spo2", 98, ago(42))])
         assert codes(unmet) == [("stale_reading", "spo2")]
         assert unmet[0].message == (
-            "No SpO2 reading in the 30 minutes before dosing (last one 42 minutes earlier)."
+            "No SpO2 reading in the 30 minutes before dosing (last one at 2026-12-01 13:18 "
+            "+00:00, 42 minutes earlier): take a new reading. This cannot be overridden."
         )
         assert unmet[0].as_dict() == {
             "code": "stale_reading",
+            "overridable": False,
             "vital": "spo2",
             "message": unmet[0].message,
         }
@@ -115,14 +133,24 @@ class TestPredose:
             ("above_limit", "heart_rate", 111, 110),
             ("below_limit", "spo2", 93, 94),
         ]
-        assert unmet[0].message == "Systolic BP 150 mmHg is above the pre-dose limit of 140 mmHg."
-        assert unmet[3].message == "SpO2 93% is below the pre-dose limit of 94%."
+        assert unmet[0].message == (
+            "Systolic BP 150 mmHg is above the pre-dose limit of 140 mmHg: recheck it. A "
+            "clinician may override with override_reason."
+        )
+        assert unmet[3].message.startswith("SpO2 93% is below the pre-dose limit of 94%: ")
+        assert all(u.overridable for u in unmet)
 
     def test_limits_inclusive(self) -> None:
         assert self.gate(vitals(5, sys=140, dia=90, hr=110, spo2=94)) == []
 
-    def test_no_heart_rate_minimum_before_dosing(self) -> None:
-        assert self.gate(vitals(5, hr=45)) == []
+    def test_heart_rate_minimum_before_dosing(self) -> None:
+        """pre_heart_rate_min (50): a pre-dose heart rate of 38 does not pass."""
+        unmet = self.gate(vitals(5, hr=38))
+        assert [(u.code, u.vital, u.value, u.limit) for u in unmet] == [
+            ("below_limit", "heart_rate", 38, 50)
+        ]
+        assert self.gate(vitals(5, hr=50)) == []
+        assert self.gate(vitals(5, hr=49), {**T, "pre_heart_rate_min": 45}) == []
 
     def test_most_recent_counts(self) -> None:
         # An earlier high BP followed by a normal one passes; the reverse fails.
@@ -155,15 +183,23 @@ class TestDischarge:
         minimum: int = 120,
         thresholds: dict[str, float] = T,
         use_start: bool = True,
+        baseline: dict[str, float] | None = None,
     ) -> list[Unmet]:
         return evaluate_discharge_gate(
-            at=AT,
-            dosing_started_at=(start or self.start) if use_start else None,
-            readings=vitals(5) if readings is None else readings,
-            sedation_scores=[SCORE_OK] if scores is None else scores,
-            open_critical_alert_ids=alerts or [],
-            thresholds=thresholds,
-            min_monitoring_minutes=minimum,
+            DischargeInputs(
+                at=AT,
+                dosing_started_at=(start or self.start) if use_start else None,
+                medication="ketamine",
+                readings=vitals(5) if readings is None else readings,
+                sedation_scores=[SCORE_OK] if scores is None else scores,
+                open_alerts=[
+                    OpenAlert(id=a, severity="critical", message="SpO2 low.", created_at=AT)
+                    for a in alerts or []
+                ],
+                thresholds=thresholds,
+                min_monitoring_minutes=minimum,
+                baseline=baseline or {},
+            )
         )
 
     def test_all_good(self) -> None:
@@ -174,8 +210,12 @@ class TestDischarge:
         unmet = self.gate(start=start)
         assert [(u.code, u.remaining_minutes) for u in unmet] == [("min_monitoring", 38)]
         assert unmet[0].message == (
-            "Minimum monitoring time of 120 minutes not reached: 38 minutes remaining."
+            "The plan asks for 120 minutes of monitoring from dosing start (2026-12-01 12:37 "
+            "+00:00): wait until 2026-12-01 14:37 +00:00 (38 minutes remaining). A clinician "
+            "may override with override_reason."
         )
+        assert unmet[0].overridable is True  # ketamine
+        assert unmet[0].as_dict()["earliest_at"] == "2026-12-01T14:37:12Z"
 
     def test_min_monitoring_exact(self) -> None:
         assert self.gate(start=AT - timedelta(minutes=120)) == []
@@ -189,10 +229,10 @@ class TestDischarge:
     def test_vitals_window_15_minutes(self) -> None:
         assert self.gate(readings=vitals(15)) == []
         unmet = self.gate(readings=vitals(16))
-        assert [u.code for u in unmet] == ["stale_reading"] * 4
+        assert [u.code for u in unmet] == ["stale_reading"] * 5
         assert unmet[0].message == (
-            "No Systolic BP reading in the 15 minutes before discharge (last one 16 minutes "
-            "earlier)."
+            "No systolic BP reading in the 15 minutes before discharge (last one at 2026-12-01 "
+            "13:44 +00:00, 16 minutes earlier): take a new reading. This cannot be overridden."
         )
 
     def test_vitals_before_dosing_do_not_count(self) -> None:
@@ -204,6 +244,7 @@ class TestDischarge:
             ("missing_reading", "diastolic_bp"),
             ("missing_reading", "heart_rate"),
             ("missing_reading", "spo2"),
+            ("missing_reading", "respiratory_rate"),
         ]
 
     def test_reading_at_dosing_start_counts(self) -> None:
@@ -212,8 +253,10 @@ class TestDischarge:
         assert self.gate(readings=vitals(10), start=start, minimum=5, scores=scores) == []
 
     def test_alert_limits_not_pre_dose_limits(self) -> None:
-        # 150/95 fails pre-dose but is inside the alert limits (180/110).
-        assert self.gate(readings=vitals(5, sys=150, dia=95)) == []
+        # 150/95 fails pre-dose but is inside the alert limits (180/110) and within 20 % of a
+        # 130/85 baseline.
+        baseline = {"systolic_bp": 130, "diastolic_bp": 85, "heart_rate": 76}
+        assert self.gate(readings=vitals(5, sys=150, dia=95), baseline=baseline) == []
 
     def test_alert_limits(self) -> None:
         unmet = self.gate(readings=vitals(5, sys=181, dia=111, hr=45, spo2=91))
@@ -223,8 +266,9 @@ class TestDischarge:
             ("below_limit", "heart_rate", 45, 50),
             ("below_limit", "spo2", 91, 92),
         ]
-        assert (
-            unmet[2].message == "Heart rate 45 beats/min is below the alert limit of 50 beats/min."
+        assert unmet[2].message == (
+            "Heart rate 45 beats/min is below the alert limit of 50 beats/min: recheck it. A "
+            "clinician may override with override_reason."
         )
 
     def test_heart_rate_high(self) -> None:
@@ -233,25 +277,28 @@ class TestDischarge:
 
     @pytest.mark.parametrize(
         ("instrument", "score", "ok"),
-        [("moaas", 5, True), ("moaas", 4, False), ("rass", 0, True), ("rass", -1, False),
-         ("rass", 1, False)],
+        [("moaas", 5, None), ("moaas", 4, "sedation_not_resolved"), ("rass", 0, None),
+         ("rass", -1, "sedation_not_resolved"), ("rass", 1, "agitation_not_resolved")],
     )  # fmt: skip
-    def test_sedation(self, instrument: str, score: int, ok: bool) -> None:
+    def test_sedation(self, instrument: str, score: int, ok: str | None) -> None:
         unmet = self.gate(scores=[SedationScore(instrument, score, AT - timedelta(minutes=2))])
-        if ok:
+        if ok is None:
             assert unmet == []
         else:
-            assert [(u.code, u.value) for u in unmet] == [("sedation_not_resolved", score)]
+            assert [(u.code, u.value, u.overridable) for u in unmet] == [(ok, score, False)]
 
     def test_sedation_messages(self) -> None:
         unmet = self.gate(scores=[SedationScore("rass", -2, AT)])
         assert unmet[0].message == (
-            "Latest sedation score is RASS -2; sedation has not resolved (RASS 0 needed)."
+            "RASS -2 at 2026-12-01 14:00 +00:00: sedation has not resolved (RASS 0 needed). "
+            "Keep monitoring and score again. This cannot be overridden."
         )
         unmet = self.gate(scores=[SedationScore("moaas", 3, AT)])
-        assert unmet[0].message == (
-            "Latest sedation score is MOAA/S 3; sedation has not resolved (MOAA/S 5 needed)."
+        assert unmet[0].message.startswith(
+            "MOAA/S 3 at 2026-12-01 14:00 +00:00: sedation has not resolved (MOAA/S 5 needed)."
         )
+        unmet = self.gate(scores=[SedationScore("rass", 2, AT)])
+        assert unmet[0].message.startswith("RASS +2 at 2026-12-01 14:00 +00:00: the patient")
 
     def test_latest_sedation_score_counts(self) -> None:
         early_bad = SedationScore("moaas", 3, AT - timedelta(minutes=60))
@@ -275,8 +322,8 @@ class TestDischarge:
     def test_open_critical_alerts(self) -> None:
         unmet = self.gate(alerts=["a-1", "a-2"])
         assert [(u.code, u.alert_id) for u in unmet] == [
-            ("open_critical_alert", "a-1"),
-            ("open_critical_alert", "a-2"),
+            ("open_alert", "a-1"),
+            ("open_alert", "a-2"),
         ]
         assert unmet[0].as_dict()["alert_id"] == "a-1"
 
@@ -292,8 +339,9 @@ class TestDischarge:
             ("above_limit", "systolic_bp"),
             ("missing_reading", "heart_rate"),
             ("stale_reading", "spo2"),
+            ("missing_reading", "respiratory_rate"),
             ("sedation_not_resolved", None),
-            ("open_critical_alert", None),
+            ("open_alert", None),
         ]
         assert unmet[0].remaining_minutes == 60
 
@@ -301,6 +349,7 @@ class TestDischarge:
         unmet = self.gate(use_start=False)
         assert [u.code for u in unmet] == [
             "min_monitoring",
+            "missing_reading",
             "missing_reading",
             "missing_reading",
             "missing_reading",

@@ -212,3 +212,23 @@ def test_pre_dose_bp_only_last_before_start() -> None:
         ended_at=None,
     )
     assert s["last_pre_dose_bp"] == {"systolic": 135, "diastolic": 85, "measured_at": at(-2)}
+
+
+def test_monitoring_minutes_and_the_40_minute_pair_count_from_the_first_administration() -> None:
+    first_dose = START + timedelta(minutes=20)
+    readings = [
+        SummaryReading("systolic_bp", 130, START + timedelta(minutes=40)),
+        SummaryReading("diastolic_bp", 84, START + timedelta(minutes=40)),
+        SummaryReading("systolic_bp", 138, START + timedelta(minutes=60)),
+        SummaryReading("diastolic_bp", 86, START + timedelta(minutes=60)),
+    ]
+    s = summarize_vitals(
+        readings,
+        dosing_started_at=START,
+        dosing_ended_at=START + timedelta(minutes=30),
+        ended_at=START + timedelta(minutes=140),
+        first_administration_at=first_dose,
+    )
+    assert s["monitoring_minutes"] == 120
+    assert s["bp_40_min"]["systolic"] == 138  # type: ignore[index]
+    assert s["bp_40_min"]["minutes_after_dosing_start"] == 40  # type: ignore[index]

@@ -20,6 +20,7 @@ def test_defaults_exactly_spec() -> None:
     assert DEFAULT_THRESHOLDS == {
         "pre_systolic_max": 140,
         "pre_diastolic_max": 90,
+        "pre_heart_rate_min": 50,
         "pre_heart_rate_max": 110,
         "pre_spo2_min": 94,
         "systolic_max": 180,
@@ -31,6 +32,7 @@ def test_defaults_exactly_spec() -> None:
         "respiratory_rate_max": 24,
         "etco2_max": 50,
         "temperature_max": 38.5,
+        "discharge_baseline_tolerance_pct": 20,
     }
 
 
@@ -40,6 +42,9 @@ def test_every_default_has_key_metadata_and_is_in_range() -> None:
         assert spec.key == key
         assert spec.low <= DEFAULT_THRESHOLDS[key] <= spec.high, key
         assert spec.direction is (Direction.min if key.endswith("_min") else Direction.max)
+        if key.startswith("discharge_"):
+            assert (spec.group, spec.vital) == (ThresholdGroup.discharge, None)
+            continue
         assert spec.group is (
             ThresholdGroup.pre if key.startswith("pre_") else ThresholdGroup.alert
         )
@@ -161,3 +166,12 @@ class TestEffective:
         result = effective_thresholds({}, None)
         result["systolic_max"] = 1
         assert DEFAULT_THRESHOLDS["systolic_max"] == 180
+
+
+def test_pre_dose_heart_rate_minimum_stays_below_its_maximum() -> None:
+    assert validate_thresholds({"pre_heart_rate_min": 115}) == [
+        ("pre_heart_rate_min", "pre_heart_rate_min (115) must be below pre_heart_rate_max (110)")
+    ]
+    assert validate_thresholds({"discharge_baseline_tolerance_pct": 150})[0][0] == (
+        "discharge_baseline_tolerance_pct"
+    )
