@@ -184,6 +184,8 @@ async def test_basis_weight_never_above_actual(client: httpx.AsyncClient, basis:
     assert body["planned_dose_mg"] == 30  # 0.5 mg/kg × 60 kg, not × 74.99 kg
     record = await ok(await client.get(f"/v1/sessions/{session['id']}"))
     assert record["basis_limited_to_actual"] is True
+    # one open session per patient: this one ends before the next is checked in
+    await ok(await move(client, session["id"], "cancelled", reason="weighed again another day"))
 
     heavier = await create_session(client, plan=plan)
     body = await ok(await move(client, heavier["id"], "checked_in", weight_kg=100))
