@@ -6,7 +6,7 @@ from typing import Literal
 from fastapi.openapi.models import Example
 from pydantic import ConfigDict, Field
 
-from api.types import Id, PastTimestamp, ReadModel, RecordStatus, StrictModel
+from api.types import CalendarDate, Id, PastTimestamp, ReadModel, RecordStatus, StrictModel
 
 Medication = Literal["ketamine", "esketamine"]
 Route = Literal["iv_infusion", "im", "intranasal", "sublingual", "oral"]
@@ -53,7 +53,7 @@ class AdministrationCreate(StrictModel):
     started_at: PastTimestamp
     lot_number: str = Field(min_length=1, max_length=64)
     ended_at: PastTimestamp | None = None
-    expiry_date: date | None = None
+    expiry_date: CalendarDate | None = None
     concentration_mg_per_ml: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
     volume_drawn_ml: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
     volume_administered_ml: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)

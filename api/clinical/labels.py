@@ -5,6 +5,8 @@ Codes and canonical units come from :mod:`api.clinical.vitals`; this only render
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from api.clinical.vitals import VITALS, VitalCode
 
 VITAL_LABELS: dict[VitalCode, str] = {
@@ -53,3 +55,11 @@ def with_unit(code: str, value: float) -> str:
         return fmt_number(value)
     assert vital in VITALS
     return f"{fmt_number(value)}{UNIT_LABELS[vital]}"
+
+
+def clinic_time(value: datetime, tz: tzinfo) -> str:
+    """A time as a nurse reads it: in the clinic's zone, to the minute, with its offset
+    (``2026-12-01 09:58 -05:00``). ``value`` must be aware."""
+    local = value.astimezone(tz)
+    offset = local.strftime("%z") or "+0000"
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"

@@ -31,6 +31,7 @@ class Direction(StrEnum):
 class ThresholdGroup(StrEnum):
     pre = "pre"
     alert = "alert"
+    cadence = "cadence"  # how often a blood pressure is due (SPEC §5, §6 vitals_overdue)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "respiratory_rate_max": 24,
     "etco2_max": 50,
     "temperature_max": 38.5,
+    "vitals_interval_minutes": 15,
 }
 
 _V = VitalCode
@@ -79,6 +81,9 @@ THRESHOLD_KEYS: dict[str, ThresholdKey] = {
         ThresholdKey("respiratory_rate_max", _V.respiratory_rate, _MAX, _ALERT, 2, 60),
         ThresholdKey("etco2_max", _V.etco2, _MAX, _ALERT, 10, 100),
         ThresholdKey("temperature_max", _V.temperature, _MAX, _ALERT, 34, 42),
+        ThresholdKey(
+            "vitals_interval_minutes", _V.systolic_bp, _MAX, ThresholdGroup.cadence, 1, 120
+        ),
     )
 }
 

@@ -16,6 +16,7 @@ from models import TreatmentSession
 async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dict[str, Any]:
     from api.administrations.schemas import AdministrationRead
     from api.administrations.service import administrations_for_session
+    from api.alerts.overdue import vitals_due_at
     from api.alerts.service import alert_counts_for_session
 
     administrations = [
@@ -25,4 +26,5 @@ async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dic
     return {
         "administrations": administrations,
         "alert_counts": await alert_counts_for_session(db, session.id),
+        "vitals_due_at": await vitals_due_at(db, session),
     }

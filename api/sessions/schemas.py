@@ -98,4 +98,8 @@ class SessionRead(SessionListItem):
     transitions: list[TransitionRead]
     administrations: list[dict[str, Any]]
     alert_counts: dict[str, int]
+    vitals_due_at: datetime | None = Field(
+        default=None,
+        description="When the next blood pressure is due (SPEC §6); null outside dosing/monitoring",
+    )
     vitals_summary: dict[str, Any]

@@ -377,7 +377,10 @@ async def readiness(db: AsyncSession, audit: Audit, session_id: str) -> dict[str
     dosing = gates.as_dicts(await gates.predose_unmet(db, session, revision, now))
     discharge = gates.as_dicts(await gates.discharge_unmet(db, session, revision, now))
     audit.record("read", "session", session.id, patient_id=session.patient_id)
+    from api.alerts.overdue import vitals_due_at
+
     return {
         "dosing": {"ready": not dosing, "unmet": dosing},
         "discharge": {"ready": not discharge, "unmet": discharge},
+        "vitals_due_at": await vitals_due_at(db, session),
     }

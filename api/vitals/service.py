@@ -19,13 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.alerts.service import raise_alerts_for_readings, resolve_alerts_for_observation
 from api.audit import Audit
 from api.clinical.phase import Phase, phase_labeler
+from api.clinical.reading_time import too_early_problem
 from api.clinical.vitals import VitalValueError, normalize
-from api.config import get_settings
+from api.config import clinic_zone, get_settings
 from api.errors import Conflict, ValidationFailed, field_error
 from api.live.publishers import publish_readings
 from api.pagination import cut_page, keyset
 from api.retraction import retract_record
 from api.sessions.service import get_session
+from api.types import range_problem
 from models import Observation, TreatmentSession
 from models.base import utcnow
 
@@ -116,6 +118,14 @@ def check_reading(
         normalized = normalize(item.code, item.value, item.unit)
     except VitalValueError as err:
         return [ItemProblem(index, err.field, err.message)]
+    problem = range_problem(item.measured_at) or too_early_problem(
+        item.measured_at,
+        checked_in_at=session.checked_in_at,
+        scheduled_at=session.scheduled_at,
+        tz=clinic_zone(),
+    )
+    if problem is not None:
+        return [ItemProblem(index, "measured_at", problem)]
     if phase_of is None:
         phase_of = phase_labeler(session.dosing_started_at, session.dosing_ended_at)
     derived = phase_of(item.measured_at)

@@ -125,11 +125,39 @@ async def test_severity_rule_and_inside_limits(client: httpx.AsyncClient) -> Non
     assert {a["kind"] for a in warnings} == {"systolic_bp_high", "temperature_high"}
 
 
-async def test_pre_dose_readings_raise_no_alert(client: httpx.AsyncClient) -> None:
+async def test_pre_dose_readings_alert_as_post_dose_ones_do(client: httpx.AsyncClient) -> None:
     session = await checked_in_session(client, at=30)
     sid = session["id"]
-    await ok(await post_vitals(client, sid, [vital("spo2", 85, "%", ago(10))]), 201)
-    assert await session_alerts(client, sid) == []
+    at = ago(10)
+    await ok(
+        await post_vitals(
+            client,
+            sid,
+            [
+                vital("systolic_bp", 212, "mm[Hg]", at),
+                vital("diastolic_bp", 124, "mm[Hg]", at),
+                vital("spo2", 85, "%", at),
+            ],
+        ),
+        201,
+    )
+    alerts = {a["kind"]: a for a in await session_alerts(client, sid)}
+    assert {k: a["severity"] for k, a in alerts.items()} == {
+        "systolic_bp_high": "critical",
+        "diastolic_bp_high": "critical",
+        "spo2_low": "critical",
+    }
+    assert "before dosing" in alerts["systolic_bp_high"]["message"]
+    assert all(a["patient_id"] == session["patient_id"] for a in alerts.values())
+    # A pre-dose reading above the pre-dose limit but inside the alert limits is a gate
+    # matter, not an alert.
+    other = await checked_in_session(client, at=30)
+    await ok(await post_vitals(client, other["id"], good_predose(ago(10))), 201)
+    await ok(
+        await post_vitals(client, other["id"], [vital("systolic_bp", 150, "mm[Hg]", ago(9))]),
+        201,
+    )
+    assert await session_alerts(client, other["id"]) == []
 
 
 async def test_plan_alert_limits_apply(client: httpx.AsyncClient) -> None:
@@ -157,12 +185,14 @@ async def test_back_dated_dosing_start_evaluates_readings_already_stored(
     session = await checked_in_session(client, at=100)
     sid = session["id"]
     await ok(await post_vitals(client, sid, good_predose(ago(95))), 201)
-    # Stored while the session still looked pre-dose: no alert yet.
+    # Stored while the session still looked pre-dose: it alerts at once (every phase does).
     await ok(await post_vitals(client, sid, [vital("spo2", 86, "%", ago(60))]), 201)
-    assert await session_alerts(client, sid) == []
-    # Documented after the fact: dosing started 90 minutes ago, so that reading was intra.
+    [before] = await session_alerts(client, sid)
+    # Documented after the fact: dosing started 90 minutes ago, so that reading was intra;
+    # it still raised one alert.
     await ok(await transition(client, sid, "dosing", at=ago(90)))
     [alert] = await session_alerts(client, sid)
+    assert alert["id"] == before["id"]
     assert alert["kind"] == "spo2_low"
     assert alert["severity"] == "critical"
 
@@ -263,8 +293,9 @@ async def test_concurrent_acknowledgements_one_wins(
     await ok(await post_vitals(client, sid, [vital("spo2", 84, "%", ago(120))]), 201)
     [alert] = await session_alerts(client, sid)
     url = f"/v1/alerts/{alert['id']}/acknowledge"
+    note = {"note": "O2 given, SpO2 back to 97%"}
     results = await asyncio.gather(
-        *[(client if i % 2 else nurse_client).post(url, json={}) for i in range(6)]
+        *[(client if i % 2 else nurse_client).post(url, json=note) for i in range(6)]
     )
     codes = sorted(r.status_code for r in results)
     assert codes.count(200) == 1, codes

@@ -287,7 +287,7 @@ async def test_readiness_lists_both_gates_and_changes_nothing(
     sid = session["id"]
     before = await ok(await client.get(f"/v1/sessions/{sid}"))
     readiness = await ok(await nurse_client.get(f"/v1/sessions/{sid}/readiness"))
-    assert set(readiness) == {"dosing", "discharge"}
+    assert set(readiness) == {"dosing", "discharge", "vitals_due_at"}
     assert readiness["discharge"]["ready"] is False
     codes = unmet_codes(readiness["discharge"])
     assert codes[0] == "min_monitoring"

@@ -31,6 +31,7 @@ def test_defaults_exactly_spec() -> None:
         "respiratory_rate_max": 24,
         "etco2_max": 50,
         "temperature_max": 38.5,
+        "vitals_interval_minutes": 15,
     }
 
 
@@ -41,7 +42,11 @@ def test_every_default_has_key_metadata_and_is_in_range() -> None:
         assert spec.low <= DEFAULT_THRESHOLDS[key] <= spec.high, key
         assert spec.direction is (Direction.min if key.endswith("_min") else Direction.max)
         assert spec.group is (
-            ThresholdGroup.pre if key.startswith("pre_") else ThresholdGroup.alert
+            ThresholdGroup.pre
+            if key.startswith("pre_")
+            else ThresholdGroup.cadence
+            if key == "vitals_interval_minutes"
+            else ThresholdGroup.alert
         )
 
 
