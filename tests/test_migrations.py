@@ -261,3 +261,45 @@ async def test_doses_and_scores_recorded_before_0007_become_final(empty_url: str
     await asyncio.to_thread(migrate, empty_url)
     assert await statuses() == [("final", None, None, None)] * 2
     assert await _diff(empty_url) == []
+
+
+async def test_no_timestamp_column_can_hold_infinity(empty_url: str) -> None:
+    """PostgreSQL: every timestamptz column refuses ±infinity (CHECK isfinite, migration
+    0010_alerts_overdue), so a reading timed 0001-01-01 can never again break reads. SQLite
+    stores timestamps as text and has no infinity."""
+    if not empty_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL has infinite timestamps")
+    import asyncpg
+
+    from tests.live import asyncpg_dsn
+
+    await asyncio.to_thread(migrate, empty_url)
+    conn = await asyncpg.connect(asyncpg_dsn(empty_url))
+    try:
+        columns = await conn.fetch(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND data_type = 'timestamp with time zone'"
+        )
+        assert len(columns) > 20
+        checks = {
+            (r["table"], r["definition"])
+            for r in await conn.fetch(
+                "SELECT conrelid::regclass::text AS table, pg_get_constraintdef(oid) AS definition "
+                "FROM pg_constraint WHERE contype = 'c'"
+            )
+        }
+        missing = [
+            f"{c['table_name']}.{c['column_name']}"
+            for c in columns
+            if (c["table_name"], f"CHECK (isfinite({c['column_name']}))") not in checks
+        ]
+        assert missing == []
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, "
+                "version, created_at, updated_at) VALUES ($1, 'M-inf', 'A', 'B', "
+                "'1984-03-09', 'female', 1, '-infinity', now())",
+                uuid.uuid4(),
+            )
+    finally:
+        await conn.close()

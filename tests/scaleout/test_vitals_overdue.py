@@ -21,10 +21,7 @@ from tests.live import LiveServer, dosing_session, staff_headers, wait_until
 pytestmark = [pytest.mark.slow, NEEDS_POSTGRES]
 
 SESSIONS = 6
-SQL = (
-    "SELECT count(*) FROM alerts WHERE kind = 'vitals_overdue' "
-    "AND session_id = ANY($1::uuid[])"
-)
+SQL = "SELECT count(*) FROM alerts WHERE kind = 'vitals_overdue' AND session_id = ANY($1::uuid[])"
 
 
 async def test_two_processes_raise_one_alert_per_gap(pg_url: str) -> None:  # noqa: F811
