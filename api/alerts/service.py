@@ -99,7 +99,10 @@ async def raise_alerts_for_readings(
             decided.append(reading)
     if not decided:
         return []
-    names = await names_of(db, {r.get("recorded_by") for r in decided})
+    names = {r["recorded_by"]: r["recorded_by_name"] for r in decided if r.get("recorded_by_name")}
+    unnamed = {r.get("recorded_by") for r in decided} - set(names)
+    if unnamed - {None}:
+        names.update(await names_of(db, unnamed))
     rows = []
     for reading in decided:
         decision = evaluate_reading(
