@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Annotated, Any, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,6 +57,7 @@ PersonRef = Annotated[
 ]
 
 Row = TypeVar("Row", bound=MutableMapping[str, Any])
+Model = TypeVar("Model", bound=BaseModel)
 
 
 async def names_of(db: AsyncSession, ids: Iterable[str | uuid.UUID | None]) -> dict[str, str]:
@@ -115,6 +116,64 @@ async def add_names(db: AsyncSession, rows: list[Row]) -> list[Row]:
     _collect(rows, wanted)
     _fill(rows, await names_of(db, wanted) if wanted else {})
     return rows
+
+
+def _collect_any(items: Iterable[Any], into: set[str]) -> None:
+    """Person ids in rows that are mappings or objects (ORM rows), nested lists included."""
+    for item in items:
+        get = item.get if isinstance(item, MutableMapping | dict) else None
+        for field in PERSON_FIELDS:
+            value = get(field) if get is not None else getattr(item, field, None)
+            if value:
+                into.add(str(value))
+        for nested in NESTED_FIELDS:
+            children = get(nested) if get is not None else getattr(item, nested, None)
+            if isinstance(children, list):
+                _collect_any(children, into)
+
+
+async def validate_named(db: AsyncSession, model: type[Model], source: Any) -> Model:
+    """``model.model_validate(source)`` with every ``<field>_name`` filled (one batch query):
+    the way a router builds a response that names people (see :class:`api.types.ReadModel`)."""
+    return (await validate_all_named(db, model, [source]))[0]
+
+
+async def validate_all_named(
+    db: AsyncSession, model: type[Model], sources: Sequence[Any]
+) -> list[Model]:
+    """:func:`validate_named` for a list, with one batch of queries for all of it."""
+    wanted: set[str] = set()
+    _collect_any(sources, wanted)
+    names = await names_of(db, wanted) if wanted else {}
+    return [model.model_validate(s, context={"names": names}) for s in sources]
+
+
+def _models(value: Any) -> Iterable[BaseModel]:
+    if isinstance(value, BaseModel):
+        yield value
+        for field in type(value).model_fields:
+            yield from _models(getattr(value, field))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _models(item)
+
+
+async def named(db: AsyncSession, value: Model) -> Model:
+    """Fill every ``<field>_name`` of an already built response (nested models and pages too),
+    with one batch of queries; for responses built outside the router (e.g. plans)."""
+    pairs = [
+        (m, field)
+        for m in _models(value)
+        for field in type(m).model_fields
+        if field.endswith("_name") and field[:-5] in type(m).model_fields
+    ]
+    ids = {str(getattr(m, f[:-5])) for m, f in pairs if getattr(m, f[:-5])}
+    names = await names_of(db, ids) if ids else {}
+    for m, field in pairs:
+        person = getattr(m, field[:-5])
+        if person and getattr(m, field) is None:
+            object.__setattr__(m, field, names.get(str(person)))
+    return value
 
 
 async def resolve_person(

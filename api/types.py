@@ -25,6 +25,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Strict,
+    ValidationInfo,
+    model_validator,
 )
 
 from api.config import get_settings
@@ -143,7 +145,24 @@ class StrictModel(BaseModel):
 
 
 class ReadModel(BaseModel):
+    """Responses. A field ``<f>_name`` next to a person field ``<f>`` is filled from the
+    validation context's ``names`` ({id: name}, :func:`api.people.validate_named`), in nested
+    models too; without that context it keeps what the data gave (or its default)."""
+
     model_config = ConfigDict(from_attributes=True)
+
+    @model_validator(mode="after")
+    def _fill_names(self, info: ValidationInfo) -> Any:
+        names = info.context.get("names") if isinstance(info.context, dict) else None
+        if names is None:
+            return self
+        fields = type(self).model_fields
+        for field in fields:
+            if field.endswith("_name") and field[:-5] in fields:
+                value = getattr(self, field[:-5])
+                if getattr(self, field) is None and value:
+                    object.__setattr__(self, field, names.get(str(value)))
+        return self
 
 
 def parse_id(value: str) -> uuid.UUID | None:

@@ -6,6 +6,7 @@ from typing import Literal
 from fastapi.openapi.models import Example
 from pydantic import ConfigDict, Field
 
+from api.people import PersonName
 from api.types import CalendarDate, Id, PastTimestamp, ReadModel, RecordStatus, StrictModel
 
 Medication = Literal["ketamine", "esketamine"]
@@ -78,16 +79,19 @@ class AdministrationRead(ReadModel):
     volume_administered_ml: float | None
     wasted_mg: float | None
     waste_witness_id: str | None
+    waste_witness_id_name: PersonName
     devices: int | None
     exceeds_planned_dose: bool
     override_reason: str | None
     administered_by: str
+    administered_by_name: PersonName
     recorded_at: datetime
     status: RecordStatus = Field(
         description="`entered-in-error` once retracted: kept on record, no longer counted"
     )
     retracted_at: datetime | None = None
     retracted_by: str | None = None
+    retracted_by_name: PersonName
     retraction_reason: str | None = None
 
 

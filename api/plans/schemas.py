@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from api.people import PersonName
 from api.types import Id, ReadModel, StrictModel
 
 Medication = Literal["ketamine", "esketamine"]
@@ -84,6 +85,7 @@ class RevisionRead(ReadModel):
     reason: str | None
     created_at: datetime
     created_by: str | None
+    created_by_name: PersonName
 
 
 class PlanRead(RevisionRead):
@@ -95,4 +97,5 @@ class PlanRead(RevisionRead):
     version: int
     discontinued_at: datetime | None
     discontinued_by: str | None
+    discontinued_by_name: PersonName
     discontinue_reason: str | None

@@ -10,6 +10,7 @@ from api.db import DbSession
 from api.etag import set_etag
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
+from api.people import validate_named
 from api.sessions import service
 from api.sessions.schemas import (
     SessionCreate,
@@ -37,7 +38,7 @@ async def create_session(
 ) -> SessionRead:
     session = await service.create_session(db, audit, body)
     set_etag(response, session.version)
-    return SessionRead.model_validate(await service.session_record(db, session))
+    return await validate_named(db, SessionRead, await service.session_record(db, session))
 
 
 @router.get(
@@ -89,7 +90,9 @@ async def list_sessions(
 async def read_session(
     session_id: str, db: DbSession, audit: AuditDep, response: Response
 ) -> SessionRead:
-    record = SessionRead.model_validate(await service.read_session(db, audit, session_id))
+    record = await validate_named(
+        db, SessionRead, await service.read_session(db, audit, session_id)
+    )
     set_etag(response, record.version)
     return record
 
@@ -115,7 +118,7 @@ async def transition(
 ) -> SessionRead:
     session = await service.transition(db, audit, session_id, body, if_match)
     set_etag(response, session.version)
-    return SessionRead.model_validate(await service.session_record(db, session))
+    return await validate_named(db, SessionRead, await service.session_record(db, session))
 
 
 @router.get(

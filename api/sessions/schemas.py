@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from api.people import PersonName
 from api.types import Id, NotFutureTimestamp, ReadModel, StrictModel, Timestamp
 
 SessionStatus = Literal[
@@ -64,6 +65,7 @@ class TransitionRead(ReadModel):
     override_reason: str | None
     overridden: list[dict[str, Any]] | None
     recorded_by: str | None
+    recorded_by_name: PersonName
     recorded_at: datetime
 
 

@@ -70,3 +70,21 @@ async def test_an_integration_writer_is_named_by_its_client_name(
     listed = await ok(await client.get(f"/v1/sessions/{session['id']}/vitals"))
     [row] = listed["items"]
     assert row["recorded_by_name"] == "test gateway"
+
+
+async def test_sessions_plans_and_assessments_name_people(
+    client: httpx.AsyncClient, nurse_client: httpx.AsyncClient
+) -> None:
+    from tests.api.safety_helpers import assess
+
+    nurse, clinician = await me(nurse_client), await me(client)
+    session = await dosing_session(client)
+    sid = session["id"]
+    record = await ok(await client.get(f"/v1/sessions/{sid}"))
+    assert {t["recorded_by_name"] for t in record["transitions"]} == {clinician["display_name"]}
+    plan = await ok(await client.get(f"/v1/dosing-plans/{record['dosing_plan_id']}"))
+    assert plan["created_by_name"] == clinician["display_name"]
+    score = await ok(await assess(nurse_client, sid, "moaas", ago(1), score=5), 201)
+    assert score["recorded_by_name"] == nurse["display_name"]
+    listed = await ok(await client.get(f"/v1/sessions/{sid}/assessments"))
+    assert {a["recorded_by_name"] for a in listed["items"]} == {nurse["display_name"]}
