@@ -72,10 +72,9 @@ def _make_timestamps_finite() -> None:
             for value, bound in (("-infinity", LOW_BOUND), ("infinity", HIGH_BOUND)):
                 bind.execute(
                     sa.text(
-                        f'UPDATE "{table}" SET "{column}" = CAST(:bound AS timestamptz) '
-                        f'WHERE "{column}" = CAST(:value AS timestamptz)'
-                    ),
-                    {"bound": bound, "value": value},
+                        f'UPDATE "{table}" SET "{column}" = \'{bound}\'::timestamptz '
+                        f"WHERE \"{column}\" = '{value}'::timestamptz"
+                    )
                 )
         op.create_check_constraint(
             op.f(finite_check_name(table, column)), table, f'isfinite("{column}")'
