@@ -88,3 +88,26 @@ async def test_sessions_plans_and_assessments_name_people(
     assert score["recorded_by_name"] == nurse["display_name"]
     listed = await ok(await client.get(f"/v1/sessions/{sid}/assessments"))
     assert {a["recorded_by_name"] for a in listed["items"]} == {nurse["display_name"]}
+
+
+async def test_a_person_is_named_by_id_or_username(
+    app: object, client: httpx.AsyncClient, nurse_client: httpx.AsyncClient
+) -> None:
+    """api.people.resolve_person: the one resolver for request fields that name a person."""
+    import pytest
+
+    from api.errors import ValidationFailed
+    from api.people import resolve_person
+
+    nurse = await me(nurse_client)
+    async with app.state.session_factory() as db:  # type: ignore[attr-defined]
+        by_id = await resolve_person(db, nurse["id"], loc=["body", "witness"])
+        by_name = await resolve_person(db, nurse["username"].upper(), loc=["body", "witness"])
+        assert str(by_id.id) == str(by_name.id) == nurse["id"]
+        with pytest.raises(ValidationFailed) as refused:
+            await resolve_person(db, "nobody-here", loc=["body", "witness"])
+        assert refused.value.extra["errors"][0]["loc"] == ["body", "witness"]
+        assert "username or user id" in refused.value.extra["errors"][0]["msg"]
+        with pytest.raises(ValidationFailed):
+            await resolve_person(db, nurse["username"], loc=["body", "x"], roles={"clinician"})
+        await db.rollback()
