@@ -79,15 +79,21 @@ _PHASES: dict[str, Phase] = {phase: phase for phase in Phase}
 
 
 async def raise_alerts_for_readings(
-    db: AsyncSession, session: TreatmentSession, readings: Sequence[dict[str, Any]]
+    db: AsyncSession,
+    session: TreatmentSession,
+    readings: Sequence[dict[str, Any]],
+    *,
+    new_readings: bool = True,
 ) -> list[dict[str, Any]]:
     """Evaluate newly stored readings of any phase (each with ``phase``) against the session's
     pinned limits; store one alert per reading outside them in one INSERT. A new blood pressure
     resolves the session's ``vitals_overdue`` alert of an earlier gap. Returns the alerts
-    created."""
+    created. ``new_readings=False``: readings already stored, evaluated again (they close no
+    gap)."""
     if not readings:
         return []
-    await _resolve_overdue_by_bp(db, session, readings)
+    if new_readings:
+        await _resolve_overdue_by_bp(db, session, readings)
     thresholds = await pinned_limits(db, session)
     tz = clinic_zone()
     decided = []
@@ -196,9 +202,8 @@ async def alerts_after_transition(
             "phase": derive_phase(measured_at, session.dosing_started_at, session.dosing_ended_at),
         }
         for oid, code, value, measured_at in stored
-        if code not in BP_CODES  # a BP already stored resolves nothing new
     ]
-    await raise_alerts_for_readings(db, session, readings)
+    await raise_alerts_for_readings(db, session, readings, new_readings=False)
 
 
 async def raise_assessment_alert(
