@@ -58,8 +58,8 @@ class ItemResult(StrictModel):
     reason: str | None = Field(
         default=None,
         description="Why it was rejected: invalid, unknown_code, unit_mismatch, invalid_value, "
-        "phase_mismatch, invalid_bp_pair, unknown_device, unbound_device, before_check_in, "
-        "session_ended",
+        "phase_mismatch, invalid_time (before 1970 or more than 12 hours before the session), "
+        "invalid_bp_pair, unknown_device, unbound_device, before_check_in, session_ended",
     )
     detail: str | None = None
     observation_id: Id | None = None
