@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field
@@ -86,18 +86,6 @@ async def names_of(db: AsyncSession, ids: Iterable[str | uuid.UUID | None]) -> d
     return names
 
 
-def _collect(rows: Sequence[MutableMapping[str, Any]], into: set[str]) -> None:
-    for row in rows:
-        for field in PERSON_FIELDS:
-            value = row.get(field)
-            if value:
-                into.add(str(value))
-        for nested in NESTED_FIELDS:
-            children = row.get(nested)
-            if isinstance(children, list):
-                _collect([c for c in children if isinstance(c, MutableMapping)], into)
-
-
 def _fill(rows: Sequence[MutableMapping[str, Any]], names: dict[str, str]) -> None:
     for row in rows:
         for field in PERSON_FIELDS:
@@ -113,7 +101,7 @@ def _fill(rows: Sequence[MutableMapping[str, Any]], names: dict[str, str]) -> No
 async def add_names(db: AsyncSession, rows: list[Row]) -> list[Row]:
     """Add ``<field>_name`` next to every person field of ``rows`` (in place; returned)."""
     wanted: set[str] = set()
-    _collect(rows, wanted)
+    _collect_any(rows, wanted)
     _fill(rows, await names_of(db, wanted) if wanted else {})
     return rows
 
@@ -121,7 +109,7 @@ async def add_names(db: AsyncSession, rows: list[Row]) -> list[Row]:
 def _collect_any(items: Iterable[Any], into: set[str]) -> None:
     """Person ids in rows that are mappings or objects (ORM rows), nested lists included."""
     for item in items:
-        get = item.get if isinstance(item, MutableMapping | dict) else None
+        get = item.get if isinstance(item, Mapping) else None
         for field in PERSON_FIELDS:
             value = get(field) if get is not None else getattr(item, field, None)
             if value:

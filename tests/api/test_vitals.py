@@ -234,14 +234,15 @@ async def test_retraction_keeps_the_reading(client: httpx.AsyncClient, session: 
 
 async def test_vitals_filters_and_csv(client: httpx.AsyncClient, session: dict) -> None:
     sid = session["id"]
+    t0 = ago(0)  # one clock reading for every time below
     await post_vitals(
         client,
         sid,
-        [vital("heart_rate", 70 + i, "/min", ago(30 - i)) for i in range(5)]
-        + [vital("spo2", 98, "%", ago(20))],
+        [vital("heart_rate", 70 + i, "/min", t0 - timedelta(minutes=30 - i)) for i in range(5)]
+        + [vital("spo2", 98, "%", t0 - timedelta(minutes=20))],
     )
     assert await _count(client, sid, code="spo2") == 1
-    assert await _count(client, sid, since=iso(ago(27))) == 3
+    assert await _count(client, sid, since=iso(t0 - timedelta(minutes=27))) == 3
     assert await _count(client, sid, phase="intra") == 0
     page = (await client.get(f"/v1/sessions/{sid}/vitals", params={"limit": 4})).json()
     rest = (
