@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,6 +107,9 @@ class Settings(BaseSettings):
     # origins (scheme://host[:port]) whose web pages may call the API from a browser, comma
     # separated (SPEC §13); empty: no CORS headers at all
     cors_origins: str = ""
+    # every process scans the running sessions for a missing blood pressure this often (SPEC §6
+    # vitals_overdue: raised within a minute of the gap); 0 turns the scan off
+    vitals_scan_seconds: float = Field(default=20.0, ge=0)
 
     @field_validator("thresholds")
     @classmethod
@@ -160,3 +165,13 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def clinic_zone() -> tzinfo:
+    """The clinic's time zone (``VIGIL_CLINIC_TZ``): messages give times in it."""
+    return _zone(get_settings().clinic_tz)
+
+
+@lru_cache
+def _zone(name: str) -> tzinfo:
+    return UTC if name.upper() == "UTC" else ZoneInfo(name)

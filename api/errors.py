@@ -145,10 +145,34 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+# SPEC §1 strict types: say what was sent and what to send instead.
+_STRICT_TYPE_MESSAGES = {
+    "float_type": "must be a JSON number",
+    "int_type": "must be a JSON integer",
+    "bool_type": "must be true or false",
+    "string_type": "must be a JSON string",
+}
+
+
 def _clean_validation_message(error: dict[str, Any]) -> str:
     msg = str(error.get("msg", "invalid"))
     if error.get("type") == "extra_forbidden":
         return "unknown field"
+    wanted = _STRICT_TYPE_MESSAGES.get(str(error.get("type")))
+    if wanted is not None and "input" in error:
+        sent = error["input"]
+        kind = (
+            "a boolean"
+            if isinstance(sent, bool)
+            else "a string"
+            if isinstance(sent, str)
+            else "null"
+            if sent is None
+            else "a number"
+            if isinstance(sent, int | float)
+            else "a list or object"
+        )
+        return f"{wanted}, not {kind}"
     return msg.removeprefix("Value error, ")
 
 

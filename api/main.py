@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from api import routers
+from api.alerts.overdue import install_overdue_watch
 from api.auth.router import router as auth_router
 from api.balance import ConnectionBalanceMiddleware
 from api.config import Settings, get_settings
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shutdown_hooks = []
     install_actor_resolver(app)
     install_retention(app)
+    install_overdue_watch(app)
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from api.errors import ValidationFailed, field_error
+from api.types import range_problem
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,7 +71,10 @@ def _decode_value(kind: type, value: Any) -> Any:
         if parsed.tzinfo is None:
             raise ValueError
         # Converted here, not when bound: 0001-01-01T00:00:00+01:00 is before year 1 in UTC.
-        return parsed.astimezone(UTC)
+        parsed = parsed.astimezone(UTC)
+        if range_problem(parsed) is not None:  # no position outside the storable range
+            raise ValueError
+        return parsed
     if kind is uuid.UUID:
         if not isinstance(value, str):
             raise ValueError

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin, utcnow
@@ -13,8 +13,11 @@ class Alert(IdMixin, Base):
     """A warning or critical alert raised by the server (SPEC §6).
 
     Raised by a reading (``observation_id``) or by an assessment (``assessment_id``, PHQ-9 item 9),
-    never both. Each source raises at most one alert: UNIQUE on each, so a retried or re-evaluated
-    reading can never raise a second one. Never deleted; acknowledged or resolved instead.
+    never both, or by the server itself (``vitals_overdue``: no source row, ``gap_started_at``
+    set). Each source raises at most one alert: UNIQUE on each, so a retried or re-evaluated
+    reading can never raise a second one; UNIQUE (session_id, gap_started_at) makes one
+    ``vitals_overdue`` per gap however many server processes scan at once (NULLs are distinct, so
+    other alerts are not constrained by it). Never deleted; acknowledged or resolved instead.
     """
 
     __tablename__ = "alerts"
@@ -22,7 +25,7 @@ class Alert(IdMixin, Base):
         CheckConstraint("severity IN ('warning', 'critical')", name="severity"),
         CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="status"),
         CheckConstraint(
-            "(observation_id IS NULL) <> (assessment_id IS NULL)", name="exactly_one_source"
+            "observation_id IS NULL OR assessment_id IS NULL", name="at_most_one_source"
         ),
         CheckConstraint(
             "status <> 'acknowledged' OR acknowledged_at IS NOT NULL", name="acknowledged_at"
@@ -31,15 +34,21 @@ class Alert(IdMixin, Base):
         Index("ix_alerts_status_created", "status", "created_at", "id"),
         Index("ix_alerts_created_id", "created_at", "id"),
         Index("ix_alerts_session_created", "session_id", "created_at"),
+        Index("ix_alerts_patient_created", "patient_id", "created_at"),
+        UniqueConstraint("session_id", "gap_started_at"),
     )
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("treatment_sessions.id"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
     observation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("observations.id"), unique=True
     )
     assessment_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("assessments.id"), unique=True
     )
+    # vitals_overdue: when the gap without a blood pressure began (the later of dosing start and
+    # the latest BP's measured_at); None for every other kind.
+    gap_started_at: Mapped[datetime | None]
     kind: Mapped[str] = mapped_column(String(40))
     severity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="open")

@@ -20,11 +20,47 @@ NAMING_CONVENTION = {
 }
 
 
+# SPEC §1: no timestamp before 1970-01-01 or after 9999-01-01 is stored.
+EARLIEST_STORED = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_STORED = datetime(9999, 1, 1, tzinfo=UTC)
+# What asyncpg reads a stored -infinity / infinity as (and what it would write them for).
+_NEG_INFINITY_YEAR = 1
+_POS_INFINITY_YEAR = 9999
+
+
+def storable_timestamp(value: datetime) -> datetime:
+    """``value`` in UTC, ready to store; ValueError for a naive one or one outside
+    1970-01-01 – 9999-01-01. asyncpg writes ``datetime.min``/``datetime.max`` as ``-infinity``/
+    ``infinity``, which broke every later read: such values never reach the database."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    value = value.astimezone(UTC)
+    if not EARLIEST_STORED <= value <= LATEST_STORED:
+        raise ValueError(f"timestamp {value.isoformat()} is outside 1970-01-01 – 9999-01-01")
+    return value
+
+
+def _finite_from_asyncpg(value: datetime | None) -> datetime | None:
+    """A stored ±infinity (read by asyncpg as year 1 / year 9999's last instant) as the bound
+    Vigil accepts, so that nothing downstream overflows; every other value as it is."""
+    if value is None:
+        return None
+    year = value.year
+    if year == _NEG_INFINITY_YEAR:
+        return EARLIEST_STORED
+    if year == _POS_INFINITY_YEAR and value > LATEST_STORED:
+        return LATEST_STORED
+    return value
+
+
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware timestamp stored in UTC and always read back aware.
+    """A timezone-aware timestamp stored in UTC and always read back aware, never infinite.
 
     PostgreSQL keeps ``timestamptz``; SQLite has no time zone type, so values are written in UTC
-    and re-labelled UTC on the way out. Naive datetimes are refused: they are a bug upstream.
+    and re-labelled UTC on the way out. Naive datetimes are refused: they are a bug upstream, and
+    so are times outside 1970–9999 (:func:`storable_timestamp`; requests are refused with 422
+    before they get here). PostgreSQL also refuses an infinite value in every ``timestamptz``
+    column (CHECK ``isfinite``, migration 0010_alerts_overdue).
     """
 
     impl = DateTime(timezone=True)
@@ -33,15 +69,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
+        return storable_timestamp(value)
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        # asyncpg decodes timestamptz as aware datetimes in UTC already: no per-value call
-        # (a 500-reading timeline page has 1,500 of them).
+        # asyncpg decodes timestamptz as aware datetimes in UTC already; only a stored
+        # ±infinity needs mapping (one attribute read per value: a 500-reading timeline page
+        # has 1,500 of them).
         if dialect.driver == "asyncpg":
-            return None
+            return _finite_from_asyncpg
         return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:

@@ -108,6 +108,8 @@ def server_env(url: str, **extra: str) -> dict[str, str]:
         "VIGIL_SECRET_KEY": SECRET_KEY,
         "VIGIL_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "VIGIL_LOG_LEVEL": "WARNING",
+        # no vitals_overdue scan unless a test asks for it (tests/scaleout/test_vitals_overdue.py)
+        "VIGIL_VITALS_SCAN_SECONDS": "0",
     }
     env.pop("VIGIL_DATABASE_URL", None)
     env.update(extra)

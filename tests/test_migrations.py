@@ -610,3 +610,167 @@ async def test_sessions_in_every_status_survive_the_upgrade_to_0008(
     await asyncio.to_thread(migrate, empty_url, "0007", down=True)
     await asyncio.to_thread(migrate, empty_url)
     assert await _diff(empty_url) == []
+
+
+async def test_no_timestamp_column_can_hold_infinity(empty_url: str) -> None:
+    """PostgreSQL: every timestamptz column refuses ±infinity (CHECK isfinite, migration
+    0010_alerts_overdue), so a reading timed 0001-01-01 can never again break reads. SQLite
+    stores timestamps as text and has no infinity."""
+    if not empty_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL has infinite timestamps")
+    import asyncpg
+
+    from tests.live import asyncpg_dsn
+
+    await asyncio.to_thread(migrate, empty_url)
+    conn = await asyncpg.connect(asyncpg_dsn(empty_url))
+    try:
+        columns = await conn.fetch(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND data_type = 'timestamp with time zone'"
+        )
+        assert len(columns) > 20
+        checks = {
+            (r["table"], r["definition"])
+            for r in await conn.fetch(
+                "SELECT conrelid::regclass::text AS table, pg_get_constraintdef(oid) AS definition "
+                "FROM pg_constraint WHERE contype = 'c'"
+            )
+        }
+        missing = [
+            f"{c['table_name']}.{c['column_name']}"
+            for c in columns
+            if (c["table_name"], f"CHECK (isfinite({c['column_name']}))") not in checks
+        ]
+        assert missing == []
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, "
+                "version, created_at, updated_at) VALUES ($1, 'M-inf', 'A', 'B', "
+                "'1984-03-09', 'female', 1, '-infinity', now())",
+                uuid.uuid4(),
+            )
+    finally:
+        await conn.close()
+
+
+async def test_0010_backfills_alert_patients_and_repairs_infinite_times(empty_url: str) -> None:
+    """Alerts raised before 0010_alerts_overdue get their session's patient; on PostgreSQL a
+    reading stored as -infinity becomes a retracted reading at 1970-01-01 (readable again)."""
+    import sqlalchemy as sa
+
+    await asyncio.to_thread(migrate, empty_url, "0007")
+    now = datetime.now(UTC)
+    ids = {k: uuid.uuid4() for k in ("patient", "plan", "revision", "session", "obs", "alert")}
+    tables = models.Base.metadata.tables
+    engine = create_engine(make_settings(empty_url))
+    async with engine.begin() as conn:
+        await conn.execute(
+            tables["patients"].insert(),
+            {
+                "id": ids["patient"],
+                "mrn": f"M-{ids['patient'].hex[:8]}",
+                "given_name": "Ana",
+                "family_name": "Ruiz",
+                "birth_date": date(1984, 3, 9),
+                "sex": "female",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        await conn.execute(
+            tables["dosing_plans"].insert(),
+            {
+                "id": ids["plan"],
+                "patient_id": ids["patient"],
+                "status": "active",
+                "current_revision": 1,
+                "version": 1,
+                "created_at": now,
+            },
+        )
+        await conn.execute(
+            tables["dosing_plan_revisions"].insert(),
+            {
+                "id": ids["revision"],
+                "plan_id": ids["plan"],
+                "revision": 1,
+                "medication": "ketamine",
+                "route": "im",
+                "indication": "trd",
+                "dose_mg": 40,
+                "max_dose_mg": 60,
+                "min_monitoring_minutes": 60,
+                "thresholds": {},
+                "created_at": now,
+            },
+        )
+        await conn.execute(
+            tables["treatment_sessions"].insert(),
+            {
+                "id": ids["session"],
+                "patient_id": ids["patient"],
+                "plan_id": ids["plan"],
+                "plan_revision": 1,
+                "status": "scheduled",
+                "scheduled_at": now,
+                "dose_capped": False,
+                "version": 1,
+                "created_at": now,
+            },
+        )
+        await conn.execute(
+            tables["observations"].insert(),
+            {
+                "id": ids["obs"],
+                "session_id": ids["session"],
+                "code": "spo2",
+                "value": 85,
+                "unit": "%",
+                "original_value": 85,
+                "original_unit": "%",
+                "measured_at": now,
+                "status": "final",
+                "source": "user:x",
+                "recorded_at": now,
+            },
+        )
+        await conn.execute(
+            sa.text(
+                "INSERT INTO alerts (id, session_id, observation_id, kind, severity, status, "
+                "message, created_at) VALUES (:id, :session, :obs, 'spo2_low', 'critical', "
+                "'open', 'SpO2 85%', :now)"
+            ).bindparams(
+                sa.bindparam("id", type_=sa.Uuid()),
+                sa.bindparam("session", type_=sa.Uuid()),
+                sa.bindparam("obs", type_=sa.Uuid()),
+                sa.bindparam("now", type_=models.base.UTCDateTime()),
+            ),
+            {"id": ids["alert"], "session": ids["session"], "obs": ids["obs"], "now": now},
+        )
+        if empty_url.startswith("postgresql"):  # what the driver used to store for year 1
+            await conn.execute(sa.text("UPDATE observations SET measured_at = '-infinity'"))
+    await engine.dispose()
+
+    await asyncio.to_thread(migrate, empty_url)
+    engine = create_engine(make_settings(empty_url))
+    try:
+        async with engine.connect() as conn:
+            alert = tables["alerts"]
+            assert (await conn.execute(sa.select(alert.c.patient_id))).scalar_one() == ids[
+                "patient"
+            ]
+            obs = tables["observations"]
+            measured, status = (
+                await conn.execute(sa.select(obs.c.measured_at, obs.c.status))
+            ).one()
+            if empty_url.startswith("postgresql"):
+                assert measured == datetime(1970, 1, 1, tzinfo=UTC)
+                assert status == "entered-in-error"
+            else:
+                assert status == "final"
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(migrate, empty_url, "0007", down=True)
+    await asyncio.to_thread(migrate, empty_url)

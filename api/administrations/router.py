@@ -18,6 +18,7 @@ from api.db import DbSession
 from api.deps import ClinicTz
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit
+from api.people import validate_named
 from api.vitals.schemas import RetractRequest
 
 router = APIRouter(
@@ -48,7 +49,7 @@ async def record_administration(
     session_id: str, body: AdministrationCreate, db: DbSession, audit: AuditDep, tz: ClinicTz
 ) -> AdministrationRead:
     row = await service.record_administration(db, audit, session_id, body, clinic_tz=tz)
-    return AdministrationRead.model_validate(row)
+    return await validate_named(db, AdministrationRead, row)
 
 
 @router.get(
@@ -96,7 +97,7 @@ async def retract(
     row = await service.retract_administration(
         db, audit, session_id, administration_id, body.reason
     )
-    return AdministrationRead.model_validate(row)
+    return await validate_named(db, AdministrationRead, row)
 
 
 @router.post(
@@ -119,7 +120,7 @@ async def confirm_witness(
     tz: ClinicTz,
 ) -> AdministrationRead:
     row = await service.confirm_witness(db, audit, session_id, administration_id, clinic_tz=tz)
-    return AdministrationRead.model_validate(row)
+    return await validate_named(db, AdministrationRead, row)
 
 
 @router.put(
@@ -144,4 +145,4 @@ async def request_witness(
     row = await service.request_witness(
         db, audit, session_id, administration_id, body.witness, clinic_tz=tz
     )
-    return AdministrationRead.model_validate(row)
+    return await validate_named(db, AdministrationRead, row)

@@ -6,7 +6,16 @@ from typing import Literal
 from fastapi.openapi.models import Example
 from pydantic import ConfigDict, Field
 
-from api.types import Id, PastTimestamp, ReadModel, RecordStatus, SafetyReason, StrictModel
+from api.people import PersonName
+from api.types import (
+    CalendarDate,
+    Id,
+    PastTimestamp,
+    ReadModel,
+    RecordStatus,
+    SafetyReason,
+    StrictModel,
+)
 
 Medication = Literal["ketamine", "esketamine"]
 Route = Literal["iv_infusion", "im", "intranasal", "sublingual", "oral"]
@@ -53,7 +62,7 @@ class AdministrationCreate(StrictModel):
     started_at: PastTimestamp
     lot_number: str = Field(min_length=1, max_length=64)
     ended_at: PastTimestamp | None = None
-    expiry_date: date | None = None
+    expiry_date: CalendarDate | None = None
     concentration_mg_per_ml: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
     volume_drawn_ml: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
     volume_administered_ml: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
@@ -119,20 +128,21 @@ class AdministrationRead(ReadModel):
         "`not_confirmed` for waste recorded before witnesses confirmed it",
     )
     witnessed_at: datetime | None = None
+    waste_witness_id_name: PersonName
     devices: int | None
     ndc: str | None = None
     container: str | None = None
     exceeds_planned_dose: bool
     override_reason: str | None
     administered_by: str
-    administered_by_name: str | None = None
+    administered_by_name: PersonName
     recorded_at: datetime
     status: RecordStatus = Field(
         description="`entered-in-error` once retracted: kept on record, no longer counted"
     )
     retracted_at: datetime | None = None
     retracted_by: str | None = None
-    retracted_by_name: str | None = None
+    retracted_by_name: PersonName
     retraction_reason: str | None = None
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import get_args
+
 from fastapi import APIRouter
 
 from api.alerts import service
@@ -8,6 +10,10 @@ from api.audit import AuditDep
 from api.db import DbSession
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
+from api.types import several
+
+STATUSES = get_args(AlertStatus)
+SEVERITIES = get_args(AlertSeverity)
 
 router = APIRouter(tags=["alerts"], responses=PROBLEMS)
 
@@ -15,32 +21,38 @@ router = APIRouter(tags=["alerts"], responses=PROBLEMS)
 @router.get(
     "/v1/alerts",
     response_model=Page[AlertRead],
-    summary="The nursing-station board: alerts, newest first (e.g. ?status=open)",
+    summary="The nursing-station board: alerts, newest first (e.g. ?status=open,acknowledged)",
     description=(
-        "Alerts are raised by the server when an intra- or post-dose reading is outside the "
-        "session's alert limits (the plan revision it pinned), one per reading, and when PHQ-9 "
-        "item 9 is above 0. Severity: SpO2 below `spo2_min` and PHQ-9 item 9 are always "
+        "Alerts are raised by the server when a reading of any phase is outside the "
+        "session's alert limits (the plan revision it pinned), one per reading, when PHQ-9 "
+        "item 9 is above 0, and by the server itself as `vitals_overdue` when a session in "
+        "dosing or monitoring has gone without a blood pressure past `vitals_due_at`. "
+        "Severity: SpO2 below `spo2_min` and PHQ-9 item 9 are always "
         "critical; otherwise critical when the reading is at least a margin beyond its limit "
         "(systolic +20, diastolic +10, heart rate −10 / +30, respiratory rate −2, EtCO2 +10), "
-        "else warning; high respiratory rate and temperature are warnings only. Open critical "
-        "alerts block discharge until acknowledged; retracting a reading resolves its alert."
+        "else warning; high respiratory rate and temperature are warnings only. Retracting a "
+        "reading resolves its alert; the next blood pressure resolves `vitals_overdue`. "
+        "`status` and `severity` take several values, comma-separated."
     ),
+    responses=problems(422),
 )
 async def list_alerts(
     db: DbSession,
     audit: AuditDep,
-    status: AlertStatus | None = None,
-    severity: AlertSeverity | None = None,
+    status: str | None = None,
+    severity: str | None = None,
     session_id: str | None = None,
+    patient_id: str | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AlertRead]:
     rows, next_cursor = await service.list_alerts(
         db,
         audit,
-        status=status,
-        severity=severity,
+        status=several(status, STATUSES, loc=["query", "status"]),
+        severity=several(severity, SEVERITIES, loc=["query", "severity"]),
         session_id=session_id,
+        patient_id=patient_id,
         limit=limit,
         cursor=cursor,
     )
@@ -57,13 +69,19 @@ async def list_session_alerts(
     session_id: str,
     db: DbSession,
     audit: AuditDep,
-    status: AlertStatus | None = None,
-    severity: AlertSeverity | None = None,
+    status: str | None = None,
+    severity: str | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AlertRead]:
     rows, next_cursor = await service.list_session_alerts(
-        db, audit, session_id, status=status, severity=severity, limit=limit, cursor=cursor
+        db,
+        audit,
+        session_id,
+        status=several(status, STATUSES, loc=["query", "status"]),
+        severity=several(severity, SEVERITIES, loc=["query", "severity"]),
+        limit=limit,
+        cursor=cursor,
     )
     return Page(items=[AlertRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -72,8 +90,12 @@ async def list_session_alerts(
     "/v1/alerts/{alert_id}/acknowledge",
     response_model=AlertRead,
     summary="Acknowledge an open alert (nurse or clinician); records who and when",
-    description="409 when the alert is already acknowledged or resolved.",
-    responses=problems(403, 404, 409),
+    description=(
+        "409 when the alert is already acknowledged or resolved. A critical alert needs a "
+        "`note` of at least 10 characters saying what was done (422 otherwise); `{}` is fine "
+        "for a warning."
+    ),
+    responses=problems(403, 404, 409, 422),
 )
 async def acknowledge(
     alert_id: str, body: AcknowledgeRequest, db: DbSession, audit: AuditDep

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from api.people import PersonName
 from api.types import Id, ReadModel, StrictModel
 
 AlertStatus = Literal["open", "acknowledged", "resolved"]
@@ -18,7 +19,12 @@ class AcknowledgeRequest(StrictModel):
         }
     )
 
-    note: str | None = Field(default=None, min_length=1, max_length=2000)
+    note: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="What was done; required (at least 10 characters) for a critical alert",
+    )
 
 
 class AlertRead(ReadModel):
@@ -38,6 +44,12 @@ class AlertRead(ReadModel):
     created_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    acknowledged_by_name: PersonName
     acknowledge_note: str | None
     resolved_at: datetime | None
+    resolved_by: str | None = None
+    resolved_by_name: PersonName
     resolution: str | None
+    gap_started_at: datetime | None = Field(
+        default=None, description="vitals_overdue: when the gap without a blood pressure began"
+    )

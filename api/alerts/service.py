@@ -20,10 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.clinical.alerts import AlertDecision, evaluate_reading
+from api.clinical.labels import clinic_time
+from api.clinical.overdue import OVERDUE_KIND
 from api.clinical.phase import Phase, derive_phase
-from api.errors import Conflict, NotFound
+from api.config import clinic_zone
+from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.live.publishers import publish_alerts
 from api.pagination import cut_page, keyset
+from api.people import add_names, names_of
 from api.plans.service import pinned_revision
 from api.sessions.gates import thresholds_for
 from api.types import parse_id
@@ -33,11 +37,15 @@ from models.base import utcnow
 _COLUMNS = [c.key for c in Alert.__table__.columns]
 
 
+# A critical alert's acknowledgment says what was done (SPEC §1 reasons, §6).
+CRITICAL_NOTE_MIN_LENGTH = 10
+BP_CODES = ("systolic_bp", "diastolic_bp")
+
+
 def alert_dict(alert: Alert, session: TreatmentSession | None = None) -> dict[str, Any]:
     out = {c: getattr(alert, c) for c in _COLUMNS}
     out["limit"] = out.pop("limit_value")
     if session is not None:
-        out["patient_id"] = session.patient_id
         out["location"] = session.location
     return out
 
@@ -46,6 +54,8 @@ def _row(session: TreatmentSession, decision: AlertDecision, **source: Any) -> d
     return {
         "id": uuid.uuid4(),
         "session_id": session.id,
+        "patient_id": session.patient_id,
+        "gap_started_at": None,
         "observation_id": source.get("observation_id"),
         "assessment_id": source.get("assessment_id"),
         "kind": decision.kind,
@@ -69,23 +79,49 @@ _PHASES: dict[str, Phase] = {phase: phase for phase in Phase}
 
 
 async def raise_alerts_for_readings(
-    db: AsyncSession, session: TreatmentSession, readings: Sequence[dict[str, Any]]
+    db: AsyncSession,
+    session: TreatmentSession,
+    readings: Sequence[dict[str, Any]],
+    *,
+    new_readings: bool = True,
 ) -> list[dict[str, Any]]:
-    """Evaluate newly stored readings (each with ``phase``) against the session's pinned limits;
-    store one alert per reading outside them in one INSERT. Returns the alerts created."""
-    candidates = [r for r in readings if r.get("phase") in (Phase.intra, Phase.post)]
-    if not candidates:
+    """Evaluate newly stored readings of any phase (each with ``phase``) against the session's
+    pinned limits; store one alert per reading outside them in one INSERT. A new blood pressure
+    resolves the session's ``vitals_overdue`` alert of an earlier gap. Returns the alerts
+    created. ``new_readings=False``: readings already stored, evaluated again (they close no
+    gap)."""
+    if not readings:
         return []
+    if new_readings:
+        await _resolve_overdue_by_bp(db, session, readings)
     thresholds = await pinned_limits(db, session)
-    rows = []
-    for reading in candidates:
+    tz = clinic_zone()
+    decided = []
+    for reading in readings:
         decision = evaluate_reading(
             reading["code"], reading["value"], _PHASES[reading["phase"]], thresholds
         )
         if decision is not None:
-            rows.append(_row(session, decision, observation_id=reading["id"]))
-    if not rows:
+            decided.append(reading)
+    if not decided:
         return []
+    names = {r["recorded_by"]: r["recorded_by_name"] for r in decided if r.get("recorded_by_name")}
+    unnamed = {r.get("recorded_by") for r in decided} - set(names)
+    if unnamed - {None}:
+        names.update(await names_of(db, unnamed))
+    rows = []
+    for reading in decided:
+        decision = evaluate_reading(
+            reading["code"],
+            reading["value"],
+            _PHASES[reading["phase"]],
+            thresholds,
+            measured_at=reading.get("measured_at"),
+            tz=tz,
+            recorded_by_name=names.get(reading.get("recorded_by") or ""),
+        )
+        assert decision is not None
+        rows.append(_row(session, decision, observation_id=reading["id"]))
     # A list of rows against one cached statement (insertmanyvalues: still one multi-row INSERT
     # per round trip) rather than .values(rows), which is compiled afresh for every batch.
     stmt = _INSERT_ALERTS[db.get_bind().dialect.name]
@@ -110,11 +146,44 @@ _INSERT_ALERTS = {
 }
 
 
+async def _resolve_overdue_by_bp(
+    db: AsyncSession, session: TreatmentSession, readings: Sequence[dict[str, Any]]
+) -> None:
+    """SPEC §6: the next blood pressure resolves the open ``vitals_overdue`` alert (of a gap that
+    began before it was measured)."""
+    times = [r["measured_at"] for r in readings if r.get("code") in BP_CODES]
+    if not times:
+        return
+    latest = max(times)
+    await _resolve(
+        db,
+        session,
+        (Alert.session_id == session.id)
+        & (Alert.kind == OVERDUE_KIND)
+        & (Alert.gap_started_at < latest),
+        f"blood pressure measured {clinic_time(latest, clinic_zone())}",
+    )
+
+
+async def resolve_overdue_of_ended_session(db: AsyncSession, session: TreatmentSession) -> None:
+    """A session that ends resolves its own ``vitals_overdue`` alerts (SPEC §6)."""
+    await _resolve(
+        db,
+        session,
+        (Alert.session_id == session.id) & (Alert.kind == OVERDUE_KIND),
+        f"session {session.status}",
+    )
+
+
 async def alerts_after_transition(
     db: AsyncSession, session: TreatmentSession, target: str, at: datetime
 ) -> None:
-    """A back-dated move to dosing or monitoring turns readings already stored after ``at`` into
-    intra/post readings: evaluate them now (those already alerted are skipped by the UNIQUE)."""
+    """A session that ended resolves its ``vitals_overdue`` alerts. A back-dated move to dosing
+    or monitoring re-labels readings already stored after ``at``: evaluate them again (those
+    already alerted are skipped by the UNIQUE)."""
+    if target in ("discharged", "cancelled", "transferred"):
+        await resolve_overdue_of_ended_session(db, session)
+        return
     if target not in ("dosing", "monitoring"):
         return
     stored = await db.execute(
@@ -129,11 +198,12 @@ async def alerts_after_transition(
             "id": oid,
             "code": code,
             "value": value,
+            "measured_at": measured_at,
             "phase": derive_phase(measured_at, session.dosing_started_at, session.dosing_ended_at),
         }
         for oid, code, value, measured_at in stored
     ]
-    await raise_alerts_for_readings(db, session, readings)
+    await raise_alerts_for_readings(db, session, readings, new_readings=False)
 
 
 async def raise_assessment_alert(
@@ -172,7 +242,7 @@ async def _resolve(
         .returning(*Alert.__table__.c)
         .execution_options(synchronize_session=False)
     )
-    publish_alerts(db, session, [dict(row) for row in resolved.mappings()])
+    publish_alerts(db, session, await add_names(db, [dict(row) for row in resolved.mappings()]))
 
 
 async def alert_counts_for_session(db: AsyncSession, session_id: uuid.UUID) -> dict[str, int]:
@@ -200,17 +270,21 @@ async def alert_kinds_for_session(db: AsyncSession, session_id: uuid.UUID) -> li
 def _filtered(
     stmt: Select[Alert, TreatmentSession],
     *,
-    status: str | None,
-    severity: str | None,
+    status: Sequence[str] | None,
+    severity: Sequence[str] | None,
     session_id: str | None,
+    patient_id: str | None = None,
 ) -> Select[Alert, TreatmentSession]:
-    if status is not None:
-        stmt = stmt.where(Alert.status == status)
-    if severity is not None:
-        stmt = stmt.where(Alert.severity == severity)
+    if status:
+        stmt = stmt.where(Alert.status.in_(status))
+    if severity:
+        stmt = stmt.where(Alert.severity.in_(severity))
     if session_id is not None:
         sid = parse_id(session_id)
         stmt = stmt.where(Alert.session_id == sid) if sid else stmt.where(false())
+    if patient_id is not None:
+        pid = parse_id(patient_id)
+        stmt = stmt.where(Alert.patient_id == pid) if pid else stmt.where(false())
     return stmt
 
 
@@ -218,9 +292,10 @@ async def list_alerts(
     db: AsyncSession,
     audit: Audit,
     *,
-    status: str | None,
-    severity: str | None,
+    status: Sequence[str] | None,
+    severity: Sequence[str] | None,
     session_id: str | None,
+    patient_id: str | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -228,7 +303,9 @@ async def list_alerts(
     stmt: Select[Alert, TreatmentSession] = select(Alert, TreatmentSession).join(
         TreatmentSession, TreatmentSession.id == Alert.session_id
     )
-    stmt = _filtered(stmt, status=status, severity=severity, session_id=session_id)
+    stmt = _filtered(
+        stmt, status=status, severity=severity, session_id=session_id, patient_id=patient_id
+    )
     stmt = keyset(
         stmt,
         cursor=cursor,
@@ -242,9 +319,9 @@ async def list_alerts(
         limit,
         lambda pair: (pair[0].created_at, pair[0].id),
     )
-    for alert, session in pairs:
-        audit.record("read", "alert", alert.id, patient_id=session.patient_id)
-    return [alert_dict(a, s) for a, s in pairs], next_cursor
+    for alert, _ in pairs:
+        audit.record("read", "alert", alert.id, patient_id=alert.patient_id)
+    return await add_names(db, [alert_dict(a, s) for a, s in pairs]), next_cursor
 
 
 async def list_session_alerts(
@@ -252,8 +329,8 @@ async def list_session_alerts(
     audit: Audit,
     session_id: str,
     *,
-    status: str | None,
-    severity: str | None,
+    status: Sequence[str] | None,
+    severity: Sequence[str] | None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -293,7 +370,18 @@ async def acknowledge_alert(
         raise NotFound(f"No alert with id {alert_id}.")
     alert, session = found
     if alert.status != "open":
-        raise Conflict(_not_open_message(alert), alert_status=alert.status)
+        raise Conflict(await _not_open_message(db, alert), alert_status=alert.status)
+    if alert.severity == "critical" and len((note or "").strip()) < CRITICAL_NOTE_MIN_LENGTH:
+        raise ValidationFailed(
+            [
+                field_error(
+                    ["body", "note"],
+                    f"a critical alert is acknowledged with a note of at least "
+                    f"{CRITICAL_NOTE_MIN_LENGTH} characters saying what was done "
+                    "(e.g. 'O2 given, SpO2 back to 97%')",
+                )
+            ]
+        )
     result = await db.execute(
         update(Alert)
         .where(Alert.id == alert.id, Alert.status == "open")
@@ -307,16 +395,23 @@ async def acknowledge_alert(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await db.refresh(alert)
-        raise Conflict(_not_open_message(alert), alert_status=alert.status)
+        raise Conflict(await _not_open_message(db, alert), alert_status=alert.status)
     await db.refresh(alert)
-    publish_alerts(db, session, [alert])
-    audit.record("acknowledge", "alert", alert.id, patient_id=session.patient_id)
-    return alert_dict(alert, session)
+    row = (await add_names(db, [alert_dict(alert, session)]))[0]
+    publish_alerts(db, session, [row])
+    audit.record("acknowledge", "alert", alert.id, patient_id=alert.patient_id)
+    return row
 
 
-def _not_open_message(alert: Alert) -> str:
+async def _not_open_message(db: AsyncSession, alert: Alert) -> str:
     if alert.status == "acknowledged":
-        at = alert.acknowledged_at.isoformat() if alert.acknowledged_at else "earlier"
-        return f"This alert was already acknowledged by {alert.acknowledged_by} at {at}."
+        names = await names_of(db, {alert.acknowledged_by})
+        who = names.get(alert.acknowledged_by or "", "someone")
+        at = (
+            clinic_time(alert.acknowledged_at, clinic_zone())
+            if alert.acknowledged_at
+            else "earlier"
+        )
+        return f"This alert was already acknowledged by {who} at {at}."
     why = alert.resolution or "its source was retracted"
     return f"This alert is resolved ({why}); there is nothing to acknowledge."

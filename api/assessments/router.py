@@ -16,6 +16,7 @@ from api.audit import AuditDep
 from api.db import DbSession
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit
+from api.people import validate_all_named, validate_named
 from api.vitals.schemas import RetractRequest
 
 router = APIRouter(
@@ -47,7 +48,7 @@ async def record_assessment(
         score=body.score,
         administered_at=body.administered_at,
     )
-    return AssessmentRead.model_validate(row)
+    return await validate_named(db, AssessmentRead, row)
 
 
 @router.get(
@@ -76,7 +77,7 @@ async def list_assessments(
         cursor=cursor,
     )
     return AssessmentList(
-        items=[AssessmentRead.model_validate(r) for r in rows], next_cursor=next_cursor
+        items=await validate_all_named(db, AssessmentRead, rows), next_cursor=next_cursor
     )
 
 
@@ -98,4 +99,4 @@ async def retract(
     audit: AuditDep,
 ) -> AssessmentRead:
     row = await service.retract_assessment(db, audit, session_id, assessment_id, body.reason)
-    return AssessmentRead.model_validate(row)
+    return await validate_named(db, AssessmentRead, row)

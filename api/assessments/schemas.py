@@ -6,6 +6,7 @@ from typing import Any, Literal
 from fastapi.openapi.models import Example
 from pydantic import ConfigDict, Field, StrictInt
 
+from api.people import PersonName
 from api.types import Id, PastTimestamp, ReadModel, RecordStatus, StrictModel
 
 InstrumentName = Literal["phq9", "gad7", "pcl5", "madrs", "ybocs", "cadss", "moaas", "rass"]
@@ -45,6 +46,7 @@ class AssessmentRead(ReadModel):
     details: dict[str, Any]
     administered_at: datetime
     recorded_by: str | None
+    recorded_by_name: PersonName
     recorded_at: datetime
     alert_id: Id | None = None
     status: RecordStatus = Field(
@@ -52,6 +54,7 @@ class AssessmentRead(ReadModel):
     )
     retracted_at: datetime | None = None
     retracted_by: str | None = None
+    retracted_by_name: PersonName
     retraction_reason: str | None = None
 
 

@@ -1,10 +1,11 @@
 """Alert decisions for readings and PHQ-9 item 9 (SPEC §6 "Alerts"; limits SPEC §5).
 
-Only ``intra`` and ``post`` readings raise alerts; pre-dose readings are handled by the pre-dose
-gate instead. A reading outside the session's alert limits (limits inclusive: equal is inside)
-raises exactly one alert (SPEC §6: one reading raises at most one alert).
+Readings of every phase raise alerts (SPEC §6: a pre-dose 212/124 alerts as a post-dose one
+does; the pre-dose limits remain a gate, not an alert). A reading outside the session's alert
+limits (limits inclusive: equal is inside) raises exactly one alert (SPEC §6: one reading raises
+at most one alert).
 
-Severity rule (Vigil's choice; SPEC §6 fixes only the SpO2 and PHQ-9 cases):
+Severity rule (SPEC §6):
 
 * **SpO2 below ``spo2_min``: always critical** (SPEC §6; pulse oximetry is required monitoring,
   DOMAIN.md).
@@ -36,9 +37,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from enum import StrEnum
 
-from api.clinical.labels import fmt_number, vital_label, with_unit
+from api.clinical.labels import clinic_time, fmt_number, vital_label, with_unit
 from api.clinical.phase import Phase
 from api.clinical.thresholds import DEFAULT_THRESHOLDS, Direction
 from api.clinical.vitals import VitalCode
@@ -100,12 +102,23 @@ def _limit(thresholds: Mapping[str, float], key: str) -> float:
     return float(thresholds.get(key, DEFAULT_THRESHOLDS[key]))
 
 
+_STAGES = {Phase.pre: "before dosing", Phase.intra: "during dosing", Phase.post: "after dosing"}
+
+
 def evaluate_reading(
-    code: str, value: float, phase: Phase, thresholds: Mapping[str, float]
+    code: str,
+    value: float,
+    phase: Phase,
+    thresholds: Mapping[str, float],
+    *,
+    measured_at: datetime | None = None,
+    tz: tzinfo | None = None,
+    recorded_by_name: str | None = None,
 ) -> AlertDecision | None:
-    """The alert a reading raises, or None (pre-dose phase, inside limits, or no limits)."""
-    if phase == Phase.pre:
-        return None
+    """The alert a reading of any phase raises, or None (inside limits, or no limits).
+
+    The message names when the reading was measured (in ``tz``, the clinic's zone, with its
+    offset) and who recorded it, when given."""
     for rule in _RULES_BY_VITAL.get(code, ()):
         limit = _limit(thresholds, rule.threshold_key)
         if rule.direction is Direction.max:
@@ -120,13 +133,21 @@ def evaluate_reading(
             continue
         critical = rule.critical_margin is not None and beyond >= rule.critical_margin
         severity = Severity.critical if critical else Severity.warning
-        stage = "during dosing" if phase == Phase.intra else "after dosing"
+        stage = _STAGES[phase]
+        context = []
+        if measured_at is not None and tz is not None:
+            context.append(f"measured {clinic_time(measured_at, tz)}")
+        if recorded_by_name:
+            context.append(f"recorded by {recorded_by_name}")
+        where = f" ({', '.join(context)})" if context else ""
         message = (
-            f"{vital_label(code)} {with_unit(code, value)} {stage} is {word} the alert limit "
-            f"of {with_unit(code, limit)}."
+            f"{vital_label(code)} {with_unit(code, value)} {stage}{where} is {word} the alert "
+            f"limit of {with_unit(code, limit)}."
         )
         if critical:
             message += " Critical: check the patient now."
+        else:
+            message += " Recheck it and tell the prescriber if it stays there."
         return AlertDecision(
             kind=rule.kind,
             severity=severity,

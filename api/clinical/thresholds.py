@@ -35,6 +35,7 @@ class ThresholdGroup(StrEnum):
     pre = "pre"
     alert = "alert"
     discharge = "discharge"
+    cadence = "cadence"  # how often a blood pressure is due (SPEC §5, §6 vitals_overdue)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "temperature_max": 38.5,
     # discharge: how far above its pre-dose baseline a systolic, diastolic or heart rate may be
     "discharge_baseline_tolerance_pct": 20,
+    "vitals_interval_minutes": 15,
 }
 
 _V = VitalCode
@@ -89,6 +91,9 @@ THRESHOLD_KEYS: dict[str, ThresholdKey] = {
         ThresholdKey("temperature_max", _V.temperature, _MAX, _ALERT, 34, 42),
         ThresholdKey(
             "discharge_baseline_tolerance_pct", None, _MAX, ThresholdGroup.discharge, 0, 100
+        ),
+        ThresholdKey(
+            "vitals_interval_minutes", _V.systolic_bp, _MAX, ThresholdGroup.cadence, 1, 120
         ),
     )
 }

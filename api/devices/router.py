@@ -16,6 +16,7 @@ from api.devices.schemas import (
 )
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
+from api.people import validate_all_named, validate_named
 
 router = APIRouter(tags=["devices"], responses=PROBLEMS)
 
@@ -31,7 +32,7 @@ async def create_device(body: DeviceCreate, db: DbSession, audit: AuditDep) -> D
     device = await service.create_device(
         db, audit, identifier=body.identifier, model=body.model, location=body.location
     )
-    return DeviceRead.model_validate(service.device_view(device))
+    return await validate_named(db, DeviceRead, service.device_view(device))
 
 
 @router.get(
@@ -41,7 +42,7 @@ async def create_device(body: DeviceCreate, db: DbSession, audit: AuditDep) -> D
 )
 async def list_devices(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[DeviceRead]:
     rows, next_cursor = await service.list_devices(db, limit=limit, cursor=cursor)
-    return Page(items=[DeviceRead.model_validate(d) for d in rows], next_cursor=next_cursor)
+    return Page(items=await validate_all_named(db, DeviceRead, rows), next_cursor=next_cursor)
 
 
 @router.post(
@@ -59,8 +60,8 @@ async def list_devices(db: DbSession, limit: Limit = 50, cursor: Cursor = None) 
 async def bind_device(
     session_id: str, body: BindingCreate, db: DbSession, audit: AuditDep
 ) -> BindingRead:
-    return BindingRead.model_validate(
-        await service.bind_device(db, audit, session_id, body.device_id)
+    return await validate_named(
+        db, BindingRead, await service.bind_device(db, audit, session_id, body.device_id)
     )
 
 
@@ -72,7 +73,7 @@ async def bind_device(
 )
 async def list_bindings(session_id: str, db: DbSession, audit: AuditDep) -> list[BindingRead]:
     rows = await service.list_bindings(db, audit, session_id)
-    return [BindingRead.model_validate(r) for r in rows]
+    return await validate_all_named(db, BindingRead, rows)
 
 
 @router.post(
@@ -98,6 +99,6 @@ async def release_binding(
     ] = None,
 ) -> BindingRead:
     reason = body.reason if body is not None else None
-    return BindingRead.model_validate(
-        await service.release_binding(db, audit, session_id, binding_id, reason)
+    return await validate_named(
+        db, BindingRead, await service.release_binding(db, audit, session_id, binding_id, reason)
     )

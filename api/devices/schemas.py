@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
+from api.people import PersonName
 from api.types import Id, ReadModel, StrictModel
 
 
@@ -33,6 +34,7 @@ class DeviceRead(ReadModel):
     location: str | None
     created_at: datetime
     created_by: str | None
+    created_by_name: PersonName
     bound_session_id: Id | None = Field(
         default=None, description="The session the device is bound to now; null when free"
     )
@@ -61,7 +63,9 @@ class BindingRead(ReadModel):
     session_id: Id
     bound_at: datetime
     bound_by: str | None
+    bound_by_name: PersonName
     released_at: datetime | None
     released_by: str | None
+    released_by_name: PersonName
     release_reason: str | None
     active: bool = Field(description="Open: the device's readings go to this session")

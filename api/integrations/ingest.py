@@ -40,6 +40,7 @@ _FIELD_REASONS = {
     "unit": "unit_mismatch",
     "value": "invalid_value",
     "phase": "phase_mismatch",
+    "measured_at": "invalid_time",
 }
 
 

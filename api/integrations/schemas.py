@@ -58,8 +58,9 @@ class ItemResult(StrictModel):
     reason: str | None = Field(
         default=None,
         description="Why it was rejected: invalid, unknown_code, unit_mismatch, invalid_value, "
-        "phase_mismatch, invalid_bp_pair, unknown_device, not_routable (no session takes the "
-        "reading at its time; the quarantine tells an administrator why)",
+        "phase_mismatch, invalid_time (before 1970 or more than 12 hours before the session), "
+        "invalid_bp_pair, unknown_device, not_routable (no session takes the reading at its "
+        "time; the quarantine tells an administrator why)",
     )
     detail: str | None = None
     observation_id: Id | None = None

@@ -43,10 +43,11 @@ def publish_readings(
 
 async def publish_status(db: AsyncSession, session: TreatmentSession) -> None:
     """The session after a status change, as ``GET /v1/sessions/{id}`` returns it."""
+    from api.people import validate_named
     from api.sessions.schemas import SessionRead
     from api.sessions.service import session_record
 
-    record = SessionRead.model_validate(await session_record(db, session))
+    record = await validate_named(db, SessionRead, await session_record(db, session))
     publish(
         db,
         "status",

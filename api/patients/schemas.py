@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from api.types import Id, ReadModel, StrictModel
+from api.types import CalendarDate, Id, ReadModel, StrictModel
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -31,7 +31,7 @@ class PatientCreate(StrictModel):
     mrn: str = Field(min_length=1, max_length=64)
     given_name: str = Field(min_length=1, max_length=200)
     family_name: str = Field(min_length=1, max_length=200)
-    birth_date: date
+    birth_date: CalendarDate
     sex: Sex
     height_cm: float | None = Field(default=None, gt=30, lt=260, allow_inf_nan=False)
     address: str | None = Field(
@@ -53,7 +53,7 @@ class PatientUpdate(StrictModel):
 
     given_name: str | None = Field(default=None, min_length=1, max_length=200)
     family_name: str | None = Field(default=None, min_length=1, max_length=200)
-    birth_date: date | None = None
+    birth_date: CalendarDate | None = None
     sex: Sex | None = None
     height_cm: float | None = Field(default=None, gt=30, lt=260, allow_inf_nan=False)
     address: str | None = Field(
@@ -68,7 +68,7 @@ class PatientRead(ReadModel):
     mrn: str
     given_name: str
     family_name: str
-    birth_date: date
+    birth_date: CalendarDate
     sex: Sex
     height_cm: float | None
     address: str | None = None

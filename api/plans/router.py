@@ -10,6 +10,7 @@ from api.deps import AppSettings
 from api.etag import set_etag
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
+from api.people import named
 from api.plans import service
 from api.plans.schemas import (
     DiscontinueRequest,
@@ -49,7 +50,7 @@ async def create_plan(
 ) -> PlanRead:
     plan = await service.create_plan(db, audit, patient_id, body, settings=settings)
     set_etag(response, plan.version)
-    return plan
+    return await named(db, plan)
 
 
 @router.get(
@@ -64,7 +65,7 @@ async def list_patient_plans(
     items, next_cursor = await service.list_patient_plans(
         db, audit, patient_id, limit=limit, cursor=cursor
     )
-    return Page(items=items, next_cursor=next_cursor)
+    return await named(db, Page(items=items, next_cursor=next_cursor))
 
 
 @router.get(
@@ -76,7 +77,7 @@ async def list_patient_plans(
 async def read_plan(plan_id: str, db: DbSession, audit: AuditDep, response: Response) -> PlanRead:
     plan = await service.read_plan(db, audit, plan_id)
     set_etag(response, plan.version)
-    return plan
+    return await named(db, plan)
 
 
 @router.get(
@@ -91,7 +92,7 @@ async def list_revisions(
     items, next_cursor = await service.list_revisions(
         db, audit, plan_id, limit=limit, cursor=cursor
     )
-    return Page(items=items, next_cursor=next_cursor)
+    return await named(db, Page(items=items, next_cursor=next_cursor))
 
 
 @router.get(
@@ -106,7 +107,7 @@ async def read_revision(
     db: DbSession,
     audit: AuditDep,
 ) -> RevisionRead:
-    return await service.read_revision(db, audit, plan_id, n)
+    return await named(db, await service.read_revision(db, audit, plan_id, n))
 
 
 @router.post(
@@ -130,7 +131,7 @@ async def revise_plan(
         db, audit, plan_id, content, body.reason, if_match, settings=settings
     )
     set_etag(response, plan.version)
-    return plan
+    return await named(db, plan)
 
 
 @router.post(
@@ -149,4 +150,4 @@ async def discontinue_plan(
 ) -> PlanRead:
     plan = await service.discontinue_plan(db, audit, plan_id, body, if_match)
     set_etag(response, plan.version)
-    return plan
+    return await named(db, plan)

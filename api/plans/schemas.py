@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from api.people import PersonName
 from api.types import Id, ReadModel, SafetyReason, StrictModel
 
 Medication = Literal["ketamine", "esketamine"]
@@ -109,6 +110,7 @@ class RevisionRead(ReadModel):
     reason: str | None
     created_at: datetime
     created_by: str | None
+    created_by_name: PersonName
 
 
 class PlanRead(RevisionRead):
@@ -120,4 +122,5 @@ class PlanRead(RevisionRead):
     version: int
     discontinued_at: datetime | None
     discontinued_by: str | None
+    discontinued_by_name: PersonName
     discontinue_reason: str | None

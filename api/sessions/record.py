@@ -16,13 +16,19 @@ from models import TreatmentSession
 async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dict[str, Any]:
     from api.administrations.schemas import AdministrationRead
     from api.administrations.service import administrations_for_session
+    from api.alerts.overdue import vitals_due_at
     from api.alerts.service import alert_counts_for_session
+    from api.people import add_names
 
-    administrations = [
-        AdministrationRead.model_validate(a).model_dump()
-        for a in await administrations_for_session(db, session.id, include_retracted=True)
-    ]
+    administrations = await add_names(
+        db,
+        [
+            AdministrationRead.model_validate(a).model_dump()
+            for a in await administrations_for_session(db, session.id, include_retracted=True)
+        ],
+    )
     return {
         "administrations": administrations,
         "alert_counts": await alert_counts_for_session(db, session.id),
+        "vitals_due_at": await vitals_due_at(db, session),
     }

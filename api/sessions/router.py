@@ -11,6 +11,7 @@ from api.errors import ValidationFailed, field_error
 from api.etag import set_etag
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
+from api.people import validate_named
 from api.sessions import service
 from api.sessions.schemas import (
     RepinRequest,
@@ -39,7 +40,7 @@ async def create_session(
 ) -> SessionRead:
     session = await service.create_session(db, audit, body)
     set_etag(response, session.version)
-    return SessionRead.model_validate(await service.session_record(db, session))
+    return await validate_named(db, SessionRead, await service.session_record(db, session))
 
 
 @router.get(
@@ -117,7 +118,9 @@ def _statuses(raw: str | None) -> list[str] | None:
 async def read_session(
     session_id: str, db: DbSession, audit: AuditDep, response: Response
 ) -> SessionRead:
-    record = SessionRead.model_validate(await service.read_session(db, audit, session_id))
+    record = await validate_named(
+        db, SessionRead, await service.read_session(db, audit, session_id)
+    )
     set_etag(response, record.version)
     return record
 
@@ -145,7 +148,7 @@ async def transition(
 ) -> SessionRead:
     session = await service.transition(db, audit, session_id, body, if_match)
     set_etag(response, session.version)
-    return SessionRead.model_validate(await service.session_record(db, session))
+    return await validate_named(db, SessionRead, await service.session_record(db, session))
 
 
 @router.post(

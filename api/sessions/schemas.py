@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from api.people import PersonName
 from api.types import Id, NotFutureTimestamp, ReadModel, StrictModel, Timestamp
 
 SessionStatus = Literal[
@@ -103,6 +104,7 @@ class TransitionRead(ReadModel):
     overridden: list[dict[str, Any]] | None
     unmet: list[dict[str, Any]] | None
     recorded_by: str | None
+    recorded_by_name: PersonName
     recorded_at: datetime
 
 
@@ -152,4 +154,8 @@ class SessionRead(SessionListItem):
     transitions: list[TransitionRead]
     administrations: list[dict[str, Any]]
     alert_counts: dict[str, int]
+    vitals_due_at: datetime | None = Field(
+        default=None,
+        description="When the next blood pressure is due (SPEC §6); null outside dosing/monitoring",
+    )
     vitals_summary: dict[str, Any]

@@ -647,6 +647,8 @@ async def readiness(db: AsyncSession, audit: Audit, session_id: str) -> dict[str
     discharge = gates.as_dicts(await gates.discharge_unmet(db, session, revision, now))
     earliest = await gates.earliest_discharge(db, session, revision)
     audit.record("read", "session", session.id, patient_id=session.patient_id)
+    from api.alerts.overdue import vitals_due_at
+
     return {
         "dosing": {"ready": not dosing, "unmet": dosing},
         "discharge": {
@@ -654,6 +656,5 @@ async def readiness(db: AsyncSession, audit: Audit, session_id: str) -> dict[str
             "unmet": discharge,
             "earliest_at": utc_iso(earliest) if earliest is not None else None,
         },
-        # the next blood pressure due (SPEC §6; computed with vitals_overdue)
-        "vitals_due_at": None,
+        "vitals_due_at": await vitals_due_at(db, session),
     }

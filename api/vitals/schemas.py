@@ -99,9 +99,11 @@ class ObservationRead(StrictModel):
     external_id: str | None
     source: str
     recorded_by: str | None
+    recorded_by_name: str | None = None
     recorded_at: datetime
     retracted_at: datetime | None = None
     retracted_by: str | None = None
+    retracted_by_name: str | None = None
     retraction_reason: str | None = None
 
 

@@ -19,13 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.alerts.service import raise_alerts_for_readings, resolve_alerts_for_observation
 from api.audit import Audit
 from api.clinical.phase import Phase, phase_labeler
+from api.clinical.reading_time import too_early_problem
 from api.clinical.vitals import VitalValueError, normalize
-from api.config import get_settings
+from api.config import clinic_zone, get_settings
 from api.errors import Conflict, ValidationFailed, field_error
 from api.live.publishers import publish_readings
 from api.pagination import cut_page, keyset
+from api.people import add_names
 from api.retraction import retract_record
 from api.sessions.service import get_session
+from api.types import range_problem
 from models import Observation, TreatmentSession
 from models.base import utcnow
 
@@ -116,6 +119,14 @@ def check_reading(
         normalized = normalize(item.code, item.value, item.unit)
     except VitalValueError as err:
         return [ItemProblem(index, err.field, err.message)]
+    problem = range_problem(item.measured_at) or too_early_problem(
+        item.measured_at,
+        checked_in_at=session.checked_in_at,
+        scheduled_at=session.scheduled_at,
+        tz=clinic_zone(),
+    )
+    if problem is not None:
+        return [ItemProblem(index, "measured_at", problem)]
     if phase_of is None:
         phase_of = phase_labeler(session.dosing_started_at, session.dosing_ended_at)
     derived = phase_of(item.measured_at)
@@ -313,7 +324,7 @@ async def store_readings(
     readings raise their alerts and are announced on the live streams.
     """
     stored = StoredReadings(await insert_readings(db, _dedupe_in_batch(rows)))
-    new = with_phases([r for r, is_new in stored if is_new], session)
+    new = await add_names(db, with_phases([r for r, is_new in stored if is_new], session))
     await raise_alerts_for_readings(db, session, new)
     published = publish_readings(db, session, new)
     if len(published) == 1:
@@ -386,7 +397,9 @@ async def record_vitals(
     if len(new) == len(rows) and stored.new_json is not None:
         # Every item is a new reading, none repeated: the answer is the new rows, in order.
         return [r for r, _ in stored], stored.new_json
-    # New rows got their phase in store_readings; rows stored before have none yet.
+    # New rows got their phase and names in store_readings; rows stored before have none yet.
+    earlier = [r for r, _ in stored if "phase" not in r]
+    await add_names(db, earlier)
     return _in_request_order(
         rows, [r if "phase" in r else with_phase(r, session) for r, _ in stored]
     ), None
@@ -461,7 +474,7 @@ async def list_vitals(
         lambda r: (r["measured_at"], r["id"]),
     )
     audit.record("read", "observation", None, patient_id=session.patient_id)
-    return with_phases(rows, session), next_cursor
+    return await add_names(db, with_phases(rows, session)), next_cursor
 
 
 def vitals_page_query(
@@ -509,5 +522,6 @@ async def retract_observation(
     await resolve_alerts_for_observation(db, session, observation.id)
     audit.record("retract", "observation", observation.id, patient_id=session.patient_id)
     row = with_phase({c: getattr(observation, c) for c in _COLUMNS}, session)
+    await add_names(db, [row])
     publish_readings(db, session, [row])
     return row

@@ -125,11 +125,39 @@ async def test_severity_rule_and_inside_limits(client: httpx.AsyncClient) -> Non
     assert {a["kind"] for a in warnings} == {"systolic_bp_high", "temperature_high"}
 
 
-async def test_pre_dose_readings_raise_no_alert(client: httpx.AsyncClient) -> None:
+async def test_pre_dose_readings_alert_as_post_dose_ones_do(client: httpx.AsyncClient) -> None:
     session = await checked_in_session(client, at=30)
     sid = session["id"]
-    await ok(await post_vitals(client, sid, [vital("spo2", 85, "%", ago(10))]), 201)
-    assert await session_alerts(client, sid) == []
+    at = ago(10)
+    await ok(
+        await post_vitals(
+            client,
+            sid,
+            [
+                vital("systolic_bp", 212, "mm[Hg]", at),
+                vital("diastolic_bp", 124, "mm[Hg]", at),
+                vital("spo2", 85, "%", at),
+            ],
+        ),
+        201,
+    )
+    alerts = {a["kind"]: a for a in await session_alerts(client, sid)}
+    assert {k: a["severity"] for k, a in alerts.items()} == {
+        "systolic_bp_high": "critical",
+        "diastolic_bp_high": "critical",
+        "spo2_low": "critical",
+    }
+    assert "before dosing" in alerts["systolic_bp_high"]["message"]
+    assert all(a["patient_id"] == session["patient_id"] for a in alerts.values())
+    # A pre-dose reading above the pre-dose limit but inside the alert limits is a gate
+    # matter, not an alert.
+    other = await checked_in_session(client, at=30)
+    await ok(await post_vitals(client, other["id"], good_predose(ago(10))), 201)
+    await ok(
+        await post_vitals(client, other["id"], [vital("systolic_bp", 150, "mm[Hg]", ago(9))]),
+        201,
+    )
+    assert await session_alerts(client, other["id"]) == []
 
 
 async def test_plan_alert_limits_apply(client: httpx.AsyncClient) -> None:
@@ -161,12 +189,14 @@ async def test_back_dated_dosing_start_evaluates_readings_already_stored(
     session = await checked_in_session(client, at=100)
     sid = session["id"]
     await ok(await post_vitals(client, sid, good_predose(ago(95))), 201)
-    # Stored while the session still looked pre-dose: no alert yet.
+    # Stored while the session still looked pre-dose: it alerts at once (every phase does).
     await ok(await post_vitals(client, sid, [vital("spo2", 86, "%", ago(60))]), 201)
-    assert await session_alerts(client, sid) == []
-    # Documented after the fact: dosing started 90 minutes ago, so that reading was intra.
+    [before] = await session_alerts(client, sid)
+    # Documented after the fact: dosing started 90 minutes ago, so that reading was intra;
+    # it still raised one alert.
     await ok(await transition(client, sid, "dosing", at=ago(90)))
     [alert] = await session_alerts(client, sid)
+    assert alert["id"] == before["id"]
     assert alert["kind"] == "spo2_low"
     assert alert["severity"] == "critical"
 
@@ -267,9 +297,90 @@ async def test_concurrent_acknowledgements_one_wins(
     await ok(await post_vitals(client, sid, [vital("spo2", 84, "%", ago(120))]), 201)
     [alert] = await session_alerts(client, sid)
     url = f"/v1/alerts/{alert['id']}/acknowledge"
+    note = {"note": "O2 given, SpO2 back to 97%"}
     results = await asyncio.gather(
-        *[(client if i % 2 else nurse_client).post(url, json={}) for i in range(6)]
+        *[(client if i % 2 else nurse_client).post(url, json=note) for i in range(6)]
     )
     codes = sorted(r.status_code for r in results)
     assert codes.count(200) == 1, codes
     assert set(codes) == {200, 409}
+
+
+async def test_a_critical_alert_needs_a_note_of_ten_characters_a_warning_does_not(
+    client: httpx.AsyncClient, nurse_client: httpx.AsyncClient, staff: Staff
+) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    await ok(
+        await post_vitals(
+            client,
+            sid,
+            [vital("spo2", 85, "%", ago(120)), vital("heart_rate", 125, "/min", ago(119))],
+        ),
+        201,
+    )
+    alerts = {a["kind"]: a for a in await session_alerts(client, sid)}
+    critical, warning = alerts["spo2_low"], alerts["heart_rate_high"]
+    for body in ({}, {"note": "ok"}, {"note": "   short   "}):
+        r = await nurse_client.post(f"/v1/alerts/{critical['id']}/acknowledge", json=body)
+        assert r.status_code == 422, body
+        assert r.json()["errors"][0]["loc"] == ["body", "note"]
+    assert (await session_alerts(client, sid, status="open"))[0]["status"] == "open"
+    acked = await ok(
+        await nurse_client.post(
+            f"/v1/alerts/{critical['id']}/acknowledge", json={"note": "O2 at 2 L, SpO2 96%"}
+        )
+    )
+    nurse = await display_name(nurse_client)
+    assert acked["acknowledged_by"] == staff.ids["nurse"]
+    assert acked["acknowledged_by_name"] == nurse
+    await ok(await nurse_client.post(f"/v1/alerts/{warning['id']}/acknowledge", json={}))
+    r = await client.post(f"/v1/alerts/{warning['id']}/acknowledge", json={})
+    assert r.status_code == 409
+    assert f"already acknowledged by {nurse} at " in r.json()["detail"]
+
+
+async def display_name(c: httpx.AsyncClient) -> str:
+    return str((await ok(await c.get("/v1/users/me")))["display_name"])
+
+
+async def test_the_board_takes_several_statuses_and_session_or_patient(
+    client: httpx.AsyncClient, nurse_client: httpx.AsyncClient
+) -> None:
+    session = await dosing_session(client)
+    sid = session["id"]
+    for minutes in (130, 125, 121):
+        await ok(
+            await post_vitals(client, sid, [vital("heart_rate", 130, "/min", ago(minutes))]), 201
+        )
+    other = await dosing_session(client)
+    await ok(
+        await post_vitals(client, other["id"], [vital("heart_rate", 130, "/min", ago(120))]), 201
+    )
+    a, b, c = await session_alerts(client, sid)
+    await ok(await client.post(f"/v1/alerts/{a['id']}/acknowledge", json={}))
+    obs = (await ok(await client.get(f"/v1/sessions/{sid}/vitals", params={"code": "heart_rate"})))[
+        "items"
+    ]
+    retract = next(o for o in obs if o["id"] == b["observation_id"])
+    await ok(
+        await client.post(
+            f"/v1/sessions/{sid}/vitals/{retract['id']}/retract", json={"reason": "wrong chair"}
+        )
+    )
+
+    def ids(page: dict) -> set[str]:
+        return {x["id"] for x in page["items"]}
+
+    params = {"session_id": sid, "status": "open,acknowledged", "limit": 500}
+    assert ids(await ok(await nurse_client.get("/v1/alerts", params=params))) == {a["id"], c["id"]}
+    params = {"patient_id": session["patient_id"], "status": "resolved", "limit": 500}
+    assert ids(await ok(await nurse_client.get("/v1/alerts", params=params))) == {b["id"]}
+    params = {"patient_id": other["patient_id"], "limit": 500}
+    page = await ok(await nurse_client.get("/v1/alerts", params=params))
+    assert {x["session_id"] for x in page["items"]} == {other["id"]}
+    r = await nurse_client.get("/v1/alerts", params={"status": "open,snoozed"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["query", "status"]
+    r = await nurse_client.get(f"/v1/sessions/{sid}/alerts", params={"status": "open,resolved"})
+    assert ids(await ok(r)) == {b["id"], c["id"]}

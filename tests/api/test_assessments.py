@@ -17,6 +17,9 @@ from tests.api.safety_helpers import (
 )
 from tests.factories import ago, create_session, transition
 
+# A critical alert is acknowledged with a note of at least 10 characters (SPEC §6).
+ACK_NOTE = {"note": "Checked the patient, all well"}
+
 
 @pytest.mark.parametrize(
     ("instrument", "answers", "total", "band"),
@@ -126,7 +129,7 @@ async def test_phq9_item9_raises_a_critical_alert_that_blocks_discharge(
     await ready_to_discharge(client, sid)
     r = await transition(client, sid, "discharged")
     assert unmet_codes(r.json()) == ["open_alert"]
-    await ok(await nurse_client.post(f"/v1/alerts/{alert['id']}/acknowledge", json={}))
+    await ok(await nurse_client.post(f"/v1/alerts/{alert['id']}/acknowledge", json=ACK_NOTE))
     await ok(await transition(client, sid, "discharged"))
 
 

@@ -24,6 +24,9 @@ from tests.factories import ago, create_patient, create_plan, create_session, po
 from tests.factories import transition as move
 from tests.integrations.helpers import sse_events
 
+# A critical alert is acknowledged with a note of at least 10 characters (SPEC §6).
+ACK_NOTE = {"note": "Checked the patient, all well"}
+
 REASON = "item 9 typed as 2; the patient answered 0"
 
 
@@ -66,7 +69,7 @@ async def test_retracting_a_mistyped_phq9_item9_resolves_its_alert_and_unblocks_
     assert alert["status"] == "resolved"
     assert alert["resolution"] == "assessment retracted"
     assert alert["resolved_at"]
-    ack = await nurse_client.post(f"/v1/alerts/{alert['id']}/acknowledge", json={})
+    ack = await nurse_client.post(f"/v1/alerts/{alert['id']}/acknowledge", json=ACK_NOTE)
     assert ack.status_code == 409
     assert "assessment retracted" in ack.json()["detail"]
     record = await ok(await client.get(f"/v1/sessions/{sid}"))

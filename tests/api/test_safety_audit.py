@@ -8,6 +8,9 @@ from tests.api.safety_helpers import assess, dosing_session, ok
 from tests.conftest import Staff
 from tests.factories import ago, iso, post_vitals, vital
 
+# A critical alert is acknowledged with a note of at least 10 characters (SPEC §6).
+ACK_NOTE = {"note": "Checked the patient, all well"}
+
 
 async def test_safety_actions_are_audited(
     client: httpx.AsyncClient,
@@ -19,7 +22,7 @@ async def test_safety_actions_are_audited(
     sid, pid = session["id"], session["patient_id"]
     await ok(await post_vitals(client, sid, [vital("spo2", 85, "%", ago(120))]), 201)
     [alert] = (await ok(await nurse_client.get(f"/v1/sessions/{sid}/alerts")))["items"]
-    await ok(await nurse_client.post(f"/v1/alerts/{alert['id']}/acknowledge", json={}))
+    await ok(await nurse_client.post(f"/v1/alerts/{alert['id']}/acknowledge", json=ACK_NOTE))
     await ok(await assess(nurse_client, sid, "rass", ago(100), score=-1), 201)
     given = await ok(
         await nurse_client.post(

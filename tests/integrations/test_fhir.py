@@ -310,3 +310,18 @@ async def test_a_batch_answers_each_entry(
         await integration_client.post("/fhir/R4", json={"resourceType": "Bundle", "type": "x"}),
         400,
     )
+
+
+async def test_a_reading_more_than_12_hours_before_check_in_is_422(
+    client: httpx.AsyncClient, integration_client: httpx.AsyncClient
+) -> None:
+    """SPEC §4: the same rule on FHIR as on REST (api.clinical.reading_time)."""
+    session = await checked_in_session(client, minutes_ago=40)
+    early = heart_rate(
+        session["patient_id"],
+        ago(40 + 12 * 60 + 1),
+        encounter={"reference": f"Encounter/{session['id']}"},
+    )
+    body = outcome(await integration_client.post("/fhir/R4/Observation", json=early), 422)
+    assert "more than 12 hours before" in body["issue"][0]["diagnostics"]
+    assert await count_readings(client, session["id"]) == 0

@@ -33,6 +33,9 @@ from tests.factories import (
 from tests.integrations.helpers import bound_session, checked_in_session, sse_events
 from tests.live import free_port, free_ports
 
+# A critical alert is acknowledged with a note of at least 10 characters (SPEC §6).
+ACK_NOTE = {"note": "Checked the patient, all well"}
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -122,7 +125,7 @@ async def test_a_stream_receives_readings_and_status_changes(
         board = (await client.get(f"/v1/sessions/{sid}/alerts")).json()["items"]
         assert orjson.loads(alert["data"]) == board[0]
         assert board[0]["severity"] == "critical"
-        ack = await client.post(f"/v1/alerts/{board[0]['id']}/acknowledge", json={})
+        ack = await client.post(f"/v1/alerts/{board[0]['id']}/acknowledge", json=ACK_NOTE)
         assert ack.status_code == 200
         acknowledged = await next_event(events, "alert")
         assert orjson.loads(acknowledged["data"]) == ack.json()

@@ -81,14 +81,41 @@ def test_inside_limits_or_unlimited(code: str, value: float) -> None:
     assert decide(code, value) is None
 
 
-def test_pre_phase_never_alerts() -> None:
-    assert decide("spo2", 70, Phase.pre) is None
-    assert decide("systolic_bp", 230, Phase.pre) is None
+def test_pre_phase_alerts_as_every_phase_does() -> None:
+    # SPEC §6: a pre-dose 212/124 alerts as a post-dose one does.
+    for phase in Phase:
+        sys = decide("systolic_bp", 212, phase)
+        dia = decide("diastolic_bp", 124, phase)
+        assert sys is not None
+        assert dia is not None
+        assert (sys.severity, dia.severity) == (Severity.critical, Severity.critical), phase
+    d = decide("spo2", 70, Phase.pre)
+    assert d is not None
+    assert "before dosing" in d.message
+    # the pre-dose limits (140 systolic) are a gate, not an alert
+    assert decide("systolic_bp", 150, Phase.pre) is None
 
 
 def test_plain_string_phase_accepted() -> None:
-    assert evaluate_reading("spo2", 80, "pre", T) is None  # type: ignore[arg-type]
-    assert evaluate_reading("spo2", 80, "post", T) is not None  # type: ignore[arg-type]
+    assert evaluate_reading("spo2", 80, "pre", T) is not None  # type: ignore[arg-type]
+    assert evaluate_reading("spo2", 93, "post", T) is None  # type: ignore[arg-type]
+
+
+def test_message_names_clinic_time_with_offset_and_who_recorded() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    d = evaluate_reading(
+        "heart_rate",
+        130,
+        Phase.post,
+        T,
+        measured_at=datetime(2026, 12, 1, 15, 4, 30, tzinfo=UTC),
+        tz=ZoneInfo("America/New_York"),
+        recorded_by_name="Ana Ruiz",
+    )
+    assert d is not None
+    assert "(measured 2026-12-01 10:04 -05:00, recorded by Ana Ruiz)" in d.message
 
 
 def test_plan_limits_move_critical_level() -> None:
@@ -110,7 +137,10 @@ def test_missing_key_falls_back_to_default() -> None:
 def test_message_has_value_unit_and_limit() -> None:
     d = decide("systolic_bp", 186, Phase.intra)
     assert d is not None
-    assert d.message == "Systolic BP 186 mmHg during dosing is above the alert limit of 180 mmHg."
+    assert d.message == (
+        "Systolic BP 186 mmHg during dosing is above the alert limit of 180 mmHg. "
+        "Recheck it and tell the prescriber if it stays there."
+    )
     d = decide("spo2", 89, Phase.post)
     assert d is not None
     assert d.message == (

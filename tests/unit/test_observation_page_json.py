@@ -39,9 +39,11 @@ def row(**overrides: Any) -> dict[str, Any]:
         "external_id": None,
         "source": "device:monitor-7",
         "recorded_by": None,
+        "recorded_by_name": None,
         "recorded_at": MEASURED.replace(microsecond=0) + timedelta(seconds=3),
         "retracted_at": None,
         "retracted_by": None,
+        "retracted_by_name": None,
         "retraction_reason": None,
     }
     return base | overrides
@@ -131,9 +133,11 @@ _rows = st.fixed_dictionaries(
         "external_id": st.none() | _text.filter(bool),
         "source": _text,
         "recorded_by": st.none() | _text,
+        "recorded_by_name": st.none() | _text,
         "recorded_at": _times,
         "retracted_at": st.none() | _times,
         "retracted_by": st.none() | _text,
+        "retracted_by_name": st.none() | _text,
         "retraction_reason": st.none() | _text,
     }
 )

@@ -33,6 +33,7 @@ def test_defaults_exactly_spec() -> None:
         "etco2_max": 50,
         "temperature_max": 38.5,
         "discharge_baseline_tolerance_pct": 20,
+        "vitals_interval_minutes": 15,
     }
 
 
@@ -46,7 +47,11 @@ def test_every_default_has_key_metadata_and_is_in_range() -> None:
             assert (spec.group, spec.vital) == (ThresholdGroup.discharge, None)
             continue
         assert spec.group is (
-            ThresholdGroup.pre if key.startswith("pre_") else ThresholdGroup.alert
+            ThresholdGroup.pre
+            if key.startswith("pre_")
+            else ThresholdGroup.cadence
+            if key == "vitals_interval_minutes"
+            else ThresholdGroup.alert
         )
 
 
