@@ -124,7 +124,7 @@ async def _actor_still_enabled(db: AsyncSession, actor: Actor) -> bool:
         return False
     if actor.kind == "integration":
         return await integration_client_active(db, actor_id)
-    user = (await db.execute(_USER, {"user_id": actor_id})).first()
+    user = (await db.execute(_USER, {"user_id": actor_id, "jti": ""})).first()
     return user is not None and not user.disabled and user.role == actor.role
 
 

@@ -142,7 +142,11 @@ async def test_esketamine_40_minute_bp_is_due_by_the_50th_minute(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     # A 30-minute interval: only the esketamine window makes a BP due by minute 50.
-    plan = {**ESKETAMINE_PLAN, "thresholds": {"vitals_interval_minutes": 30}}
+    plan = {
+        **ESKETAMINE_PLAN,
+        "thresholds": {"vitals_interval_minutes": 30},
+        "thresholds_reason": "BP every 30 min by the prescriber, for this patient",
+    }
     session = await dosing_session(client, dosing_at=60, **plan)
     sid = session["id"]
     record = await ok(await client.get(f"/v1/sessions/{sid}"))

@@ -45,6 +45,8 @@ def _fill(path: str, ids: dict[str, str]) -> tuple[str, str | None]:
 def _body(method: str, path: str) -> dict[str, Any]:
     if path.endswith("/hl7v2"):
         return {"content": b"MSH|", "headers": {"content-type": "application/hl7-v2"}}
+    if path.endswith("/_search"):
+        return {"data": {"code": "8867-4"}}  # FHIR search by POST is form-encoded
     kwargs: dict[str, Any] = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
     if path.endswith("/events"):
         kwargs["params"] = {"max_seconds": 0}
