@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.clinical.checklist import DEFAULT_NPO
 from api.clinical.thresholds import DEFAULT_THRESHOLDS
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/vigil.db"
@@ -57,6 +58,15 @@ class Settings(BaseSettings):
     # live events (the SSE outbox, copies of what changed) older than this are pruned hourly;
     # 0 keeps them all
     live_event_retention_days: int = Field(default=7, ge=0)
+    # SPEC §11/§12: a screening holds this many days by default; fasting minutes before a dose
+    # per medication (JSON); the healthcare setting on the REMS form; follow-up due within
+    screening_valid_days: int = Field(default=365, ge=1)
+    npo: dict[str, dict[str, int]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_NPO.items()}
+    )
+    clinic_name: str = ""
+    clinic_address: str = ""
+    follow_up_hours: int = Field(default=48, ge=1)
 
     @field_validator("thresholds")
     @classmethod
@@ -67,6 +77,19 @@ class Settings(BaseSettings):
         problems = validate_thresholds(merged)
         if problems:
             raise ValueError("; ".join(f"{k}: {m}" for k, m in problems))
+        return merged
+
+    @field_validator("npo")
+    @classmethod
+    def _complete_npo(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        merged = {k: dict(v) for k, v in DEFAULT_NPO.items()}
+        for medication, minutes in value.items():
+            if medication not in merged:
+                raise ValueError(f"npo: unknown medication {medication!r}")
+            for key, number in minutes.items():
+                if key not in ("food", "liquids") or not 0 <= int(number) <= 24 * 60:
+                    raise ValueError(f"npo.{medication}.{key}: food/liquids minutes, 0-1440")
+                merged[medication][key] = int(number)
         return merged
 
     @property

@@ -16,6 +16,7 @@ from api.live.router import router as live
 from api.patients.router import router as patients
 from api.plans.router import router as plans
 from api.rems.router import router as rems
+from api.screenings.router import router as screenings
 from api.sessions.router import router as sessions
 from api.trends.router import router as trends
 from api.users.router import router as users
@@ -23,6 +24,7 @@ from api.vitals.router import router as vitals
 
 ALL: list[APIRouter] = [
     patients,
+    screenings,
     plans,
     sessions,
     vitals,

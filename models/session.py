@@ -52,6 +52,8 @@ class TreatmentSession(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     scheduled_at: Mapped[datetime]
     location: Mapped[str | None] = mapped_column(String(64))
+    # the clinician answerable for the session (a user id): the REMS form's monitoring provider
+    responsible_clinician: Mapped[str | None] = mapped_column(String(64))
     checked_in_at: Mapped[datetime | None]
     dosing_started_at: Mapped[datetime | None]
     dosing_ended_at: Mapped[datetime | None]

@@ -32,6 +32,7 @@ async def list_alerts(
     status: AlertStatus | None = None,
     severity: AlertSeverity | None = None,
     session_id: str | None = None,
+    patient_id: str | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AlertRead]:
@@ -41,6 +42,7 @@ async def list_alerts(
         status=status,
         severity=severity,
         session_id=session_id,
+        patient_id=patient_id,
         limit=limit,
         cursor=cursor,
     )

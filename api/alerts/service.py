@@ -22,7 +22,7 @@ from api.audit import Audit
 from api.clinical.alerts import AlertDecision, evaluate_reading
 from api.clinical.phase import Phase, derive_phase
 from api.errors import Conflict, NotFound
-from api.live.publishers import publish_alerts
+from api.live.publishers import publish_alerts, publish_patient_alerts
 from api.pagination import cut_page, keyset
 from api.plans.service import pinned_revision
 from api.sessions.gates import thresholds_for
@@ -36,18 +36,26 @@ _COLUMNS = [c.key for c in Alert.__table__.columns]
 def alert_dict(alert: Alert, session: TreatmentSession | None = None) -> dict[str, Any]:
     out = {c: getattr(alert, c) for c in _COLUMNS}
     out["limit"] = out.pop("limit_value")
-    if session is not None:
-        out["patient_id"] = session.patient_id
-        out["location"] = session.location
+    out["location"] = session.location if session is not None else None
     return out
 
 
-def _row(session: TreatmentSession, decision: AlertDecision, **source: Any) -> dict[str, Any]:
+def _row(
+    session: TreatmentSession | None,
+    decision: AlertDecision,
+    *,
+    patient_id: uuid.UUID | None = None,
+    **source: Any,
+) -> dict[str, Any]:
+    """An alert of ``session``, or (no session: an assessment between sessions) of the
+    patient ``patient_id``."""
     return {
         "id": uuid.uuid4(),
-        "session_id": session.id,
+        "session_id": session.id if session is not None else None,
+        "patient_id": session.patient_id if session is not None else patient_id,
         "observation_id": source.get("observation_id"),
         "assessment_id": source.get("assessment_id"),
+        "adverse_event_id": source.get("adverse_event_id"),
         "kind": decision.kind,
         "severity": decision.severity.value,
         "status": "open",
@@ -146,6 +154,40 @@ async def raise_assessment_alert(
     return alert
 
 
+async def raise_patient_assessment_alert(
+    db: AsyncSession, patient_id: uuid.UUID, assessment_id: uuid.UUID, decision: AlertDecision
+) -> Alert:
+    """An assessment taken between sessions (SPEC §12): the alert is the patient's, with no
+    session; it shows on the board (``GET /v1/alerts``) and the clinic-wide stream."""
+    alert = Alert(**_row(None, decision, patient_id=patient_id, assessment_id=assessment_id))
+    db.add(alert)
+    await db.flush()
+    publish_patient_alerts(db, patient_id, [alert])
+    return alert
+
+
+async def raise_adverse_event_alert(
+    db: AsyncSession,
+    session: TreatmentSession,
+    adverse_event_id: uuid.UUID,
+    decision: AlertDecision,
+) -> Alert:
+    alert = Alert(**_row(session, decision, adverse_event_id=adverse_event_id))
+    db.add(alert)
+    await db.flush()
+    publish_alerts(db, session, [alert])
+    return alert
+
+
+async def resolve_alerts_for_adverse_event(
+    db: AsyncSession, session: TreatmentSession, adverse_event_id: uuid.UUID
+) -> None:
+    """A retracted adverse event no longer counts: its alert is resolved (kept on record)."""
+    await _resolve(
+        db, session, Alert.adverse_event_id == adverse_event_id, "adverse event retracted"
+    )
+
+
 async def resolve_alerts_for_observation(
     db: AsyncSession, session: TreatmentSession, observation_id: uuid.UUID
 ) -> None:
@@ -163,7 +205,12 @@ async def resolve_alerts_for_assessment(
 
 
 async def _resolve(
-    db: AsyncSession, session: TreatmentSession, source: ColumnElement[bool], resolution: str
+    db: AsyncSession,
+    session: TreatmentSession | None,
+    source: ColumnElement[bool],
+    resolution: str,
+    *,
+    patient_id: uuid.UUID | None = None,
 ) -> None:
     resolved = await db.execute(
         update(Alert)
@@ -172,7 +219,11 @@ async def _resolve(
         .returning(*Alert.__table__.c)
         .execution_options(synchronize_session=False)
     )
-    publish_alerts(db, session, [dict(row) for row in resolved.mappings()])
+    changed = [dict(row) for row in resolved.mappings()]
+    if session is not None:
+        publish_alerts(db, session, changed)
+    elif patient_id is not None:
+        publish_patient_alerts(db, patient_id, changed)
 
 
 async def open_critical_alert_ids_for_session(db: AsyncSession, session_id: uuid.UUID) -> list[str]:
@@ -236,12 +287,16 @@ async def list_alerts(
     session_id: str | None,
     limit: int,
     cursor: str | None,
+    patient_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The nursing-station board: newest first, keyset on (created_at, id) descending."""
-    stmt: Select[Alert, TreatmentSession] = select(Alert, TreatmentSession).join(
+    stmt: Select[Alert, TreatmentSession] = select(Alert, TreatmentSession).outerjoin(
         TreatmentSession, TreatmentSession.id == Alert.session_id
     )
     stmt = _filtered(stmt, status=status, severity=severity, session_id=session_id)
+    if patient_id is not None:
+        pid = parse_id(patient_id)
+        stmt = stmt.where(Alert.patient_id == pid) if pid else stmt.where(false())
     stmt = keyset(
         stmt,
         cursor=cursor,
@@ -255,8 +310,8 @@ async def list_alerts(
         limit,
         lambda pair: (pair[0].created_at, pair[0].id),
     )
-    for alert, session in pairs:
-        audit.record("read", "alert", alert.id, patient_id=session.patient_id)
+    for alert, _ in pairs:
+        audit.record("read", "alert", alert.id, patient_id=alert.patient_id)
     return [alert_dict(a, s) for a, s in pairs], next_cursor
 
 
@@ -295,7 +350,7 @@ async def acknowledge_alert(
         (
             await db.execute(
                 select(Alert, TreatmentSession)
-                .join(TreatmentSession, TreatmentSession.id == Alert.session_id)
+                .outerjoin(TreatmentSession, TreatmentSession.id == Alert.session_id)
                 .where(Alert.id == aid)
             )
         ).first()
@@ -322,8 +377,11 @@ async def acknowledge_alert(
         await db.refresh(alert)
         raise Conflict(_not_open_message(alert), alert_status=alert.status)
     await db.refresh(alert)
-    publish_alerts(db, session, [alert])
-    audit.record("acknowledge", "alert", alert.id, patient_id=session.patient_id)
+    if session is not None:
+        publish_alerts(db, session, [alert])
+    else:
+        publish_patient_alerts(db, alert.patient_id, [alert])
+    audit.record("acknowledge", "alert", alert.id, patient_id=alert.patient_id)
     return alert_dict(alert, session)
 
 

@@ -84,6 +84,7 @@ async def record_assessment(
         )
     row = Assessment(
         session_id=session.id,
+        patient_id=session.patient_id,
         instrument=result.instrument,
         items=list(items) if items is not None else None,
         total=result.total,

@@ -85,6 +85,11 @@ class Unmet:
     limit: float | None = None
     remaining_minutes: int | None = None
     alert_id: str | None = None
+    # the checklist field a ``checklist_item`` names (SPEC §11)
+    item: str | None = None
+    # False: no clinician's override passes this item (screening, checklist stops); None: the
+    # gate's own rule for the code decides
+    overridable: bool | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The problem-detail entry: ``code``, ``message`` and whichever other fields are set."""

@@ -16,6 +16,7 @@ from api.etag import check_if_match
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.plans.schemas import DiscontinueRequest, PlanContent, PlanRead, RevisionRead
+from api.screenings.service import require_eligible
 from api.types import parse_id
 from models import DosingPlan, DosingPlanRevision
 from models.base import utcnow
@@ -128,6 +129,7 @@ async def create_plan(
 ) -> PlanRead:
     patient = await get_patient(db, patient_id)
     data = _validate(content)
+    await require_eligible(db, patient, medication=data["medication"])
     plan = DosingPlan(patient_id=patient.id, created_by=audit.actor.id)
     db.add(plan)
     await db.flush()
@@ -196,6 +198,9 @@ async def revise_plan(
     if plan.status != "active":
         raise Conflict("A discontinued plan cannot be revised.")
     data = _validate(content)
+    await require_eligible(
+        db, await get_patient(db, plan.patient_id), medication=data["medication"]
+    )
     number = plan.current_revision + 1
     await _bump(db, plan, current_revision=number)
     revision = DosingPlanRevision(

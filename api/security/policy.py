@@ -31,6 +31,10 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/patients"): CLINICAL,
     ("GET", "/v1/patients/{patient_id}"): CLINICAL,
     ("PATCH", "/v1/patients/{patient_id}"): CLINICAL,
+    # screenings (SPEC §11): clinicians record, nurses read
+    ("POST", "/v1/patients/{patient_id}/screenings"): CLINICIAN_ONLY,
+    ("GET", "/v1/patients/{patient_id}/screenings"): CLINICAL,
+    ("GET", "/v1/patients/{patient_id}/screenings/current"): CLINICAL,
     # dosing plans: clinicians write, nurses read
     ("POST", "/v1/patients/{patient_id}/dosing-plans"): CLINICIAN_ONLY,
     ("GET", "/v1/patients/{patient_id}/dosing-plans"): CLINICAL,
