@@ -7,6 +7,7 @@ from api.administrations.router import router as administrations
 from api.alerts.router import router as alerts
 from api.assessments.router import router as assessments
 from api.audit_events.router import router as audit_events
+from api.checklists.router import router as checklists
 from api.controlled_substances.router import router as controlled_substances
 from api.devices.router import router as devices
 from api.fhir.router import router as fhir
@@ -27,6 +28,7 @@ ALL: list[APIRouter] = [
     screenings,
     plans,
     sessions,
+    checklists,
     vitals,
     alerts,
     administrations,

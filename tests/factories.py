@@ -172,12 +172,45 @@ async def prepare_dosing(client: httpx.AsyncClient, session_id: str, at: datetim
 
     Every test that starts dosing calls this (after its own pre-dose vitals), so a new pre-dose
     requirement (a checklist, a screening item) is met in one place for the whole suite.
+    Records a complete pre-session checklist that is a go as of ``at`` (the screening comes
+    with :func:`create_patient`).
     """
+    r = await client.put(f"/v1/sessions/{session_id}/checklist", json=good_checklist(at))
+    assert r.status_code == 200, r.text
+
+
+def good_checklist(at: datetime, **overrides: Any) -> dict[str, Any]:
+    """A pre-session checklist that is a go for dosing at ``at``."""
+    return {
+        "last_food_at": iso(at - timedelta(hours=4)),
+        "last_liquids_at": iso(at - timedelta(hours=2)),
+        "escort": {"name": "Luis Ruiz", "phone": "+1 555 0100"},
+        "no_driving_acknowledged": True,
+        "medication_changes": False,
+        "pregnancy_test": "negative",
+        "consent_confirmed": True,
+        **overrides,
+    }
+
+
+def good_discharge_checklist(at: datetime, **overrides: Any) -> dict[str, Any]:
+    return {
+        "dissociation_resolved": True,
+        "escort_present": True,
+        "instructions_given": True,
+        "ready_at": iso(min(at, now())),
+        **overrides,
+    }
 
 
 async def prepare_discharge(client: httpx.AsyncClient, session_id: str, at: datetime) -> None:
     """Record everything the discharge gate needs as of ``at`` other than vitals and scores.
 
     Every test that discharges calls this, so a new discharge requirement (the discharge
-    checklist, an acknowledged alert) is met in one place for the whole suite.
+    checklist, an acknowledged alert) is met in one place for the whole suite. Records a
+    complete discharge checklist (ready at ``at``).
     """
+    r = await client.put(
+        f"/v1/sessions/{session_id}/discharge-checklist", json=good_discharge_checklist(at)
+    )
+    assert r.status_code == 200, r.text

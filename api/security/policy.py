@@ -49,6 +49,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/sessions/{session_id}"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/transitions"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/readiness"): CLINICAL,
+    ("PUT", "/v1/sessions/{session_id}/checklist"): CLINICAL,
+    ("PUT", "/v1/sessions/{session_id}/discharge-checklist"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals/{observation_id}/retract"): CLINICAL,

@@ -66,14 +66,15 @@ async def predose_unmet(
     db: AsyncSession, session: TreatmentSession, revision: DosingPlanRevision, at: datetime
 ) -> list[Unmet]:
     readings = await gate_readings(db, session.id, until=at)
-    return evaluate_predose_gate(at=at, readings=readings, thresholds=thresholds_for(revision))
+    unmet = evaluate_predose_gate(at=at, readings=readings, thresholds=thresholds_for(revision))
+    return unmet + await predose_safety_items(db, session, revision, at)
 
 
 async def discharge_unmet(
     db: AsyncSession, session: TreatmentSession, revision: DosingPlanRevision, at: datetime
 ) -> list[Unmet]:
     readings = await gate_readings(db, session.id, until=at)
-    return evaluate_discharge_gate(
+    unmet = evaluate_discharge_gate(
         at=at,
         dosing_started_at=session.dosing_started_at,
         readings=readings,
@@ -82,6 +83,23 @@ async def discharge_unmet(
         thresholds=thresholds_for(revision),
         min_monitoring_minutes=revision.min_monitoring_minutes,
     )
+    return unmet + await discharge_safety_items(db, session)
+
+
+# SPEC §4/§11 items beyond vitals and scores (issue 21): the screening (eligible, not expired,
+# REMS enrollment for esketamine) and the pre-session checklist; the discharge checklist.
+async def predose_safety_items(
+    db: AsyncSession, session: TreatmentSession, revision: DosingPlanRevision, at: datetime
+) -> list[Unmet]:
+    from api.checklists.service import predose_items
+
+    return await predose_items(db, session, revision.medication, at)
+
+
+async def discharge_safety_items(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
+    from api.checklists.service import discharge_items
+
+    return await discharge_items(db, session)
 
 
 def as_dicts(unmet: Sequence[Unmet]) -> list[dict[str, object]]:

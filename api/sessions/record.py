@@ -17,6 +17,7 @@ async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dic
     from api.administrations.schemas import AdministrationRead
     from api.administrations.service import administrations_for_session
     from api.alerts.service import alert_counts_for_session
+    from api.checklists.service import checklists_for_record
 
     administrations = [
         AdministrationRead.model_validate(a).model_dump()
@@ -25,4 +26,5 @@ async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dic
     return {
         "administrations": administrations,
         "alert_counts": await alert_counts_for_session(db, session.id),
+        **await checklists_for_record(db, session.id),
     }

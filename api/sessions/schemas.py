@@ -99,3 +99,5 @@ class SessionRead(SessionListItem):
     administrations: list[dict[str, Any]]
     alert_counts: dict[str, int]
     vitals_summary: dict[str, Any]
+    checklist: dict[str, Any] | None = None
+    discharge_checklist: dict[str, Any] | None = None

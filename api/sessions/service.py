@@ -363,9 +363,12 @@ async def _gate(
     items = gates.as_dicts(unmet)
     if body.override_reason:
         _require_override_role(audit)
-        return items
+        # items marked not overridable (screening, checklist stops) pass no override
+        if not any(u.get("overridable") is False for u in items):
+            return items
     raise Conflict(
         f"{title}: " + "; ".join(str(u["message"]) for u in items),
+        code=items[0]["code"],
         unmet=items,
     )
 

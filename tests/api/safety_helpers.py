@@ -7,7 +7,16 @@ from typing import Any
 
 import httpx
 
-from tests.factories import ago, create_session, good_predose, iso, post_vitals, transition, vital
+from tests.factories import (
+    ago,
+    create_session,
+    good_predose,
+    iso,
+    post_vitals,
+    prepare_dosing,
+    transition,
+    vital,
+)
 
 ESKETAMINE_PLAN: dict[str, Any] = {
     "medication": "esketamine",
@@ -41,6 +50,7 @@ async def dosing_session(
     """Checked in, good pre-dose vitals, dosing started ``dosing_at`` minutes ago."""
     session = await checked_in_session(client, at=dosing_at + 20, **plan)
     await ok(await post_vitals(client, session["id"], good_predose(ago(dosing_at + 5))), 201)
+    await prepare_dosing(client, session["id"], ago(dosing_at))
     await ok(await transition(client, session["id"], "dosing", at=ago(dosing_at)))
     return session
 

@@ -24,6 +24,8 @@ from tests.factories import (
     good_predose,
     now,
     post_vitals,
+    prepare_discharge,
+    prepare_dosing,
     transition,
     vital,
 )
@@ -46,6 +48,7 @@ async def test_high_predose_bp_blocks_dosing_with_every_unmet_item(
     sid = session["id"]
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
 
+    await prepare_dosing(client, sid, now())
     r = await transition(client, sid, "dosing")
     assert r.status_code == 409
     problem = r.json()
@@ -70,6 +73,7 @@ async def test_a_new_reading_within_limits_lets_dosing_start(client: httpx.Async
     session = await checked_in_session(client, at=30)
     sid = session["id"]
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
+    await prepare_dosing(client, sid, now())
     assert (await transition(client, sid, "dosing")).status_code == 409
     await ok(await post_vitals(client, sid, good_predose(ago(1))), 201)
     body = await ok(await transition(client, sid, "dosing"))
@@ -85,6 +89,7 @@ async def test_nurse_override_is_forbidden_and_clinician_override_is_recorded(
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
     reason = "BP 150/95 reviewed with the patient; benefit outweighs risk"
 
+    await prepare_dosing(nurse_client, sid, now())
     r = await transition(nurse_client, sid, "dosing", override_reason=reason)
     assert r.status_code == 403
     assert r.json()["status"] == 403
@@ -110,6 +115,7 @@ async def test_missing_and_stale_predose_readings(client: httpx.AsyncClient) -> 
         ),
         201,
     )
+    await prepare_dosing(client, sid, now())
     r = await transition(client, sid, "dosing")
     assert r.status_code == 409
     unmet = {u["vital"]: u["code"] for u in r.json()["unmet"]}
@@ -127,6 +133,7 @@ async def test_plan_thresholds_override_clinic_defaults(client: httpx.AsyncClien
     )
     sid = session["id"]
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
+    await prepare_dosing(client, sid, now())
     assert (await transition(client, sid, "dosing")).status_code == 200
 
 
@@ -161,6 +168,7 @@ async def test_gates_use_the_revision_the_session_pinned(client: httpx.AsyncClie
         201,
     )
     # Revision 1 (pre_systolic_max 160) applies, not revision 2 (130).
+    await prepare_dosing(client, sid, now())
     assert (await transition(client, sid, "dosing")).status_code == 200
 
 
@@ -193,6 +201,7 @@ async def test_discharge_before_minimum_monitoring_reports_minutes_remaining(
     )
     sid = session["id"]
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert r.status_code == 409
     problem = r.json()
@@ -206,6 +215,7 @@ async def test_discharge_gate_met_discharges(client: httpx.AsyncClient) -> None:
     session = await monitoring_session(client, min_monitoring_minutes=60)
     sid = session["id"]
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     readiness = await ok(await client.get(f"/v1/sessions/{sid}/readiness"))
     assert readiness["discharge"] == {"ready": True, "unmet": []}
     body = await ok(await transition(client, sid, "discharged"))
@@ -218,6 +228,7 @@ async def test_discharge_needs_a_resolved_sedation_score(client: httpx.AsyncClie
     sid = session["id"]
     await ok(await post_vitals(client, sid, good_discharge_vitals(ago(3))), 201)
 
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert unmet_codes(r.json()) == ["missing_sedation_score"]
 
@@ -236,6 +247,7 @@ async def test_sedation_score_before_dosing_does_not_count(client: httpx.AsyncCl
     sid = session["id"]
     await ok(await post_vitals(client, sid, good_discharge_vitals(ago(3))), 201)
     await ok(await assess(client, sid, "moaas", ago(160), score=5), 201)
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert unmet_codes(r.json()) == ["missing_sedation_score"]
 
@@ -258,6 +270,7 @@ async def test_discharge_vitals_outside_alert_limits(client: httpx.AsyncClient) 
         ),
         201,
     )
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert r.status_code == 409
     unmet = r.json()["unmet"]
@@ -274,6 +287,7 @@ async def test_discharge_override_by_clinician_only(
     sid = session["id"]
     await ready_to_discharge(client, sid)
     reason = "Patient transported home by family; reviewed by Dr. Lee"
+    await prepare_discharge(nurse_client, sid, now())
     r = await transition(nurse_client, sid, "discharged", override_reason=reason)
     assert r.status_code == 403
     body = await ok(await transition(client, sid, "discharged", override_reason=reason))
@@ -308,6 +322,7 @@ async def test_of_two_readings_at_one_time_the_one_recorded_last_counts(
         vitals = [v for v in good_predose(at) if v["code"] != "spo2"]
         await ok(await post_vitals(client, sid, [*vitals, vital("spo2", first, "%", at)]), 201)
         await ok(await post_vitals(client, sid, [vital("spo2", last, "%", at)]), 201)
+        await prepare_dosing(client, sid, now())
         readiness = await ok(await client.get(f"/v1/sessions/{sid}/readiness"))
         assert readiness["dosing"]["ready"] is ready, readiness
 
@@ -322,6 +337,7 @@ async def test_discharge_at_in_the_near_future_cannot_satisfy_min_monitoring_ear
     )
     sid = session["id"]
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now() + timedelta(seconds=90))
     r = await transition(client, sid, "discharged", at=now() + timedelta(seconds=90))
     assert r.status_code == 422, r.text
     assert [e["loc"] for e in r.json()["errors"]] == [["body", "at"]]

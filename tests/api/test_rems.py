@@ -11,7 +11,7 @@ from tests.api.safety_helpers import (
     ok,
     ready_to_discharge,
 )
-from tests.factories import ago, iso, post_vitals, transition, vital
+from tests.factories import ago, iso, now, post_vitals, prepare_discharge, transition, vital
 
 
 def bp(systolic: float, diastolic: float, minutes: float) -> list[dict[str, object]]:
@@ -46,6 +46,7 @@ async def test_completed_esketamine_session_fills_the_form(client: httpx.AsyncCl
     await ok(await assess(client, sid, "cadss", ago(120), items=[1] * 10 + [0] * 13), 201)
     await ok(await transition(client, sid, "monitoring", at=ago(140)))
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     await ok(await transition(client, sid, "discharged"))
 
     form = await ok(await client.get(f"/v1/sessions/{sid}/rems-form"))

@@ -13,6 +13,7 @@ from tests.factories import (
     good_predose,
     iso,
     post_vitals,
+    prepare_dosing,
     transition,
     vital,
 )
@@ -37,6 +38,7 @@ async def run_session(
     sid = await scheduled(client, plan, scheduled_minutes_ago)
     await ok(await transition(client, sid, "checked_in", weight_kg=80, at=ago(130)))
     await ok(await post_vitals(client, sid, good_predose(ago(110))), 201)
+    await prepare_dosing(client, sid, ago(100))
     await ok(await transition(client, sid, "dosing", at=ago(100)))
     await ok(await transition(client, sid, "monitoring", at=ago(60)))
     readings = [vital("systolic_bp", v, "mm[Hg]", ago(m)) for v, m in systolic]

@@ -16,7 +16,15 @@ import pytest
 from fastapi import FastAPI
 
 from api.integrations.mllp import MllpServer, frame
-from tests.factories import ago, create_patient, create_plan, create_session, now, transition
+from tests.factories import (
+    ago,
+    create_patient,
+    create_plan,
+    create_session,
+    now,
+    prepare_dosing,
+    transition,
+)
 from tests.integrations.helpers import (
     BPM,
     DIA,
@@ -184,6 +192,7 @@ async def test_the_last_nibp_resent_in_later_messages_is_stored_and_alerted_once
     admin_client: httpx.AsyncClient,
 ) -> None:
     session, device = await bound_session(client, nurse_client, admin_client)
+    await prepare_dosing(client, session["id"], ago(20))
     r = await transition(client, session["id"], "dosing", at=ago(20), override_reason="test")
     assert r.status_code == 200, r.text
     eui = device["identifier"]

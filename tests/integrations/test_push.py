@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from models import Observation
-from tests.factories import ago, good_predose, now, post_vitals, transition, vital
+from tests.factories import ago, good_predose, now, post_vitals, prepare_dosing, transition, vital
 from tests.integrations.helpers import bind, bound_session, checked_in_session, new_device
 
 
@@ -131,6 +131,7 @@ async def test_unknown_and_unbound_devices_and_readings_after_discharge(
     await bind(nurse_client, session["id"], device["id"])
     sid = session["id"]
     assert (await post_vitals(client, sid, good_predose(ago(100)))).status_code == 201
+    await prepare_dosing(client, sid, ago(95))
     assert (await transition(client, sid, "dosing", at=ago(95))).status_code == 200
     r = await transition(client, sid, "transferred", reason="to ED", at=ago(30))
     assert r.status_code == 200, r.text
