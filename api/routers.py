@@ -4,6 +4,7 @@ matched against them (``MATCH_ORDER``)."""
 from fastapi import APIRouter
 
 from api.administrations.router import router as administrations
+from api.adverse_events.router import router as adverse_events
 from api.alerts.router import router as alerts
 from api.assessments.router import router as assessments
 from api.audit_events.router import router as audit_events
@@ -14,10 +15,12 @@ from api.fhir.router import router as fhir
 from api.integration_clients.router import router as integration_clients
 from api.integrations.router import router as integrations
 from api.live.router import router as live
+from api.medications.router import router as medications
 from api.patients.router import router as patients
 from api.plans.router import router as plans
 from api.rems.router import router as rems
 from api.screenings.router import router as screenings
+from api.session_medications.router import router as session_medications
 from api.sessions.router import router as sessions
 from api.trends.router import router as trends
 from api.users.router import router as users
@@ -26,12 +29,15 @@ from api.vitals.router import router as vitals
 ALL: list[APIRouter] = [
     patients,
     screenings,
+    medications,
     plans,
     sessions,
     checklists,
     vitals,
     alerts,
     administrations,
+    session_medications,
+    adverse_events,
     assessments,
     rems,
     trends,

@@ -172,7 +172,9 @@ async def raise_adverse_event_alert(
     adverse_event_id: uuid.UUID,
     decision: AlertDecision,
 ) -> Alert:
-    alert = Alert(**_row(session, decision, adverse_event_id=adverse_event_id))
+    row = _row(session, decision, adverse_event_id=adverse_event_id)
+    row.update(vital=None, value=None, limit_value=None)  # no reading behind it
+    alert = Alert(**row)
     db.add(alert)
     await db.flush()
     publish_alerts(db, session, [alert])

@@ -35,6 +35,10 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/patients/{patient_id}/screenings"): CLINICIAN_ONLY,
     ("GET", "/v1/patients/{patient_id}/screenings"): CLINICAL,
     ("GET", "/v1/patients/{patient_id}/screenings/current"): CLINICAL,
+    # the medication list (SPEC §11): nurses and clinicians
+    ("GET", "/v1/patients/{patient_id}/medications"): CLINICAL,
+    ("PUT", "/v1/patients/{patient_id}/medications"): CLINICAL,
+    ("GET", "/v1/patients/{patient_id}/medications/history"): CLINICAL,
     # dosing plans: clinicians write, nurses read
     ("POST", "/v1/patients/{patient_id}/dosing-plans"): CLINICIAN_ONLY,
     ("GET", "/v1/patients/{patient_id}/dosing-plans"): CLINICAL,
@@ -65,7 +69,17 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/sessions/{session_id}/assessments"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/assessments"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/assessments/{assessment_id}/retract"): CLINICAL,
-    ("GET", "/v1/sessions/{session_id}/rems-form"): CLINICIAN_ONLY,
+    ("POST", "/v1/sessions/{session_id}/medications"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/medications"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/medications/{medication_id}/retract"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/adverse-events"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/adverse-events"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/adverse-events/{adverse_event_id}/resolve"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/adverse-events/{adverse_event_id}/retract"): CLINICAL,
+    # the REMS form: nurses and clinicians (SPEC §9)
+    ("GET", "/v1/sessions/{session_id}/rems-form"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/rems-form/submissions"): CLINICAL,
+    ("GET", "/v1/rems-forms"): CLINICAL,
     ("GET", "/v1/patients/{patient_id}/trends"): CLINICIAN_ONLY,
     ("GET", "/v1/controlled-substances/log"): RECORDS_OFFICERS,
     # devices and their bindings to sessions

@@ -16,8 +16,10 @@ from models import TreatmentSession
 async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dict[str, Any]:
     from api.administrations.schemas import AdministrationRead
     from api.administrations.service import administrations_for_session
+    from api.adverse_events.service import adverse_event_dict, adverse_events_for_session
     from api.alerts.service import alert_counts_for_session
     from api.checklists.service import checklists_for_record
+    from api.session_medications.service import medication_dict, medications_for_session
 
     administrations = [
         AdministrationRead.model_validate(a).model_dump()
@@ -27,4 +29,10 @@ async def extra_record_parts(db: AsyncSession, session: TreatmentSession) -> dic
         "administrations": administrations,
         "alert_counts": await alert_counts_for_session(db, session.id),
         **await checklists_for_record(db, session.id),
+        "adverse_events": [
+            adverse_event_dict(a) for a in await adverse_events_for_session(db, session.id)
+        ],
+        "other_medications": [
+            medication_dict(m) for m in await medications_for_session(db, session.id)
+        ],
     }

@@ -30,6 +30,12 @@ class SessionCreate(StrictModel):
     dosing_plan_id: str
     scheduled_at: Timestamp
     location: str | None = Field(default=None, max_length=64)
+    responsible_clinician: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the clinician answerable for the session (id or username): the REMS "
+        "form's monitoring provider",
+    )
 
 
 class TransitionRequest(StrictModel):
@@ -75,6 +81,7 @@ class SessionListItem(ReadModel):
     status: SessionStatus
     scheduled_at: datetime
     location: str | None
+    responsible_clinician: str | None = None
     checked_in_at: datetime | None
     dosing_started_at: datetime | None
     dosing_ended_at: datetime | None
@@ -101,3 +108,5 @@ class SessionRead(SessionListItem):
     vitals_summary: dict[str, Any]
     checklist: dict[str, Any] | None = None
     discharge_checklist: dict[str, Any] | None = None
+    adverse_events: list[dict[str, Any]] = Field(default_factory=list)
+    other_medications: list[dict[str, Any]] = Field(default_factory=list)

@@ -92,6 +92,7 @@ async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) ->
         plan_revision=plan.current_revision,
         scheduled_at=body.scheduled_at,
         location=body.location,
+        responsible_clinician=await _responsible_clinician(db, body.responsible_clinician),
         created_by=audit.actor.id,
     )
     db.add(session)
@@ -99,6 +100,23 @@ async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) ->
     audit.record("create", "session", session.id, patient_id=patient.id)
     await publish_status(db, session)  # a new session appears on the live boards at once
     return session
+
+
+async def _responsible_clinician(db: AsyncSession, ref: str | None) -> str | None:
+    """The user id of the active clinician ``ref`` names (id or username); 422 otherwise."""
+    if ref is None:
+        return None
+    from models import User
+
+    uid = parse_id(ref)
+    user = await db.get(User, uid) if uid is not None else None
+    if user is None:
+        user = await db.scalar(select(User).where(User.username == ref))
+    if user is None or user.role != "clinician" or user.disabled:
+        raise ValidationFailed(
+            [field_error(["body", "responsible_clinician"], f"{ref!r} is not an active clinician")]
+        )
+    return str(user.id)
 
 
 async def session_record(db: AsyncSession, session: TreatmentSession) -> dict[str, Any]:
