@@ -10,8 +10,10 @@ from api.assessments.router import router as assessments
 from api.audit_events.router import router as audit_events
 from api.checklists.router import router as checklists
 from api.controlled_substances.router import router as controlled_substances
+from api.course.router import router as course
 from api.devices.router import router as devices
 from api.fhir.router import router as fhir
+from api.follow_ups.router import router as follow_ups
 from api.integration_clients.router import router as integration_clients
 from api.integrations.router import router as integrations
 from api.live.router import router as live
@@ -40,6 +42,8 @@ ALL: list[APIRouter] = [
     adverse_events,
     assessments,
     rems,
+    course,
+    follow_ups,
     trends,
     controlled_substances,
     users,

@@ -35,9 +35,17 @@ class AssessmentCreate(StrictModel):
     administered_at: PastTimestamp
 
 
+class PatientAssessmentCreate(AssessmentCreate):
+    """An assessment between sessions (SPEC §12): `source` says how it was taken."""
+
+    source: Literal["clinic", "phone", "patient_reported"]
+
+
 class AssessmentRead(ReadModel):
     id: Id
-    session_id: Id
+    session_id: Id | None
+    patient_id: Id | None = None
+    source: str | None = None
     instrument: InstrumentName
     items: list[int] | None
     total: int

@@ -81,6 +81,11 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/sessions/{session_id}/rems-form/submissions"): CLINICAL,
     ("GET", "/v1/rems-forms"): CLINICAL,
     ("GET", "/v1/patients/{patient_id}/trends"): CLINICIAN_ONLY,
+    # the course and between sessions (SPEC §12): nurses and clinicians
+    ("GET", "/v1/patients/{patient_id}/course"): CLINICAL,
+    ("POST", "/v1/patients/{patient_id}/assessments"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/follow-ups"): CLINICAL,
+    ("GET", "/v1/follow-ups"): CLINICAL,
     ("GET", "/v1/controlled-substances/log"): RECORDS_OFFICERS,
     # devices and their bindings to sessions
     ("POST", "/v1/devices"): ADMIN_ONLY,
