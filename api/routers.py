@@ -13,6 +13,7 @@ from api.controlled_substances.router import router as controlled_substances
 from api.course.router import router as course
 from api.devices.router import router as devices
 from api.fhir.router import router as fhir
+from api.fhir.safety_router import router as fhir_safety
 from api.follow_ups.router import router as follow_ups
 from api.integration_clients.router import router as integration_clients
 from api.integrations.router import router as integrations
@@ -53,6 +54,7 @@ ALL: list[APIRouter] = [
     integrations,
     live,
     fhir,
+    fhir_safety,
 ]
 
 # FastAPI tries a request's path against every route in turn, router by router (about 1 µs a

@@ -107,6 +107,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/fhir/R4/Observation"): CLINICAL,
     ("GET", "/fhir/R4/Observation/{observation_id}"): CLINICAL,
     ("GET", "/fhir/R4/Patient/{patient_id}"): CLINICAL,
+    ("GET", "/fhir/R4/AdverseEvent"): CLINICAL,
+    ("GET", "/fhir/R4/MedicationStatement"): CLINICAL,
 }
 
 
