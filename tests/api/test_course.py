@@ -207,3 +207,22 @@ async def test_follow_up_overdue_after_the_window(
     )
     entry = next(d for d in page["items"] if d["session_id"] == sid)
     assert entry["due_by"] == iso(discharged_at + timedelta(hours=1))
+
+
+async def test_between_session_scores_are_part_of_trends(client: httpx.AsyncClient) -> None:
+    session = await monitoring_session(client)
+    sid, pid = session["id"], session["patient_id"]
+    await ok(await assess(client, sid, "gad7", ago(160), items=[2] * 7), 201)
+    r = await client.post(
+        f"/v1/patients/{pid}/assessments",
+        json={
+            "instrument": "gad7",
+            "items": [1] * 7,
+            "administered_at": iso(ago(5)),
+            "source": "phone",
+        },
+    )
+    assert r.status_code == 201
+    trend = await ok(await client.get(f"/v1/patients/{pid}/trends", params={"instrument": "gad7"}))
+    assert [(i["total"], i["source"]) for i in trend["items"]] == [(14, "session"), (7, "phone")]
+    assert trend["items"][1]["session_id"] is None
