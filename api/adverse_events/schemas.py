@@ -51,6 +51,10 @@ class AdverseEventCreate(StrictModel):
 
 
 class ResolveRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{}, {"resolved_at": "2026-12-01T15:10:00Z"}]}
+    )
+
     resolved_at: PastTimestamp | None = None
 
 

@@ -38,6 +38,19 @@ class AssessmentCreate(StrictModel):
 class PatientAssessmentCreate(AssessmentCreate):
     """An assessment between sessions (SPEC §12): `source` says how it was taken."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "instrument": "phq9",
+                    "items": [1, 1, 1, 0, 1, 0, 1, 0, 0],
+                    "administered_at": "2026-12-03T10:00:00Z",
+                    "source": "phone",
+                }
+            ]
+        }
+    )
+
     source: Literal["clinic", "phone", "patient_reported"]
 
 

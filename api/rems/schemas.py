@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.types import Id, PastTimestamp, ReadModel, StrictModel
 
@@ -43,6 +43,12 @@ class RemsForm(ReadModel):
 
 
 class SubmissionCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{}, {"submitted_at": "2026-12-02T09:00:00Z", "reference": "PMF-0001"}]
+        }
+    )
+
     submitted_at: PastTimestamp | None = None
     reference: str | None = Field(default=None, max_length=128)
 
