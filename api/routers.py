@@ -31,9 +31,9 @@ from api.vitals.router import router as vitals
 
 ALL: list[APIRouter] = [
     patients,
+    plans,
     screenings,
     medications,
-    plans,
     sessions,
     checklists,
     vitals,

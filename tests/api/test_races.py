@@ -47,10 +47,10 @@ async def test_a_reading_racing_the_dosing_start_gets_its_phase_and_alert(
     needs_postgres(backend)
     session = await checked_in(client)
     sid = session["id"]
+    await prepare_dosing(client, sid, ago(2))
     paused = pause(monkeypatch, vitals_service, "bp_pair_problems")  # after the session read
     reading = asyncio.create_task(post_vitals(client, sid, [vital("spo2", 80, "%", ago(1))]))
     await paused.wait_entered()
-    await prepare_dosing(client, sid, ago(2))
     dosing = asyncio.create_task(transition(client, sid, "dosing", at=ago(2)))
     assert await blocks_on_lock(backend, dosing), "the transition did not wait for the reading"
     paused.release()
