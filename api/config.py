@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.clinical.checklist import DEFAULT_NPO
 from api.clinical.dose_ranges import merge_dose_limits
 from api.clinical.thresholds import DEFAULT_THRESHOLDS
 
@@ -110,6 +111,15 @@ class Settings(BaseSettings):
     # every process scans the running sessions for a missing blood pressure this often (SPEC §6
     # vitals_overdue: raised within a minute of the gap); 0 turns the scan off
     vitals_scan_seconds: float = Field(default=20.0, ge=0)
+    # SPEC §11/§12: a screening holds this many days by default; fasting minutes before a dose
+    # per medication (JSON); the healthcare setting on the REMS form; follow-up due within
+    screening_valid_days: int = Field(default=365, ge=1)
+    npo: dict[str, dict[str, int]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_NPO.items()}
+    )
+    clinic_name: str = ""
+    clinic_address: str = ""
+    follow_up_hours: int = Field(default=48, ge=1)
 
     @field_validator("thresholds")
     @classmethod
@@ -138,6 +148,19 @@ class Settings(BaseSettings):
     @classmethod
     def _complete_dose_limits(cls, value: dict[str, Any]) -> dict[str, Any]:
         return merge_dose_limits(value)
+
+    @field_validator("npo")
+    @classmethod
+    def _complete_npo(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        merged = {k: dict(v) for k, v in DEFAULT_NPO.items()}
+        for medication, minutes in value.items():
+            if medication not in merged:
+                raise ValueError(f"npo: unknown medication {medication!r}")
+            for key, number in minutes.items():
+                if key not in ("food", "liquids") or not 0 <= int(number) <= 24 * 60:
+                    raise ValueError(f"npo.{medication}.{key}: food/liquids minutes, 0-1440")
+                merged[medication][key] = int(number)
+        return merged
 
     @property
     def is_postgres(self) -> bool:

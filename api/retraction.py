@@ -14,11 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Conflict, NotFound
 from api.types import parse_id
-from models import Administration, Assessment, Observation, TreatmentSession
+from models import (
+    Administration,
+    AdverseEvent,
+    Assessment,
+    Observation,
+    SessionMedication,
+    TreatmentSession,
+)
 from models.base import utcnow
 from models.retraction import ENTERED_IN_ERROR, FINAL
 
-Record = TypeVar("Record", Observation, Administration, Assessment)
+Record = TypeVar("Record", Observation, Administration, Assessment, AdverseEvent, SessionMedication)
 
 
 async def retract_record(

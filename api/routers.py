@@ -4,21 +4,29 @@ matched against them (``MATCH_ORDER``)."""
 from fastapi import APIRouter
 
 from api.administrations.router import router as administrations
+from api.adverse_events.router import router as adverse_events
 from api.alerts.router import router as alerts
 from api.assessments.router import router as assessments
 from api.audit_events.router import router as audit_events
 from api.auth.logout import router as logout
 from api.board.router import router as board
+from api.checklists.router import router as checklists
 from api.controlled_substances.router import router as controlled_substances
+from api.course.router import router as course
 from api.devices.router import router as devices
 from api.fhir.router import router as fhir
+from api.fhir.safety_router import router as fhir_safety
+from api.follow_ups.router import router as follow_ups
 from api.integration_clients.router import router as integration_clients
 from api.integrations.router import router as integrations
 from api.live.router import router as live
 from api.live.tickets_router import router as live_tickets
+from api.medications.router import router as medications
 from api.patients.router import router as patients
 from api.plans.router import router as plans
 from api.rems.router import router as rems
+from api.screenings.router import router as screenings
+from api.session_medications.router import router as session_medications
 from api.sessions.router import router as sessions
 from api.trends.router import router as trends
 from api.users.router import router as users
@@ -28,13 +36,20 @@ from api.vitals.router import router as vitals
 ALL: list[APIRouter] = [
     patients,
     plans,
+    screenings,
+    medications,
     sessions,
     board,
+    checklists,
     vitals,
     alerts,
     administrations,
+    session_medications,
+    adverse_events,
     assessments,
     rems,
+    course,
+    follow_ups,
     trends,
     controlled_substances,
     users,
@@ -47,6 +62,7 @@ ALL: list[APIRouter] = [
     live,
     live_tickets,
     fhir,
+    fhir_safety,
 ]
 
 # FastAPI tries a request's path against every route in turn, router by router (about 1 µs a

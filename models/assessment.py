@@ -29,10 +29,18 @@ class Assessment(RetractableMixin, IdMixin, Base):
             "(items IS NULL) = (instrument IN ('moaas', 'rass'))", name="items_for_item_scales"
         ),
         CheckConstraint(STATUS_CHECK, name="status"),
+        CheckConstraint("(session_id IS NULL) = (source IS NOT NULL)", name="session_or_source"),
+        CheckConstraint(
+            "source IS NULL OR source IN ('clinic', 'phone', 'patient_reported')", name="source"
+        ),
         Index("ix_assessments_session_administered", "session_id", "administered_at"),
+        Index("ix_assessments_patient_administered", "patient_id", "administered_at"),
     )
 
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("treatment_sessions.id"))
+    # A session's assessment, or one taken between sessions (no session; ``source`` says how).
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("treatment_sessions.id"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    source: Mapped[str | None] = mapped_column(String(20))
     instrument: Mapped[str] = mapped_column(String(16))
     items: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     total: Mapped[int] = mapped_column(Integer)

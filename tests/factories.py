@@ -21,7 +21,70 @@ def ago(minutes: float) -> datetime:
     return now() - timedelta(minutes=minutes)
 
 
-async def create_patient(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+ABSENT_CONTRAINDICATIONS = {
+    item: "absent"
+    for item in (
+        "aneurysmal_vascular_disease",
+        "arteriovenous_malformation",
+        "intracerebral_hemorrhage_history",
+        "hypersensitivity",
+        "uncontrolled_hypertension",
+        "pregnancy",
+        "breastfeeding",
+        "psychosis_history",
+        "mania_history",
+        "substance_use_disorder",
+        "cardiovascular_disease",
+        "severe_hepatic_impairment",
+    )
+}
+
+
+def eligible_screening(**overrides: Any) -> dict[str, Any]:
+    """An eligible screening body (TRD: two failed adequate antidepressant trials), with REMS
+    enrollment, consent and a PHQ-9 baseline."""
+    signed = iso(now() - timedelta(days=7))
+    return {
+        "indication": "trd",
+        "diagnoses": [{"code": "F33.2", "text": "Major depressive disorder, recurrent, severe"}],
+        "prior_treatments": [
+            {
+                "kind": "antidepressant",
+                "name": "sertraline",
+                "adequate": True,
+                "outcome": "partial",
+            },
+            {
+                "kind": "antidepressant",
+                "name": "bupropion",
+                "adequate": True,
+                "outcome": "no_response",
+            },
+        ],
+        "contraindications": dict(ABSENT_CONTRAINDICATIONS),
+        "childbearing_potential": False,
+        "consent": {"signed_at": signed, "document_version": "consent-v3"},
+        "rems_enrollment": {"enrolled_at": signed, "reference": "REMS-TEST"},
+        "decision": "eligible",
+        **overrides,
+    }
+
+
+async def record_screening(
+    client: httpx.AsyncClient, patient_id: str, **overrides: Any
+) -> dict[str, Any]:
+    r = await client.post(
+        f"/v1/patients/{patient_id}/screenings", json=eligible_screening(**overrides)
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def create_patient(
+    client: httpx.AsyncClient, *, screening: bool = True, **overrides: Any
+) -> dict[str, Any]:
+    """A patient; with an eligible screening (REMS enrollment included) unless
+    ``screening=False``, so plans and doses of every test meet SPEC §11 in one place."""
     body = {
         "mrn": f"MRN-{uuid.uuid4().hex[:10]}",
         "given_name": "Ana",
@@ -33,6 +96,8 @@ async def create_patient(client: httpx.AsyncClient, **overrides: Any) -> dict[st
     }
     r = await client.post("/v1/patients", json=body)
     assert r.status_code == 201, r.text
+    if screening:
+        await record_screening(client, r.json()["id"])
     return dict(r.json())
 
 
@@ -115,12 +180,45 @@ async def prepare_dosing(client: httpx.AsyncClient, session_id: str, at: datetim
 
     Every test that starts dosing calls this (after its own pre-dose vitals), so a new pre-dose
     requirement (a checklist, a screening item) is met in one place for the whole suite.
+    Records a complete pre-session checklist that is a go as of ``at`` (the screening comes
+    with :func:`create_patient`).
     """
+    r = await client.put(f"/v1/sessions/{session_id}/checklist", json=good_checklist(at))
+    assert r.status_code == 200, r.text
+
+
+def good_checklist(at: datetime, **overrides: Any) -> dict[str, Any]:
+    """A pre-session checklist that is a go for dosing at ``at``."""
+    return {
+        "last_food_at": iso(at - timedelta(hours=4)),
+        "last_liquids_at": iso(at - timedelta(hours=2)),
+        "escort": {"name": "Luis Ruiz", "phone": "+1 555 0100"},
+        "no_driving_acknowledged": True,
+        "medication_changes": False,
+        "pregnancy_test": "negative",
+        "consent_confirmed": True,
+        **overrides,
+    }
+
+
+def good_discharge_checklist(at: datetime, **overrides: Any) -> dict[str, Any]:
+    return {
+        "dissociation_resolved": True,
+        "escort_present": True,
+        "instructions_given": True,
+        "ready_at": iso(min(at, now())),
+        **overrides,
+    }
 
 
 async def prepare_discharge(client: httpx.AsyncClient, session_id: str, at: datetime) -> None:
     """Record everything the discharge gate needs as of ``at`` other than vitals and scores.
 
     Every test that discharges calls this, so a new discharge requirement (the discharge
-    checklist, an acknowledged alert) is met in one place for the whole suite.
+    checklist, an acknowledged alert) is met in one place for the whole suite. Records a
+    complete discharge checklist (ready at ``at``).
     """
+    r = await client.put(
+        f"/v1/sessions/{session_id}/discharge-checklist", json=good_discharge_checklist(at)
+    )
+    assert r.status_code == 200, r.text

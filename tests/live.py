@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from tests.factories import prepare_dosing
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -336,6 +338,7 @@ async def dosing_session(client: httpx.AsyncClient, *, minutes_ago: float = 60) 
     assert r.status_code == 200, r.text
     r = await post_vitals(client, sid, good_predose(ago(minutes_ago + 5)))
     assert r.status_code == 201, r.text
+    await prepare_dosing(client, sid, ago(minutes_ago))
     r = await transition(client, sid, "dosing", at=ago(minutes_ago))
     assert r.status_code == 200, r.text
     return dict(r.json())

@@ -29,7 +29,9 @@ class AcknowledgeRequest(StrictModel):
 
 class AlertRead(ReadModel):
     id: Id
-    session_id: Id
+    session_id: Id | None = Field(
+        description="null for a patient's alert raised between sessions (SPEC §12)"
+    )
     patient_id: Id
     location: str | None
     kind: str
@@ -37,6 +39,7 @@ class AlertRead(ReadModel):
     status: AlertStatus
     observation_id: Id | None
     assessment_id: Id | None
+    adverse_event_id: Id | None = None
     message: str
     vital: str | None
     value: float | None

@@ -25,7 +25,7 @@ from api.clinical.overdue import OVERDUE_KIND
 from api.clinical.phase import Phase, derive_phase
 from api.config import clinic_zone
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
-from api.live.publishers import publish_alerts
+from api.live.publishers import publish_alerts, publish_patient_alerts
 from api.pagination import cut_page, keyset
 from api.people import add_names, names_of
 from api.plans.service import pinned_revision
@@ -45,19 +45,27 @@ BP_CODES = ("systolic_bp", "diastolic_bp")
 def alert_dict(alert: Alert, session: TreatmentSession | None = None) -> dict[str, Any]:
     out = {c: getattr(alert, c) for c in _COLUMNS}
     out["limit"] = out.pop("limit_value")
-    if session is not None:
-        out["location"] = session.location
+    out["location"] = session.location if session is not None else None
     return out
 
 
-def _row(session: TreatmentSession, decision: AlertDecision, **source: Any) -> dict[str, Any]:
+def _row(
+    session: TreatmentSession | None,
+    decision: AlertDecision,
+    *,
+    patient_id: uuid.UUID | None = None,
+    **source: Any,
+) -> dict[str, Any]:
+    """An alert of ``session``, or (no session: an assessment between sessions) of the
+    patient ``patient_id``."""
     return {
         "id": uuid.uuid4(),
-        "session_id": session.id,
-        "patient_id": session.patient_id,
+        "session_id": session.id if session is not None else None,
+        "patient_id": session.patient_id if session is not None else patient_id,
         "gap_started_at": None,
         "observation_id": source.get("observation_id"),
         "assessment_id": source.get("assessment_id"),
+        "adverse_event_id": source.get("adverse_event_id"),
         "kind": decision.kind,
         "severity": decision.severity.value,
         "status": "open",
@@ -216,6 +224,42 @@ async def raise_assessment_alert(
     return alert
 
 
+async def raise_patient_assessment_alert(
+    db: AsyncSession, patient_id: uuid.UUID, assessment_id: uuid.UUID, decision: AlertDecision
+) -> Alert:
+    """An assessment taken between sessions (SPEC §12): the alert is the patient's, with no
+    session; it shows on the board (``GET /v1/alerts``) and the clinic-wide stream."""
+    alert = Alert(**_row(None, decision, patient_id=patient_id, assessment_id=assessment_id))
+    db.add(alert)
+    await db.flush()
+    publish_patient_alerts(db, patient_id, [alert])
+    return alert
+
+
+async def raise_adverse_event_alert(
+    db: AsyncSession,
+    session: TreatmentSession,
+    adverse_event_id: uuid.UUID,
+    decision: AlertDecision,
+) -> Alert:
+    row = _row(session, decision, adverse_event_id=adverse_event_id)
+    row.update(vital=None, value=None, limit_value=None)  # no reading behind it
+    alert = Alert(**row)
+    db.add(alert)
+    await db.flush()
+    publish_alerts(db, session, [alert])
+    return alert
+
+
+async def resolve_alerts_for_adverse_event(
+    db: AsyncSession, session: TreatmentSession, adverse_event_id: uuid.UUID
+) -> None:
+    """A retracted adverse event no longer counts: its alert is resolved (kept on record)."""
+    await _resolve(
+        db, session, Alert.adverse_event_id == adverse_event_id, "adverse event retracted"
+    )
+
+
 async def resolve_alerts_for_observation(
     db: AsyncSession, session: TreatmentSession, observation_id: uuid.UUID
 ) -> None:
@@ -233,7 +277,12 @@ async def resolve_alerts_for_assessment(
 
 
 async def _resolve(
-    db: AsyncSession, session: TreatmentSession, source: ColumnElement[bool], resolution: str
+    db: AsyncSession,
+    session: TreatmentSession | None,
+    source: ColumnElement[bool],
+    resolution: str,
+    *,
+    patient_id: uuid.UUID | None = None,
 ) -> None:
     resolved = await db.execute(
         update(Alert)
@@ -242,7 +291,11 @@ async def _resolve(
         .returning(*Alert.__table__.c)
         .execution_options(synchronize_session=False)
     )
-    publish_alerts(db, session, await add_names(db, [dict(row) for row in resolved.mappings()]))
+    changed = await add_names(db, [dict(row) for row in resolved.mappings()])
+    if session is not None:
+        publish_alerts(db, session, changed)
+    elif patient_id is not None:
+        publish_patient_alerts(db, patient_id, changed)
 
 
 async def alert_counts_for_session(db: AsyncSession, session_id: uuid.UUID) -> dict[str, int]:
@@ -300,7 +353,7 @@ async def list_alerts(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The nursing-station board: newest first, keyset on (created_at, id) descending."""
-    stmt: Select[Alert, TreatmentSession] = select(Alert, TreatmentSession).join(
+    stmt: Select[Alert, TreatmentSession] = select(Alert, TreatmentSession).outerjoin(
         TreatmentSession, TreatmentSession.id == Alert.session_id
     )
     stmt = _filtered(
@@ -359,7 +412,7 @@ async def acknowledge_alert(
         (
             await db.execute(
                 select(Alert, TreatmentSession)
-                .join(TreatmentSession, TreatmentSession.id == Alert.session_id)
+                .outerjoin(TreatmentSession, TreatmentSession.id == Alert.session_id)
                 .where(Alert.id == aid)
             )
         ).first()
@@ -398,7 +451,10 @@ async def acknowledge_alert(
         raise Conflict(await _not_open_message(db, alert), alert_status=alert.status)
     await db.refresh(alert)
     row = (await add_names(db, [alert_dict(alert, session)]))[0]
-    publish_alerts(db, session, [row])
+    if session is not None:
+        publish_alerts(db, session, [row])
+    else:
+        publish_patient_alerts(db, alert.patient_id, [row])
     audit.record("acknowledge", "alert", alert.id, patient_id=alert.patient_id)
     return row
 

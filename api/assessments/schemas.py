@@ -36,9 +36,30 @@ class AssessmentCreate(StrictModel):
     administered_at: PastTimestamp
 
 
+class PatientAssessmentCreate(AssessmentCreate):
+    """An assessment between sessions (SPEC §12): `source` says how it was taken."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "instrument": "phq9",
+                    "items": [1, 1, 1, 0, 1, 0, 1, 0, 0],
+                    "administered_at": "2026-12-03T10:00:00Z",
+                    "source": "phone",
+                }
+            ]
+        }
+    )
+
+    source: Literal["clinic", "phone", "patient_reported"]
+
+
 class AssessmentRead(ReadModel):
     id: Id
-    session_id: Id
+    session_id: Id | None
+    patient_id: Id | None = None
+    source: str | None = None
     instrument: InstrumentName
     items: list[int] | None
     total: int

@@ -69,7 +69,8 @@ async def sedation_scores_for_sessions(
     )
     out: dict[uuid.UUID, list[SedationScore]] = {}
     for sid, i, t, a in rows:
-        out.setdefault(sid, []).append(SedationScore(instrument=i, score=t, administered_at=a))
+        if sid is not None:  # filtered by session: never None here
+            out.setdefault(sid, []).append(SedationScore(instrument=i, score=t, administered_at=a))
     return out
 
 
@@ -109,6 +110,7 @@ async def record_assessment(
         )
     row = Assessment(
         session_id=session.id,
+        patient_id=session.patient_id,
         instrument=result.instrument,
         items=list(items) if items is not None else None,
         total=result.total,
@@ -183,4 +185,61 @@ async def retract_assessment(
     await resolve_alerts_for_assessment(db, session, row.id)
     audit.record("retract", "assessment", row.id, patient_id=session.patient_id)
     alert_id = await db.scalar(select(Alert.id).where(Alert.assessment_id == row.id))
+    return assessment_dict(row, alert_id)
+
+
+BETWEEN_SESSION_INSTRUMENTS = frozenset({"phq9", "gad7", "pcl5", "madrs", "ybocs"})
+
+
+async def record_patient_assessment(
+    db: AsyncSession,
+    audit: Audit,
+    patient_id: str,
+    *,
+    instrument: str,
+    items: list[int] | None,
+    score: int | None,
+    administered_at: datetime,
+    source: str,
+) -> dict[str, Any]:
+    """An assessment between sessions (SPEC §12): scored like a session's, part of the course;
+    PHQ-9 item 9 above 0 raises a critical alert of the patient (no session)."""
+    from api.alerts.service import raise_patient_assessment_alert
+    from api.patients.service import get_patient
+
+    patient = await get_patient(db, patient_id)
+    if instrument not in BETWEEN_SESSION_INSTRUMENTS:
+        raise ValidationFailed(
+            [
+                field_error(
+                    ["body", "instrument"],
+                    f"{instrument} is scored during a session; between sessions: "
+                    + ", ".join(sorted(BETWEEN_SESSION_INSTRUMENTS)),
+                )
+            ]
+        )
+    try:
+        result = score_assessment(instrument, items=items, score=score)
+    except ScoringError as err:
+        raise ValidationFailed([field_error(["body", *_loc(err.field)], err.message)]) from None
+    row = Assessment(
+        session_id=None,
+        patient_id=patient.id,
+        source=source,
+        instrument=result.instrument,
+        items=list(items) if items is not None else None,
+        total=result.total,
+        band=result.band,
+        details=result.details,
+        administered_at=administered_at,
+        recorded_by=audit.actor.id,
+    )
+    db.add(row)
+    await db.flush()
+    alert_id = None
+    if result.instrument == "phq9" and items is not None:
+        decision = phq9_self_harm_alert(items[8])
+        if decision is not None:
+            alert_id = (await raise_patient_assessment_alert(db, patient.id, row.id, decision)).id
+    audit.record("create", "assessment", row.id, patient_id=patient.id)
     return assessment_dict(row, alert_id)

@@ -215,7 +215,8 @@ async def _open_alerts_by_severity(
         .where(Alert.session_id.in_(ids), Alert.status == "open")
         .group_by(Alert.session_id, Alert.severity)
     ):
-        out.setdefault(sid, {"critical": 0, "warning": 0})[severity] = int(count)
+        if sid is not None:  # filtered by session: never None here
+            out.setdefault(sid, {"critical": 0, "warning": 0})[severity] = int(count)
     return out
 
 

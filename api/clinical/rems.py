@@ -30,22 +30,26 @@ Input is plain values so a service can call it with what it loaded:
     kinds of the session's reading alerts (:mod:`api.clinical.alerts`), retracted ones excluded.
 Explicit answers (``None`` = not recorded)
     ``concomitant_medications`` (``benzodiazepines``, ``sedative_hypnotics``,
-    ``psychostimulants``, ``maois``: bool each; Vigil does not record medications, so the
-    section is missing unless the caller supplies it), ``monitoring_provider`` (``first_name``,
-    ``last_name``, ``telephone``, ``email``), ``healthcare_setting`` (``name``, ``address1``,
-    ``address2`` optional, ``city``, ``state``, ``zip``), ``minutes_until_ready``,
-    ``vitals_acceptable_before_dosing`` / ``_before_completion`` (e.g. "the pre-dose / discharge
-    gate had no unmet vital item"), ``sedation_observed``, ``dissociation_observed``,
-    ``respiratory_depression_observed``, ``adverse_events`` (list; empty = none).
+    ``psychostimulants``, ``maois``: bool each; :func:`concomitant_from_list` answers them from
+    the patient's medication list in force at the session; None: no list, missing),
+    ``monitoring_provider`` (``name``, ``phone``, ``email``: the session's responsible
+    clinician), ``healthcare_setting`` (``name``, ``address``: the clinic's settings),
+    ``minutes_until_ready`` (:func:`minutes_until_ready`), ``vitals_acceptable_before_dosing``
+    / ``_before_completion`` (yes when the gate passed, no when a clinician overrode a vital
+    item), ``sedation_observed``, ``dissociation_observed``,
+    ``respiratory_depression_observed``, ``adverse_events`` (mappings with ``kind``,
+    ``severity``, ...; empty = none).
 
 Derived when not given explicitly (each answer says its ``basis``):
 
+* an adverse event of a sedation, dissociation or respiratory kind answers that question yes.
 * sedation observed: any MOAA/S ≤ 4 or RASS < 0 at or after dosing start (MOAA/S ≤ 4 counted as
   sedated in the Spravato trials, DOMAIN.md); no score after dosing → missing.
 * dissociation observed: any CADSS total above :data:`CADSS_DISSOCIATION_ABOVE` (4) at or after
   dosing start (the cut-off used in the esketamine trials, second-hand); none → missing.
 * respiratory depression observed: a ``spo2_low``, ``respiratory_rate_low`` or ``etco2_high``
-  alert; otherwise "no" when SpO2 was measured after dosing start; otherwise missing.
+  alert; otherwise "no" only when SpO2 and respiratory rate were both measured after dosing
+  start (``respiratory_rate_recorded``); otherwise missing.
 * treatment date: date of the first device (else dosing start) in ``clinic_tz`` when given.
 * monitoring minutes: floored minutes from the first device (else dosing start) to the session's
   end; ``monitoring_at_least_120_minutes`` says whether the REMS minimum was met.
@@ -70,8 +74,36 @@ CADSS_DISSOCIATION_ABOVE = 4
 RESPIRATORY_ALERT_KINDS = frozenset({"spo2_low", "respiratory_rate_low", "etco2_high"})
 
 CONCOMITANT_KEYS = ("benzodiazepines", "sedative_hypnotics", "psychostimulants", "maois")
-PROVIDER_KEYS = ("first_name", "last_name", "telephone", "email")
-SETTING_REQUIRED_KEYS = ("name", "address1", "city", "state", "zip")
+PROVIDER_KEYS = ("name", "phone", "email")
+SETTING_REQUIRED_KEYS = ("name", "address")
+# medication-list classes -> the form's concomitant-medication questions
+CONCOMITANT_CLASSES = {
+    "benzodiazepine": "benzodiazepines",
+    "sedative_hypnotic": "sedative_hypnotics",
+    "psychostimulant": "psychostimulants",
+    "maoi": "maois",
+}
+SEDATION_EVENT_KINDS = frozenset({"excessive_sedation"})
+DISSOCIATION_EVENT_KINDS = frozenset({"dissociation_distress"})
+RESPIRATORY_EVENT_KINDS = frozenset({"respiratory_depression", "oxygen_desaturation"})
+
+
+def concomitant_from_list(items: Sequence[Mapping[str, object]] | None) -> dict[str, bool] | None:
+    """The form's four questions answered from the medication list in force (None: no list)."""
+    if items is None:
+        return None
+    classes = {str(i.get("class")) for i in items}
+    return {answer: cls in classes for cls, answer in CONCOMITANT_CLASSES.items()}
+
+
+def minutes_until_ready(first_device: datetime | None, ready_at: datetime | None) -> int | None:
+    """Floored minutes from the first device (else dosing start) to the discharge checklist's
+    ``ready_at``."""
+    if first_device is None or ready_at is None:
+        return None
+    return max(0, int((ready_at - first_device).total_seconds() // 60))
+
+
 FORM_SEXES = frozenset({"male", "female", "other"})
 
 
@@ -119,8 +151,9 @@ def assemble_rems_form(
     sedation_observed: bool | None = None,
     dissociation_observed: bool | None = None,
     respiratory_depression_observed: bool | None = None,
-    adverse_events: Sequence[str] | None = None,
+    adverse_events: Sequence[Mapping[str, object]] | None = None,
     clinic_tz: tzinfo | None = None,
+    respiratory_rate_recorded: bool = False,
 ) -> dict[str, object]:
     """Assemble the form's fields and the list of ``missing`` ones (see module docstring)."""
     missing: list[str] = []
@@ -165,10 +198,7 @@ def assemble_rems_form(
     if healthcare_setting is None:
         missing.append("healthcare_setting")
     else:
-        setting_out = {
-            key: _text(healthcare_setting, key)
-            for key in ("name", "address1", "address2", "city", "state", "zip")
-        }
+        setting_out = {key: _text(healthcare_setting, key) for key in SETTING_REQUIRED_KEYS}
         missing += [
             f"healthcare_setting.{k}" for k in SETTING_REQUIRED_KEYS if setting_out[k] is None
         ]
@@ -229,6 +259,7 @@ def assemble_rems_form(
             missing.append(name)
 
     # Sedation, dissociation, respiratory depression, adverse events
+    event_kinds = {str(e.get("kind")) for e in adverse_events or ()}
     after_start = [
         s
         for s in sedation_scores
@@ -236,6 +267,8 @@ def assemble_rems_form(
     ]
     if sedation_observed is not None:
         sedation = _answer(sedation_observed, "recorded")
+    elif SEDATION_EVENT_KINDS & event_kinds:
+        sedation = _answer(True, "adverse_events")
     elif after_start:
         sedated = any(
             (s.instrument == "moaas" and s.score <= 4) or (s.instrument == "rass" and s.score < 0)
@@ -255,6 +288,8 @@ def assemble_rems_form(
     ]
     if dissociation_observed is not None:
         dissociation = _answer(dissociation_observed, "recorded")
+    elif DISSOCIATION_EVENT_KINDS & event_kinds:
+        dissociation = _answer(True, "adverse_events")
     elif cadss_after:
         dissociation = _answer(
             max(cadss_after) > CADSS_DISSOCIATION_ABOVE, "cadss", max_cadss_total=max(cadss_after)
@@ -268,7 +303,10 @@ def assemble_rems_form(
         respiratory = _answer(respiratory_depression_observed, "recorded")
     elif RESPIRATORY_ALERT_KINDS.intersection(alert_kinds):
         respiratory = _answer(True, "alerts")
-    elif vitals_summary.get("lowest_spo2") is not None:
+    elif RESPIRATORY_EVENT_KINDS & event_kinds:
+        respiratory = _answer(True, "adverse_events")
+    elif vitals_summary.get("lowest_spo2") is not None and respiratory_rate_recorded:
+        # "no" only when both SpO2 and respiratory rate were watched and nothing showed it
         respiratory = _answer(False, "monitoring")
     else:
         respiratory = _answer(None, None)
@@ -302,6 +340,8 @@ def assemble_rems_form(
         "sedation": sedation,
         "dissociation": dissociation,
         "respiratory_depression": respiratory,
-        "adverse_events": list(adverse_events) if adverse_events is not None else None,
+        "adverse_events": (
+            [dict(e) for e in adverse_events] if adverse_events is not None else None
+        ),
         "missing": missing,
     }

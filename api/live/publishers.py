@@ -81,3 +81,28 @@ def publish_alerts(
             session_id=session.id,
             patient_id=session.patient_id,
         )
+
+
+def publish_patient_alerts(
+    db: AsyncSession, patient_id: Any, alerts: Sequence[Mapping[str, Any] | Alert]
+) -> None:
+    """Alerts of a patient with no session (an assessment between sessions, SPEC §12): on the
+    clinic-wide stream only."""
+    from api.alerts.schemas import AlertRead
+
+    for alert in alerts:
+        data = (
+            dict(alert)
+            if isinstance(alert, Mapping)
+            else {c.key: getattr(alert, c.key) for c in Alert.__table__.columns}
+        )
+        if "limit_value" in data:
+            data["limit"] = data.pop("limit_value")
+        complete = {name: None for name in AlertRead.model_fields} | data
+        publish(
+            db,
+            "alert",
+            AlertRead.model_validate(complete).model_dump(mode="json"),
+            session_id=None,
+            patient_id=patient_id,
+        )

@@ -17,6 +17,7 @@ from api.etag import check_if_match
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.plans.schemas import DiscontinueRequest, PlanContent, PlanRead, RevisionRead
+from api.screenings.service import require_eligible
 from api.types import parse_id
 from models import DosingPlan, DosingPlanRevision
 from models.base import utcnow
@@ -136,6 +137,7 @@ async def create_plan(
 ) -> PlanRead:
     patient = await get_patient(db, patient_id)
     data = _validate(content, settings)
+    await require_eligible(db, patient, medication=data["medication"])
     plan = DosingPlan(patient_id=patient.id, created_by=audit.actor.id)
     db.add(plan)
     await db.flush()
@@ -221,6 +223,9 @@ async def revise_plan(
     ]
     if changed:
         raise ValidationFailed(changed)
+    await require_eligible(
+        db, await get_patient(db, plan.patient_id), medication=data["medication"]
+    )
     number = plan.current_revision + 1
     await _bump(db, plan, current_revision=number)
     revision = DosingPlanRevision(

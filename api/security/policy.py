@@ -41,6 +41,14 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/patients"): CLINICAL,
     ("GET", "/v1/patients/{patient_id}"): CLINICAL,
     ("PATCH", "/v1/patients/{patient_id}"): CLINICAL,
+    # screenings (SPEC §11): clinicians record, nurses read
+    ("POST", "/v1/patients/{patient_id}/screenings"): CLINICIAN_ONLY,
+    ("GET", "/v1/patients/{patient_id}/screenings"): CLINICAL,
+    ("GET", "/v1/patients/{patient_id}/screenings/current"): CLINICAL,
+    # the medication list (SPEC §11): nurses and clinicians
+    ("GET", "/v1/patients/{patient_id}/medications"): CLINICAL,
+    ("PUT", "/v1/patients/{patient_id}/medications"): CLINICAL,
+    ("GET", "/v1/patients/{patient_id}/medications/history"): CLINICAL,
     # dosing plans: clinicians write, nurses read
     ("POST", "/v1/patients/{patient_id}/dosing-plans"): CLINICIAN_ONLY,
     ("GET", "/v1/patients/{patient_id}/dosing-plans"): CLINICAL,
@@ -57,6 +65,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/sessions/{session_id}/readiness"): CLINICAL,
     ("GET", "/v1/board"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/repin"): CLINICAL,
+    ("PUT", "/v1/sessions/{session_id}/checklist"): CLINICAL,
+    ("PUT", "/v1/sessions/{session_id}/discharge-checklist"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/vitals"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/vitals/{observation_id}/retract"): CLINICAL,
@@ -76,8 +86,23 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/sessions/{session_id}/assessments"): CLINICAL,
     ("GET", "/v1/sessions/{session_id}/assessments"): CLINICAL,
     ("POST", "/v1/sessions/{session_id}/assessments/{assessment_id}/retract"): CLINICAL,
-    ("GET", "/v1/sessions/{session_id}/rems-form"): CLINICIAN_ONLY,
+    ("POST", "/v1/sessions/{session_id}/medications"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/medications"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/medications/{medication_id}/retract"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/adverse-events"): CLINICAL,
+    ("GET", "/v1/sessions/{session_id}/adverse-events"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/adverse-events/{adverse_event_id}/resolve"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/adverse-events/{adverse_event_id}/retract"): CLINICAL,
+    # the REMS form: nurses and clinicians (SPEC §9)
+    ("GET", "/v1/sessions/{session_id}/rems-form"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/rems-form/submissions"): CLINICAL,
+    ("GET", "/v1/rems-forms"): CLINICAL,
     ("GET", "/v1/patients/{patient_id}/trends"): CLINICIAN_ONLY,
+    # the course and between sessions (SPEC §12): nurses and clinicians
+    ("GET", "/v1/patients/{patient_id}/course"): CLINICAL,
+    ("POST", "/v1/patients/{patient_id}/assessments"): CLINICAL,
+    ("POST", "/v1/sessions/{session_id}/follow-ups"): CLINICAL,
+    ("GET", "/v1/follow-ups"): CLINICAL,
     ("GET", "/v1/controlled-substances/log"): RECORDS_OFFICERS,
     # devices and their bindings to sessions
     ("POST", "/v1/devices"): ADMIN_ONLY,
@@ -103,6 +128,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/fhir/R4/Observation/{observation_id}"): CLINICAL,
     ("GET", "/fhir/R4/Patient/{patient_id}"): CLINICAL,
     ("GET", "/fhir/R4/Encounter/{session_id}"): CLINICAL,
+    ("GET", "/fhir/R4/AdverseEvent"): CLINICAL,
+    ("GET", "/fhir/R4/MedicationStatement"): CLINICAL,
 }
 
 

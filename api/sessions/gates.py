@@ -211,9 +211,10 @@ async def predose_unmet(
         tz=clinic_tz(),
         session_id=str(session.id),
     )
-    # Screening (eligibility_items=) and the pre-session checklist (checklist_items=) slot in
-    # here, in that order.
-    return evaluate_predose_gate(inputs)
+    # the screening, then the pre-session checklist (SPEC §4 order)
+    return evaluate_predose_gate(
+        inputs, eligibility_items=await predose_safety_items(db, session, revision, at)
+    )
 
 
 async def discharge_inputs(
@@ -245,8 +246,11 @@ async def discharge_unmet(
     at: datetime,
 ) -> list[Unmet]:
     inputs = await discharge_inputs(db, session, revision, at)
-    # The discharge checklist (checklist_items=) slots in here.
-    return evaluate_discharge_gate(inputs, waste_items=await waste_unmet(db, session))
+    return evaluate_discharge_gate(
+        inputs,
+        checklist_items=await discharge_safety_items(db, session),
+        waste_items=await waste_unmet(db, session),
+    )
 
 
 async def earliest_discharge(
@@ -257,6 +261,25 @@ async def earliest_discharge(
         first_administration_at=await first_administration_at(db, session.id),
         min_monitoring_minutes=revision.min_monitoring_minutes,
     )
+
+
+# SPEC §4/§11 items beyond vitals and scores (issue 21): the screening (eligible, not expired,
+# REMS enrollment for esketamine) and the pre-session checklist; the discharge checklist.
+async def predose_safety_items(
+    db: AsyncSession,
+    session: TreatmentSession,
+    revision: DosingPlanRevision | PinnedRevision,
+    at: datetime,
+) -> list[Unmet]:
+    from api.checklists.service import predose_items
+
+    return await predose_items(db, session, revision.medication, at)
+
+
+async def discharge_safety_items(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
+    from api.checklists.service import discharge_items
+
+    return await discharge_items(db, session)
 
 
 async def waste_unmet(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
@@ -283,6 +306,7 @@ async def discharge_unmet_many(
     item for item, so a new gate input added to :func:`discharge_inputs` must be loaded here
     too."""
     from api.assessments.service import sedation_scores_for_sessions
+    from api.checklists.service import discharge_items_for_sessions
 
     ids = [s.id for s, _ in sessions]
     if not ids:
@@ -303,31 +327,33 @@ async def discharge_unmet_many(
         readings[sid].append(GateReading(code=code, value=value, measured_at=measured_at))
     scores = await sedation_scores_for_sessions(db, ids)
     cadss: dict[object, list[CadssScore]] = {}
-    for sid, administered_at, total in await db.execute(
+    for cadss_sid, administered_at, total in await db.execute(
         select(Assessment.session_id, Assessment.administered_at, Assessment.total).where(
             Assessment.session_id.in_(ids),
             Assessment.instrument == "cadss",
             Assessment.not_retracted(),
         )
     ):
-        cadss.setdefault(sid, []).append(CadssScore(total=total, administered_at=administered_at))
+        cadss.setdefault(cadss_sid, []).append(
+            CadssScore(total=total, administered_at=administered_at)
+        )
     alerts: dict[object, list[OpenAlert]] = {}
-    for sid, alert_id, severity, message, created_at in await db.execute(
+    for alert_sid, alert_id, severity, message, created_at in await db.execute(
         select(Alert.session_id, Alert.id, Alert.severity, Alert.message, Alert.created_at)
         .where(Alert.session_id.in_(ids), Alert.status == "open")
         .order_by(Alert.created_at, Alert.id)
     ):
-        alerts.setdefault(sid, []).append(
+        alerts.setdefault(alert_sid, []).append(
             OpenAlert(id=str(alert_id), severity=severity, message=message, created_at=created_at)
         )
     first_doses: dict[object, datetime] = {}
-    for sid, started in await db.execute(
+    for dose_sid, started in await db.execute(
         select(Administration.session_id, func.min(Administration.started_at))
         .where(Administration.session_id.in_(ids), Administration.not_retracted())
         .group_by(Administration.session_id)
     ):
         if started is not None:
-            first_doses[sid] = started if started.tzinfo else started.replace(tzinfo=UTC)
+            first_doses[dose_sid] = started if started.tzinfo else started.replace(tzinfo=UTC)
     pending_waste = set(
         await db.scalars(
             select(Administration.session_id)
@@ -339,6 +365,7 @@ async def discharge_unmet_many(
             .distinct()
         )
     )
+    checklists = await discharge_items_for_sessions(db, ids)
     tz = clinic_tz()
     out: dict[object, list[Unmet]] = {}
     for session, revision in sessions:
@@ -358,5 +385,7 @@ async def discharge_unmet_many(
         )
         # waste is rare: only a session that has some waiting for its witness costs a query
         waste = await waste_unmet(db, session) if session.id in pending_waste else []
-        out[session.id] = evaluate_discharge_gate(inputs, waste_items=waste)
+        out[session.id] = evaluate_discharge_gate(
+            inputs, checklist_items=checklists.get(session.id, []), waste_items=waste
+        )
     return out

@@ -116,6 +116,9 @@ class SessionListItem(ReadModel):
     status: SessionStatus
     scheduled_at: datetime
     location: str | None
+    responsible_clinician: Id | None = Field(
+        default=None, validation_alias="responsible_clinician_id"
+    )
     checked_in_at: datetime | None
     dosing_started_at: datetime | None
     dosing_ended_at: datetime | None
@@ -159,3 +162,7 @@ class SessionRead(SessionListItem):
         description="When the next blood pressure is due (SPEC §6); null outside dosing/monitoring",
     )
     vitals_summary: dict[str, Any]
+    checklist: dict[str, Any] | None = None
+    discharge_checklist: dict[str, Any] | None = None
+    adverse_events: list[dict[str, Any]] = Field(default_factory=list)
+    other_medications: list[dict[str, Any]] = Field(default_factory=list)

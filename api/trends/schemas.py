@@ -19,15 +19,19 @@ class VitalTrendRow(ReadModel):
 
 
 class ScoreTrendRow(ReadModel):
+    """A score of a session, or one taken between sessions (``source`` clinic, phone or
+    patient_reported; no session, plan or course baseline of its own: see the course)."""
+
     assessment_id: Id
-    session_id: Id
-    dosing_plan_id: Id
-    scheduled_at: datetime
+    session_id: Id | None
+    dosing_plan_id: Id | None
+    scheduled_at: datetime | None
+    source: str = "session"
     administered_at: datetime
     total: int
     band: str | None
-    baseline_total: int
-    change: int
+    baseline_total: int | None
+    change: int | None
     percent_change: float | None
     response: bool | None
     remission: bool | None

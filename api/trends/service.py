@@ -114,9 +114,9 @@ async def _score_trend(
     neither listed nor a baseline."""
     base = (
         select(Assessment, TreatmentSession)
-        .join(TreatmentSession, TreatmentSession.id == Assessment.session_id)
+        .outerjoin(TreatmentSession, TreatmentSession.id == Assessment.session_id)
         .where(
-            TreatmentSession.patient_id == patient_id,
+            Assessment.patient_id == patient_id,
             Assessment.instrument == instrument,
             Assessment.not_retracted(),
         )
@@ -128,9 +128,30 @@ async def _score_trend(
     rows, next_cursor = cut_page(
         list((await db.execute(stmt)).all()), limit, lambda r: (r[0].administered_at, r[0].id)
     )
-    baselines = await _baselines(db, patient_id, instrument, {s.plan_id for _, s in rows})
+    baselines = await _baselines(
+        db, patient_id, instrument, {s.plan_id for _, s in rows if s is not None}
+    )
     items = []
     for a, s in rows:
+        if s is None:  # between sessions (SPEC §12): the course view relates it to a plan
+            items.append(
+                {
+                    "assessment_id": a.id,
+                    "session_id": None,
+                    "dosing_plan_id": None,
+                    "scheduled_at": None,
+                    "source": a.source,
+                    "administered_at": a.administered_at,
+                    "total": a.total,
+                    "band": a.band,
+                    "baseline_total": None,
+                    "change": None,
+                    "percent_change": None,
+                    "response": None,
+                    "remission": None,
+                }
+            )
+            continue
         course = course_response(instrument, baselines[s.plan_id], a.total)
         items.append(
             {
@@ -138,6 +159,7 @@ async def _score_trend(
                 "session_id": s.id,
                 "dosing_plan_id": s.plan_id,
                 "scheduled_at": s.scheduled_at,
+                "source": "session",
                 "administered_at": a.administered_at,
                 "total": a.total,
                 "band": a.band,

@@ -1,12 +1,11 @@
 """alerts of every phase, vitals_overdue, and no infinite timestamps
 
-* ``alerts.patient_id`` (backfilled from the alert's session, then NOT NULL) so the board can
-  filter by patient and a patient-level alert can exist later.
+* (``alerts.patient_id`` and the adverse-event source came with 0014, which runs first.)
 * ``alerts.gap_started_at`` with UNIQUE (session_id, gap_started_at): the server raises one
   ``vitals_overdue`` per gap without a blood pressure, however many processes scan at once
   (NULLs are distinct: other alerts are not constrained).
-* "exactly one source" becomes "at most one source": ``vitals_overdue`` has no reading or
-  assessment behind it.
+* "exactly one source" becomes "at most one source": ``vitals_overdue`` has no reading,
+  assessment or adverse event behind it.
 * PostgreSQL: every ``timestamptz`` column gets ``CHECK (isfinite(col))``. A reading timed
   0001-01-01T00:00:00Z had been stored as ``-infinity`` by the driver and broke every read of
   it afterwards. A stored ±infinity is first replaced by the nearest bound Vigil accepts
@@ -14,7 +13,7 @@
   real. SQLite stores timestamps as text and cannot hold an infinity.
 
 Revision ID: 0010_alerts_overdue
-Revises: 0008_session_gates
+Revises: 0014_screening_course
 """
 
 # Table and column names in the SQL below come from information_schema, never from input.
@@ -26,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_alerts_overdue"
-down_revision: str | None = "0008_session_gates"
+down_revision: str | None = "0014_screening_course"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -81,29 +80,25 @@ def _make_timestamps_finite() -> None:
         )
 
 
+# 0014 (before this one) gave alerts their patient and a third source (an adverse event), and
+# "exactly one source" over the three; the server's own vitals_overdue has none of them.
+_THREE_SOURCES = (
+    "(CASE WHEN observation_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN assessment_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN adverse_event_id IS NULL THEN 0 ELSE 1 END)"
+)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("patient_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("gap_started_at", sa.DateTime(timezone=True), nullable=True))
-    op.execute(
-        "UPDATE alerts SET patient_id = (SELECT treatment_sessions.patient_id "
-        "FROM treatment_sessions WHERE treatment_sessions.id = alerts.session_id)"
-    )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.alter_column("patient_id", existing_type=sa.Uuid(), nullable=False)
-        batch_op.create_foreign_key(
-            op.f("fk_alerts_patient_id_patients"), "patients", ["patient_id"], ["id"]
-        )
-        batch_op.create_index(
-            "ix_alerts_patient_created", ["patient_id", "created_at"], unique=False
-        )
         batch_op.create_unique_constraint(
             op.f("uq_alerts_session_id_gap_started_at"), ["session_id", "gap_started_at"]
         )
         batch_op.drop_constraint(op.f("ck_alerts_exactly_one_source"), type_="check")
         batch_op.create_check_constraint(
-            op.f("ck_alerts_at_most_one_source"),
-            "observation_id IS NULL OR assessment_id IS NULL",
+            op.f("ck_alerts_at_most_one_source"), f"{_THREE_SOURCES} <= 1"
         )
     if op.get_bind().dialect.name == "postgresql":
         _make_timestamps_finite()
@@ -117,15 +112,14 @@ def downgrade() -> None:
                 f'"{finite_check_name(table, column)}"'
             )
     # Server-raised alerts have no source: they cannot satisfy "exactly one source".
-    op.execute("DELETE FROM alerts WHERE observation_id IS NULL AND assessment_id IS NULL")
+    op.execute(
+        "DELETE FROM alerts WHERE observation_id IS NULL AND assessment_id IS NULL "
+        "AND adverse_event_id IS NULL"
+    )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_alerts_at_most_one_source"), type_="check")
         batch_op.create_check_constraint(
-            op.f("ck_alerts_exactly_one_source"),
-            "(observation_id IS NULL) <> (assessment_id IS NULL)",
+            op.f("ck_alerts_exactly_one_source"), f"{_THREE_SOURCES} = 1"
         )
         batch_op.drop_constraint(op.f("uq_alerts_session_id_gap_started_at"), type_="unique")
-        batch_op.drop_index("ix_alerts_patient_created")
-        batch_op.drop_constraint(op.f("fk_alerts_patient_id_patients"), type_="foreignkey")
         batch_op.drop_column("gap_started_at")
-        batch_op.drop_column("patient_id")

@@ -19,7 +19,7 @@ from tests.api.safety_helpers import (
     ready_to_discharge,
 )
 from tests.conftest import Staff, create_staff
-from tests.factories import IV_PLAN, ago, create_session, iso, transition
+from tests.factories import IV_PLAN, ago, create_session, iso, now, prepare_discharge, transition
 
 
 def dose(**overrides: Any) -> dict[str, Any]:
@@ -240,6 +240,7 @@ async def test_only_dosing_or_monitoring_sessions_take_doses(
     sid = session["id"]
     await ok(await give(client, sid, dose_mg=40), 201)
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     await ok(await transition(client, sid, "discharged"))
     r = await give(client, sid, dose_mg=1)
     assert r.status_code == 409

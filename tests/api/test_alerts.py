@@ -15,7 +15,16 @@ from tests.api.safety_helpers import (
     unmet_codes,
 )
 from tests.conftest import Staff
-from tests.factories import ago, good_predose, post_vitals, transition, vital
+from tests.factories import (
+    ago,
+    good_predose,
+    now,
+    post_vitals,
+    prepare_discharge,
+    prepare_dosing,
+    transition,
+    vital,
+)
 
 
 async def session_alerts(client: httpx.AsyncClient, sid: str, **params: str) -> list[dict]:
@@ -49,6 +58,7 @@ async def test_low_spo2_during_dosing_is_critical_and_blocks_discharge_until_ack
 
     await ok(await transition(client, sid, "monitoring", at=ago(100)))
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert r.status_code == 409
     assert unmet_codes(r.json()) == ["open_alert"]
@@ -194,6 +204,7 @@ async def test_back_dated_dosing_start_evaluates_readings_already_stored(
     [before] = await session_alerts(client, sid)
     # Documented after the fact: dosing started 90 minutes ago, so that reading was intra;
     # it still raised one alert.
+    await prepare_dosing(client, sid, ago(90))
     await ok(await transition(client, sid, "dosing", at=ago(90)))
     [alert] = await session_alerts(client, sid)
     assert alert["id"] == before["id"]
@@ -229,6 +240,7 @@ async def test_retracting_a_reading_resolves_its_alert(client: httpx.AsyncClient
     assert r.status_code == 409
     # A resolved alert no longer blocks discharge.
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     assert (await transition(client, sid, "discharged")).status_code == 200
 
 

@@ -15,7 +15,7 @@ from tests.api.safety_helpers import (
     ready_to_discharge,
     unmet_codes,
 )
-from tests.factories import ago, create_session, transition
+from tests.factories import ago, create_session, now, prepare_discharge, transition
 
 # A critical alert is acknowledged with a note of at least 10 characters (SPEC §6).
 ACK_NOTE = {"note": "Checked the patient, all well"}
@@ -127,6 +127,7 @@ async def test_phq9_item9_raises_a_critical_alert_that_blocks_discharge(
     assert "self-harm" in alert["message"]
 
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert unmet_codes(r.json()) == ["open_alert"]
     await ok(await nurse_client.post(f"/v1/alerts/{alert['id']}/acknowledge", json=ACK_NOTE))

@@ -24,6 +24,8 @@ from tests.factories import (
     good_predose,
     now,
     post_vitals,
+    prepare_discharge,
+    prepare_dosing,
     transition,
     vital,
 )
@@ -46,6 +48,7 @@ async def test_high_predose_bp_blocks_dosing_with_every_unmet_item(
     sid = session["id"]
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
 
+    await prepare_dosing(client, sid, now())
     r = await transition(client, sid, "dosing")
     assert r.status_code == 409
     problem = r.json()
@@ -73,6 +76,7 @@ async def test_a_new_reading_within_limits_lets_dosing_start(client: httpx.Async
     session = await checked_in_session(client, at=30)
     sid = session["id"]
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
+    await prepare_dosing(client, sid, now())
     assert (await transition(client, sid, "dosing")).status_code == 409
     await ok(await post_vitals(client, sid, good_predose(ago(1))), 201)
     body = await ok(await transition(client, sid, "dosing"))
@@ -88,6 +92,7 @@ async def test_nurse_override_is_forbidden_and_clinician_override_is_recorded(
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
     reason = "BP 150/95 reviewed with the patient; benefit outweighs risk"
 
+    await prepare_dosing(nurse_client, sid, now())
     r = await transition(nurse_client, sid, "dosing", override_reason=reason)
     assert r.status_code == 403
     assert r.json()["status"] == 403
@@ -113,6 +118,7 @@ async def test_missing_and_stale_predose_readings(client: httpx.AsyncClient) -> 
         ),
         201,
     )
+    await prepare_dosing(client, sid, now())
     r = await transition(client, sid, "dosing")
     assert r.status_code == 409
     unmet = {u["vital"]: u["code"] for u in r.json()["unmet"]}
@@ -133,6 +139,7 @@ async def test_plan_thresholds_override_clinic_defaults(client: httpx.AsyncClien
     )
     sid = session["id"]
     await ok(await post_vitals(client, sid, high_bp(10)), 201)
+    await prepare_dosing(client, sid, now())
     assert (await transition(client, sid, "dosing")).status_code == 200
 
 
@@ -173,6 +180,7 @@ async def test_gates_use_the_revision_current_at_check_in(client: httpx.AsyncCli
         201,
     )
     # Revision 2 (pre_systolic_max 130), current at check-in, applies, not revision 1 (160).
+    await prepare_dosing(client, sid, now())
     r = await transition(client, sid, "dosing")
     assert r.status_code == 409
     assert [(u["code"], u["limit"]) for u in r.json()["unmet"]] == [("above_limit", 130)]
@@ -209,6 +217,7 @@ async def test_discharge_before_minimum_monitoring_reports_minutes_remaining(
     )
     sid = session["id"]
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert r.status_code == 409
     problem = r.json()
@@ -222,6 +231,7 @@ async def test_discharge_gate_met_discharges(client: httpx.AsyncClient) -> None:
     session = await monitoring_session(client, min_monitoring_minutes=60)
     sid = session["id"]
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     readiness = await ok(await client.get(f"/v1/sessions/{sid}/readiness"))
     assert readiness["discharge"]["ready"] is True
     assert readiness["discharge"]["unmet"] == []
@@ -240,6 +250,7 @@ async def test_discharge_needs_a_resolved_sedation_score(client: httpx.AsyncClie
     sid = session["id"]
     await ok(await post_vitals(client, sid, good_discharge_vitals(ago(3))), 201)
 
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert unmet_codes(r.json()) == ["missing_sedation_score"]
 
@@ -258,6 +269,7 @@ async def test_sedation_score_before_dosing_does_not_count(client: httpx.AsyncCl
     sid = session["id"]
     await ok(await post_vitals(client, sid, good_discharge_vitals(ago(3))), 201)
     await ok(await assess(client, sid, "moaas", ago(160), score=5), 201)
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert unmet_codes(r.json()) == ["missing_sedation_score"]
 
@@ -280,6 +292,7 @@ async def test_discharge_vitals_outside_alert_limits(client: httpx.AsyncClient) 
         ),
         201,
     )
+    await prepare_discharge(client, sid, now())
     r = await transition(client, sid, "discharged")
     assert r.status_code == 409
     unmet = r.json()["unmet"]
@@ -302,6 +315,7 @@ async def test_discharge_override_by_clinician_only(
     sid = session["id"]
     await ready_to_discharge(client, sid)
     reason = "Patient transported home by family; reviewed by Dr. Lee"
+    await prepare_discharge(nurse_client, sid, now())
     r = await transition(nurse_client, sid, "discharged", override_reason=reason)
     assert r.status_code == 403
     body = await ok(await transition(client, sid, "discharged", override_reason=reason))
@@ -336,6 +350,7 @@ async def test_of_two_readings_at_one_time_the_one_recorded_last_counts(
         vitals = [v for v in good_predose(at) if v["code"] != "spo2"]
         await ok(await post_vitals(client, sid, [*vitals, vital("spo2", first, "%", at)]), 201)
         await ok(await post_vitals(client, sid, [vital("spo2", last, "%", at)]), 201)
+        await prepare_dosing(client, sid, now())
         readiness = await ok(await client.get(f"/v1/sessions/{sid}/readiness"))
         assert readiness["dosing"]["ready"] is ready, readiness
 
@@ -350,6 +365,7 @@ async def test_discharge_at_in_the_near_future_cannot_satisfy_min_monitoring_ear
     )
     sid = session["id"]
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now() + timedelta(seconds=90))
     r = await transition(client, sid, "discharged", at=now() + timedelta(seconds=90))
     assert r.status_code == 422, r.text
     assert [e["loc"] for e in r.json()["errors"]] == [["body", "at"]]

@@ -23,6 +23,8 @@ from tests.factories import (
     iso,
     now,
     post_vitals,
+    prepare_discharge,
+    prepare_dosing,
     transition,
     vital,
 )
@@ -45,6 +47,7 @@ async def test_a_reading_racing_the_dosing_start_gets_its_phase_and_alert(
     needs_postgres(backend)
     session = await checked_in(client)
     sid = session["id"]
+    await prepare_dosing(client, sid, ago(2))
     paused = pause(monkeypatch, vitals_service, "bp_pair_problems")  # after the session read
     reading = asyncio.create_task(post_vitals(client, sid, [vital("spo2", 80, "%", ago(1))]))
     await paused.wait_entered()
@@ -67,10 +70,12 @@ async def test_a_reading_after_a_discharge_committing_meanwhile_is_409(
     needs_postgres(backend)
     session = await checked_in(client)
     sid = session["id"]
+    await prepare_dosing(client, sid, ago(4))
     assert (await transition(client, sid, "dosing", at=ago(4))).status_code == 200
     r = await transition(client, sid, "monitoring", at=ago(3), reason="short")
     assert r.status_code == 200, r.text
     # The discharge has written the session (ended_at) and is paused before its commit.
+    await prepare_discharge(client, sid, ago(2))
     paused = pause(monkeypatch, sessions_service, "publish_status")
     discharge = asyncio.create_task(
         transition(

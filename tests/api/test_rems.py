@@ -11,7 +11,7 @@ from tests.api.safety_helpers import (
     ok,
     ready_to_discharge,
 )
-from tests.factories import ago, iso, post_vitals, transition, vital
+from tests.factories import ago, iso, now, post_vitals, prepare_discharge, transition, vital
 
 
 def bp(systolic: float, diastolic: float, minutes: float) -> list[dict[str, object]]:
@@ -43,10 +43,12 @@ async def test_completed_esketamine_session_fills_the_form(client: httpx.AsyncCl
     )
     await ok(await post_vitals(client, sid, bp(138, 86, 110)), 201)  # ~40 min after dosing
     await ok(await post_vitals(client, sid, [vital("spo2", 97, "%", ago(110))]), 201)
+    await ok(await post_vitals(client, sid, [vital("respiratory_rate", 14, "/min", ago(110))]), 201)
     await ok(await assess(client, sid, "moaas", ago(120), score=3), 201)
     await ok(await assess(client, sid, "cadss", ago(120), items=[1] * 10 + [0] * 13), 201)
     await ok(await transition(client, sid, "monitoring", at=ago(140)))
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     await ok(await transition(client, sid, "discharged"))
 
     form = await ok(await client.get(f"/v1/sessions/{sid}/rems-form"))
@@ -69,7 +71,7 @@ async def test_completed_esketamine_session_fills_the_form(client: httpx.AsyncCl
     assert form["respiratory_depression"]["observed"] is False
     for present in ("dose_mg", "lot_number", "bp_40_min", "monitoring_minutes", "sedation"):
         assert present not in form["missing"]
-    # Vigil does not record these: the form says so instead of guessing.
+    # Not recorded for this session: the form says so instead of guessing.
     assert "concomitant_medications" in form["missing"]
     assert "monitoring_provider" in form["missing"]
 
@@ -92,7 +94,8 @@ async def test_form_lists_what_is_missing_mid_session(
         assert missing in form["missing"]
     assert form["vitals_acceptable_before_dosing"] is True
     assert form["vitals_acceptable_before_completion"] is None
-    assert (await nurse_client.get(f"/v1/sessions/{sid}/rems-form")).status_code == 403
+    # nurses read the form too (SPEC §9)
+    assert (await nurse_client.get(f"/v1/sessions/{sid}/rems-form")).status_code == 200
 
 
 async def test_ketamine_session_has_no_rems_form(client: httpx.AsyncClient) -> None:
@@ -101,3 +104,27 @@ async def test_ketamine_session_has_no_rems_form(client: httpx.AsyncClient) -> N
     assert r.status_code == 409
     assert "esketamine" in r.json()["detail"]
     assert (await client.get("/v1/sessions/nope/rems-form")).status_code == 404
+
+
+async def test_respiratory_depression_is_no_only_with_spo2_and_respiratory_rate(
+    client: httpx.AsyncClient,
+) -> None:
+    session = await dosing_session(client, dosing_at=30, **ESKETAMINE_PLAN)
+    sid = session["id"]
+    await ok(await post_vitals(client, sid, [vital("spo2", 97, "%", ago(20))]), 201)
+    form = await ok(await client.get(f"/v1/sessions/{sid}/rems-form"))
+    assert form["respiratory_depression"]["observed"] is None
+    assert "respiratory_depression" in form["missing"]
+    await ok(await post_vitals(client, sid, [vital("respiratory_rate", 14, "/min", ago(19))]), 201)
+    form = await ok(await client.get(f"/v1/sessions/{sid}/rems-form"))
+    assert form["respiratory_depression"]["observed"] is False
+    await ok(
+        await client.post(
+            f"/v1/sessions/{sid}/adverse-events",
+            json={"kind": "oxygen_desaturation", "severity": "moderate", "onset_at": iso(ago(10))},
+        ),
+        201,
+    )
+    form = await ok(await client.get(f"/v1/sessions/{sid}/rems-form"))
+    assert form["respiratory_depression"] == {"observed": True, "basis": "adverse_events"}
+    assert [e["kind"] for e in form["adverse_events"]] == ["oxygen_desaturation"]

@@ -20,7 +20,15 @@ from tests.api.safety_helpers import (
     unmet_codes,
 )
 from tests.conftest import Staff
-from tests.factories import ago, create_patient, create_plan, create_session, post_vitals
+from tests.factories import (
+    ago,
+    create_patient,
+    create_plan,
+    create_session,
+    now,
+    post_vitals,
+    prepare_discharge,
+)
 from tests.factories import transition as move
 from tests.integrations.helpers import sse_events
 
@@ -53,6 +61,7 @@ async def test_retracting_a_mistyped_phq9_item9_resolves_its_alert_and_unblocks_
     assert wrong["status"] == "final"
     assert wrong["alert_id"]
     await ready_to_discharge(client, sid)
+    await prepare_discharge(client, sid, now())
     assert unmet_codes((await move(client, sid, "discharged")).json()) == ["open_alert"]
 
     body = await ok(await nurse_client.post(retract_url(sid, wrong["id"]), json={"reason": REASON}))
@@ -111,6 +120,7 @@ async def test_a_retracted_sedation_score_no_longer_counts_for_discharge(
 ) -> None:
     session = await monitoring_session(client, min_monitoring_minutes=60)
     sid = session["id"]
+    await prepare_discharge(client, sid, now())
     await ok(await post_vitals(client, sid, good_discharge_vitals(ago(3))), 201)
     resolved = await ok(await assess(client, sid, "moaas", ago(10), score=5), 201)
     mistyped = await ok(await assess(client, sid, "moaas", ago(4), score=2), 201)

@@ -17,6 +17,7 @@ from tests.factories import (
     iso,
     now,
     post_vitals,
+    prepare_dosing,
     transition,
 )
 
@@ -110,6 +111,7 @@ async def test_predose_gate_and_clinician_override(
     high = good_predose(ago(10))
     high[0]["value"], high[1]["value"] = 150, 95
     await post_vitals(client, sid, high)
+    await prepare_dosing(nurse_client, sid, now())
     r = await transition(nurse_client, sid, "dosing")
     assert r.status_code == 409
     unmet = r.json()["unmet"]
@@ -132,6 +134,7 @@ async def test_infusion_ended_early_needs_reason(client: httpx.AsyncClient) -> N
     sid = session["id"]
     await transition(client, sid, "checked_in", weight_kg=70, at=ago(30))
     await post_vitals(client, sid, good_predose(ago(25)))
+    await prepare_dosing(client, sid, ago(20))
     assert (await transition(client, sid, "dosing", at=ago(20))).status_code == 200
     assert (await transition(client, sid, "monitoring")).status_code == 422
     r = await transition(client, sid, "monitoring", reason="patient asked to stop")
@@ -188,6 +191,7 @@ async def test_session_list_filters_pagination_and_csv(client: httpx.AsyncClient
 async def test_readiness_changes_nothing(client: httpx.AsyncClient) -> None:
     session = await create_session(client)
     await transition(client, session["id"], "checked_in", weight_kg=70)
+    await prepare_dosing(client, session["id"], now())
     r = await client.get(f"/v1/sessions/{session['id']}/readiness")
     assert r.status_code == 200
     body = r.json()

@@ -12,6 +12,8 @@ from tests.factories import (
     good_predose,
     iso,
     post_vitals,
+    prepare_discharge,
+    prepare_dosing,
     transition,
     vital,
 )
@@ -34,6 +36,7 @@ async def test_full_session_walkthrough(client: httpx.AsyncClient) -> None:
     assert body["dose_capped"] is False
 
     assert (await post_vitals(client, sid, good_predose(ago(95)))).status_code == 201
+    await prepare_dosing(client, sid, ago(90))
     r = await transition(client, sid, "dosing", at=ago(90))
     assert r.status_code == 200, r.text
 
@@ -66,6 +69,7 @@ async def test_full_session_walkthrough(client: httpx.AsyncClient) -> None:
         json={"instrument": "moaas", "score": 5, "administered_at": iso(ago(4))},
     )
     assert r.status_code == 201, r.text
+    await prepare_discharge(client, sid, ago(2))
     r = await transition(client, sid, "discharged", at=ago(2))
     assert r.status_code == 200, r.text
 

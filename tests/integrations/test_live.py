@@ -27,6 +27,7 @@ from tests.factories import (
     good_predose,
     now,
     post_vitals,
+    prepare_dosing,
     transition,
     vital,
 )
@@ -110,6 +111,7 @@ async def test_a_stream_receives_readings_and_status_changes(
         assert int(second["id"]) > int(reading["id"])
 
         assert (await post_vitals(client, sid, good_predose(ago(1)))).status_code == 201
+        await prepare_dosing(client, sid, now())
         r = await transition(client, sid, "dosing")
         assert r.status_code == 200, r.text
         status = await next_event(events, "status")

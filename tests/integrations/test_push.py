@@ -13,7 +13,16 @@ from sqlalchemy import func, select
 
 from models import Observation
 from tests.api.safety_helpers import dosing_session
-from tests.factories import ago, good_predose, iso, now, post_vitals, transition, vital
+from tests.factories import (
+    ago,
+    good_predose,
+    iso,
+    now,
+    post_vitals,
+    prepare_dosing,
+    transition,
+    vital,
+)
 from tests.integrations.helpers import bind, bound_session, checked_in_session, new_device
 
 
@@ -137,6 +146,7 @@ async def test_unknown_and_unbound_devices_and_readings_after_discharge(
     await bind(nurse_client, session["id"], device["id"])
     sid = session["id"]
     assert (await post_vitals(client, sid, good_predose(ago(100)))).status_code == 201
+    await prepare_dosing(client, sid, ago(95))
     assert (await transition(client, sid, "dosing", at=ago(95))).status_code == 200
     r = await transition(client, sid, "transferred", reason="to ED", at=ago(30))
     assert r.status_code == 200, r.text

@@ -48,19 +48,9 @@ COMPLETE = {
         "psychostimulants": True,
         "maois": False,
     },
-    "monitoring_provider": {
-        "first_name": "Grace",
-        "last_name": "Hopper",
-        "telephone": "555-0100",
-        "email": "gh@example.org",
-    },
-    "healthcare_setting": {
-        "name": "Vigil Clinic",
-        "address1": "1 Main St",
-        "city": "Springfield",
-        "state": "IL",
-        "zip": "62701",
-    },
+    "monitoring_provider": {"name": "Grace Hopper", "phone": "555-0100", "email": "gh@example.org"},
+    "healthcare_setting": {"name": "Vigil Clinic", "address": "1 Main St, Springfield, IL 62701"},
+    "respiratory_rate_recorded": True,
     "minutes_until_ready": 75,
     "vitals_acceptable_before_dosing": True,
     "vitals_acceptable_before_completion": True,
@@ -158,20 +148,48 @@ def test_no_administrations() -> None:
 def test_partial_sections_name_the_subfield() -> None:
     f = form(
         concomitant_medications={"benzodiazepines": True},
-        monitoring_provider={"first_name": "Grace", "last_name": "Hopper", "telephone": " "},
+        monitoring_provider={"name": "Grace Hopper", "phone": " "},
         healthcare_setting={"name": "Vigil Clinic"},
     )
     assert f["missing"] == [
         "concomitant_medications.sedative_hypnotics",
         "concomitant_medications.psychostimulants",
         "concomitant_medications.maois",
-        "monitoring_provider.telephone",
+        "monitoring_provider.phone",
         "monitoring_provider.email",
-        "healthcare_setting.address1",
-        "healthcare_setting.city",
-        "healthcare_setting.state",
-        "healthcare_setting.zip",
+        "healthcare_setting.address",
     ]
+
+
+def test_concomitant_medications_from_the_list_and_minutes_until_ready() -> None:
+    from api.clinical.rems import concomitant_from_list, minutes_until_ready
+
+    assert concomitant_from_list(None) is None
+    assert concomitant_from_list([]) == dict.fromkeys(
+        ("benzodiazepines", "sedative_hypnotics", "psychostimulants", "maois"), False
+    )
+    listed = [{"name": "zolpidem", "class": "sedative_hypnotic"}, {"name": "x", "class": "maoi"}]
+    assert concomitant_from_list(listed) == {
+        "benzodiazepines": False,
+        "sedative_hypnotics": True,
+        "psychostimulants": False,
+        "maois": True,
+    }
+    assert minutes_until_ready(START, at(89.9)) == 89
+    assert minutes_until_ready(START, None) is None
+    assert minutes_until_ready(None, at(10)) is None
+
+
+def test_respiratory_depression_needs_both_spo2_and_respiratory_rate_for_no() -> None:
+    assert form(respiratory_rate_recorded=False)["respiratory_depression"]["observed"] is None
+    assert "respiratory_depression" in form(respiratory_rate_recorded=False)["missing"]
+    events = [{"kind": "respiratory_depression", "severity": "moderate"}]
+    f = form(adverse_events=events)
+    assert f["respiratory_depression"] == {"observed": True, "basis": "adverse_events"}
+    f = form(adverse_events=[{"kind": "excessive_sedation"}], sedation_scores=[])
+    assert f["sedation"] == {"observed": True, "basis": "adverse_events"}
+    f = form(adverse_events=[{"kind": "dissociation_distress"}], cadss_totals=[])
+    assert f["dissociation"] == {"observed": True, "basis": "adverse_events"}
 
 
 def test_monitoring_from_first_device_and_short_session() -> None:
