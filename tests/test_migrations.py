@@ -665,8 +665,9 @@ async def test_0010_backfills_alert_patients_and_repairs_infinite_times(empty_ur
     tables = models.Base.metadata.tables
     engine = create_engine(make_settings(empty_url))
     async with engine.begin() as conn:
-        await conn.execute(
-            tables["patients"].insert(),
+        await _insert(
+            conn,
+            "patients",
             {
                 "id": ids["patient"],
                 "mrn": f"M-{ids['patient'].hex[:8]}",
@@ -679,8 +680,9 @@ async def test_0010_backfills_alert_patients_and_repairs_infinite_times(empty_ur
                 "updated_at": now,
             },
         )
-        await conn.execute(
-            tables["dosing_plans"].insert(),
+        await _insert(
+            conn,
+            "dosing_plans",
             {
                 "id": ids["plan"],
                 "patient_id": ids["patient"],
@@ -690,8 +692,9 @@ async def test_0010_backfills_alert_patients_and_repairs_infinite_times(empty_ur
                 "created_at": now,
             },
         )
-        await conn.execute(
-            tables["dosing_plan_revisions"].insert(),
+        await _insert(
+            conn,
+            "dosing_plan_revisions",
             {
                 "id": ids["revision"],
                 "plan_id": ids["plan"],
@@ -706,8 +709,9 @@ async def test_0010_backfills_alert_patients_and_repairs_infinite_times(empty_ur
                 "created_at": now,
             },
         )
-        await conn.execute(
-            tables["treatment_sessions"].insert(),
+        await _insert(
+            conn,
+            "treatment_sessions",
             {
                 "id": ids["session"],
                 "patient_id": ids["patient"],
@@ -720,8 +724,9 @@ async def test_0010_backfills_alert_patients_and_repairs_infinite_times(empty_ur
                 "created_at": now,
             },
         )
-        await conn.execute(
-            tables["observations"].insert(),
+        await _insert(
+            conn,
+            "observations",
             {
                 "id": ids["obs"],
                 "session_id": ids["session"],

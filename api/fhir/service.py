@@ -37,7 +37,7 @@ from api.vitals.service import (
     store_readings,
 )
 from models import Observation, Patient, TreatmentSession
-from models.base import utcnow
+from models.base import EARLIEST_STORED, LATEST_STORED, utcnow
 
 MAX_EXTERNAL_ID = 200
 
@@ -476,21 +476,35 @@ def _date_condition(value: str, day_tz: tzinfo, now: datetime) -> Any:
         prefix, start, end = translate.parse_date_param(value, day_tz=day_tz, now=now)
     except FhirInputError as exc:
         raise FhirError(400, [{**i, "expression": ["date"]} for i in exc.issues]) from None
-    t = Observation.measured_at
-    # An end clamped to the end of time (a date in 9999) has nothing after it.
-    within = t >= start if end == translate.LATEST else and_(t >= start, t < end)
-    before_end = true() if end == translate.LATEST else t < end
-    after_end = false() if end == translate.LATEST else t >= end
+    within = and_(_at_or_after(start), _before(end))
     return {
         "eq": within,
         "ne": not_(within),
-        "lt": t < start,
-        "eb": t < start,
-        "le": before_end,
-        "gt": after_end,
-        "sa": after_end,
-        "ge": t >= start,
+        "lt": _before(start),
+        "eb": _before(start),
+        "le": _before(end),
+        "gt": not_(_before(end)),
+        "sa": not_(_before(end)),
+        "ge": _at_or_after(start),
     }[prefix]
+
+
+# No reading time lies outside 1970-01-01 – 9999-01-01 (SPEC §1; the column refuses such a
+# value even as a bound): a bound beyond that range decides the comparison by itself.
+def _at_or_after(moment: datetime) -> Any:
+    if moment <= EARLIEST_STORED:
+        return true()
+    if moment > LATEST_STORED:
+        return false()
+    return Observation.measured_at >= moment
+
+
+def _before(moment: datetime) -> Any:
+    if moment <= EARLIEST_STORED:
+        return false()
+    if moment > LATEST_STORED:
+        return true()
+    return Observation.measured_at < moment
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from api.plans.schemas import Indication
-from api.types import Id, PastTimestamp, ReadModel, StrictModel
+from api.types import CalendarDate, Id, PastTimestamp, ReadModel, StrictModel
 
 Answer = Literal["present", "absent", "unknown"]
 Decision = Literal["eligible", "eligible_with_precautions", "not_eligible"]
@@ -111,7 +111,7 @@ class ScreeningCreate(StrictModel):
     rems_enrollment: RemsEnrollment | None = None
     decision: Decision
     decision_reason: str | None = Field(default=None, min_length=1, max_length=2000)
-    valid_until: date | None = None
+    valid_until: CalendarDate | None = None
     screened_at: PastTimestamp | None = None
 
 

@@ -85,15 +85,19 @@ async def assess(
     )
 
 
-async def ready_to_discharge(client: httpx.AsyncClient, session_id: str) -> None:
+async def ready_to_discharge(
+    client: httpx.AsyncClient, session_id: str, *, checklist: bool = True
+) -> None:
     """Recent good vitals (respiratory rate included), a resolved sedation score in the last
     30 minutes, a CADSS of 0 (dissociation resolved), and whatever else discharge needs
-    (prepare_discharge): a discharge now passes once the minimum monitoring time is over."""
+    (prepare_discharge, unless ``checklist`` is false): a discharge now passes once the minimum
+    monitoring time is over."""
     at = ago(3)
     await ok(await post_vitals(client, session_id, good_discharge_vitals(at)), 201)
     await ok(await assess(client, session_id, "moaas", at, score=5), 201)
     await ok(await assess(client, session_id, "cadss", at, items=[0] * 23), 201)
-    await prepare_discharge(client, session_id, at)
+    if checklist:
+        await prepare_discharge(client, session_id, at)
 
 
 def unmet_codes(problem: dict[str, Any]) -> list[str]:

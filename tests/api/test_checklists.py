@@ -187,7 +187,7 @@ async def test_discharge_checklist_items(
 ) -> None:
     session = await monitoring_session(client, min_monitoring_minutes=60)
     sid = session["id"]
-    await ready_to_discharge(client, sid)
+    await ready_to_discharge(client, sid, checklist=False)
     url = f"/v1/sessions/{sid}/discharge-checklist"
     r = await transition(client, sid, "discharged")
     assert _items(r.json()) == [("discharge_checklist_missing", None, False)]

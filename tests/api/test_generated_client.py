@@ -27,7 +27,15 @@ import pytest
 from api.main import create_app
 from tests.api.safety_helpers import good_discharge_vitals
 from tests.conftest import Backend, Staff, make_settings
-from tests.factories import IV_PLAN, good_predose, iso, now, prepare_discharge, prepare_dosing
+from tests.factories import (
+    IV_PLAN,
+    eligible_screening,
+    good_predose,
+    iso,
+    now,
+    prepare_discharge,
+    prepare_dosing,
+)
 from tests.integrations.live_app import live_server
 
 PACKAGE = "vigil_client"
@@ -112,7 +120,15 @@ async def test_a_generated_client_runs_a_whole_session(
                 }
             ),
         )
-        # (a screening before the plan goes here)
+        # a screening before the plan (SPEC §11)
+        screening = await call(
+            "screenings.record_screening_v1_patients_patient_id_screenings_post",
+            201,
+            patient_id=patient.id,
+            client=api,
+            body=model("ScreeningCreate").from_dict(eligible_screening()),
+        )
+        assert screening.decision == "eligible"
         plan = await call(
             "dosing_plans.create_plan_v1_patients_patient_id_dosing_plans_post",
             201,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from api.config import get_settings
 from models import User
@@ -28,12 +29,20 @@ async def test_spravato_session_from_screening_to_a_filed_rems_form(
     nurse_client: httpx.AsyncClient,
     admin_client: httpx.AsyncClient,
     staff: Staff,
+    app: FastAPI,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = get_settings()
     monkeypatch.setattr(settings, "clinic_name", "Vigil Test Clinic")
     monkeypatch.setattr(settings, "clinic_address", "1 Main St, Springfield, IL 62701")
-    t0 = now() - timedelta(minutes=200)  # one clock read; every time below derives from it
+    started = now()  # one clock read; every time below derives from it
+    t0 = started - timedelta(minutes=200)
+    # The whole session, and the medication list recorded now, fall on one clinic day whatever
+    # the hour the test runs at: the clinic's zone is chosen so that it is mid-afternoon there.
+    east = (15 - started.hour + 12) % 24 - 12  # hours east of UTC, -12..11
+    zone = f"Etc/GMT{-east:+d}" if east else "UTC"  # POSIX sign: Etc/GMT-3 is UTC+3
+    for target in (settings, app.state.settings):
+        monkeypatch.setattr(target, "clinic_tz", zone)
 
     def at(minutes: float) -> str:
         return iso(t0 + timedelta(minutes=minutes))

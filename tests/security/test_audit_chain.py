@@ -76,7 +76,7 @@ async def test_the_live_chain_verifies_after_concurrent_writes(
             for c in (client, nurse_client)
             for _ in range(10)
         ),
-        *(create_patient(nurse_client) for _ in range(5)),
+        *(create_patient(nurse_client, screening=False) for _ in range(5)),
     )
     verdict = await _verify(backend.owner_url)
     assert verdict.broken is None, str(verdict.broken)
