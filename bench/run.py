@@ -30,6 +30,7 @@ from sqlalchemy import ClauseElement, Executable
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 
+from api.clinical.screening import CONTRAINDICATION_ITEMS
 from bench.load import (
     LoadClient,
     LoadResult,
@@ -126,6 +127,23 @@ async def create_patient_and_plan(client: httpx.AsyncClient) -> dict[str, Any]:
             },
         )
     )
+    # SPEC §11: a current eligible screening before any plan
+    signed = iso(datetime.now(UTC) - timedelta(days=7))
+    await _ok(
+        await client.post(
+            f"/v1/patients/{patient['id']}/screenings",
+            json={
+                "indication": "trd",
+                "diagnoses": [{"code": "F33.2"}],
+                "prior_treatments": [],
+                "contraindications": dict.fromkeys(CONTRAINDICATION_ITEMS, "absent"),
+                "childbearing_potential": False,
+                "consent": {"signed_at": signed, "document_version": "bench"},
+                "decision": "eligible",
+            },
+        ),
+        201,
+    )
     return await _ok(await client.post(f"/v1/patients/{patient['id']}/dosing-plans", json=IV_PLAN))
 
 
@@ -168,6 +186,21 @@ async def to_dosing(client: httpx.AsyncClient, sid: str, dosing_at: datetime) ->
             },
         )
     )
+    await _ok(
+        await client.put(
+            f"/v1/sessions/{sid}/checklist",
+            json={
+                "last_food_at": iso(dosing_at - timedelta(hours=4)),
+                "last_liquids_at": iso(dosing_at - timedelta(hours=2)),
+                "escort": {"name": "Bench Escort"},
+                "no_driving_acknowledged": True,
+                "medication_changes": False,
+                "pregnancy_test": "not_applicable",
+                "consent_confirmed": True,
+            },
+        ),
+        200,
+    )
     await _ok(await client.post(transitions, json={"to": "dosing", "at": iso(dosing_at)}), 200)
 
 
@@ -190,11 +223,12 @@ def reading(index: int, dosing_at: datetime, now: datetime, ext: str) -> dict[st
 async def setup(client: httpx.AsyncClient) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     dosing_at = now - timedelta(minutes=100)
-    plans = await asyncio.gather(*(create_patient_and_plan(client) for _ in range(8)))
+    # one patient a session: a patient has one open session at a time (SPEC §4)
+    plans = await asyncio.gather(*(create_patient_and_plan(client) for _ in range(INGEST_SESSIONS)))
     sessions: list[str] = []
     for i in range(0, INGEST_SESSIONS, 8):
         batch = await asyncio.gather(
-            *(create_session(client, plans[j % 8], now) for j in range(i, i + 8))
+            *(create_session(client, plans[j], now) for j in range(i, i + 8))
         )
         await asyncio.gather(*(to_dosing(client, sid, dosing_at) for sid in batch))
         sessions.extend(batch)

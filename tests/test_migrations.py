@@ -645,8 +645,8 @@ async def test_no_timestamp_column_can_hold_infinity(empty_url: str) -> None:
         assert missing == []
         with pytest.raises(asyncpg.CheckViolationError):
             await conn.execute(
-                "INSERT INTO patients (id, mrn, given_name, family_name, birth_date, sex, "
-                "version, created_at, updated_at) VALUES ($1, 'M-inf', 'A', 'B', "
+                "INSERT INTO patients (id, mrn, mrn_key, given_name, family_name, birth_date, "
+                "sex, version, created_at, updated_at) VALUES ($1, 'M-inf', 'm-inf', 'A', 'B', "
                 "'1984-03-09', 'female', 1, '-infinity', now())",
                 uuid.uuid4(),
             )

@@ -245,7 +245,11 @@ def test_sighup_replaces_the_workers_without_a_gap(db_url: str) -> None:
         assert replaced, server.log_tail()
         assert not refused, refused
         assert answered[0] > 10
-        assert not any(Path(f"/proc/{w}").exists() and not exited(w) for w in old)
+        # An old worker leaves the list when it stops taking requests; it exits once its
+        # background tasks (stream relay, the overdue-BP scan) have stopped: wait for that.
+        assert wait_for(
+            lambda: not any(Path(f"/proc/{w}").exists() and not exited(w) for w in old), 30
+        )
         server.wait_ready(30)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.clinical.gates import Unmet
+from api.clinical.overdue import DEFAULT_VITALS_INTERVAL_MINUTES, vitals_due_at
 from api.clinical.vitals import VitalCode
 from api.sessions import gates
 from models import (
@@ -30,9 +31,6 @@ from models import (
 )
 
 OPEN_STATUSES = ("checked_in", "dosing", "monitoring")
-ON_THE_CLOCK = ("dosing", "monitoring")
-# SPEC §5 monitoring cadence when neither the clinic nor the plan sets one
-DEFAULT_VITALS_INTERVAL_MINUTES = 15.0
 
 
 def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -40,21 +38,6 @@ def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=tz)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
     return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def vitals_due_at(
-    *,
-    status: str,
-    dosing_started_at: datetime | None,
-    latest_bp_at: datetime | None,
-    interval_minutes: float,
-) -> datetime | None:
-    """When the next blood pressure is due (SPEC §6): the later of dosing start and the latest
-    BP, plus the interval; None outside dosing and monitoring."""
-    if status not in ON_THE_CLOCK or dosing_started_at is None:
-        return None
-    start = max(dosing_started_at, latest_bp_at) if latest_bp_at else dosing_started_at
-    return start + timedelta(minutes=interval_minutes)
 
 
 async def board(
@@ -133,7 +116,9 @@ async def board(
                 "discharge": _discharge_summary(discharge.get(session.id)),
                 "vitals_due_at": vitals_due_at(
                     status=session.status,
+                    medication=revision.medication,
                     dosing_started_at=session.dosing_started_at,
+                    first_administration_at=first_dose,
                     latest_bp_at=bp["measured_at"] if bp else None,
                     interval_minutes=float(
                         thresholds.get("vitals_interval_minutes", DEFAULT_VITALS_INTERVAL_MINUTES)

@@ -41,6 +41,7 @@ from tests.conftest import (
     make_settings,
     migrate,
 )
+from tests.factories import eligible_screening
 from tests.live import create_database, database_url, drop_database
 
 # HL7 v2 bodies are text: send generated strings as they are (the app must answer an ACK).
@@ -139,6 +140,10 @@ def world(fuzz_database: str) -> World:
             },
             headers=auth,
         ).json()
+        screening = client.post(
+            f"/v1/patients/{patient['id']}/screenings", json=eligible_screening(), headers=auth
+        )
+        assert screening.status_code == 201, screening.text
         plan = client.post(
             f"/v1/patients/{patient['id']}/dosing-plans",
             json={

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from tests.api.safety_helpers import (
+    ESKETAMINE_PLAN,
     checked_in_session,
     dosing_session,
     monitoring_session,
@@ -79,8 +80,10 @@ async def test_board_row_carries_what_the_station_shows(
 
 
 async def test_board_discharge_agrees_with_readiness(client: httpx.AsyncClient) -> None:
-    """The board's batch evaluation gives what /readiness gives, session by session."""
+    """The board's batch evaluation gives what /readiness gives, session by session: the
+    discharge gate and when the next blood pressure is due (esketamine's 40-minute BP too)."""
     sessions = [await monitoring_session(client) for _ in range(3)]
+    sessions.append(await dosing_session(client, dosing_at=20, **ESKETAMINE_PLAN))
     await ready_to_discharge(client, sessions[0]["id"])
     await ok(
         await post_vitals(client, sessions[1]["id"], [vital("heart_rate", 130, "/min", ago(2))]),
@@ -90,9 +93,14 @@ async def test_board_discharge_agrees_with_readiness(client: httpx.AsyncClient) 
         readiness = await ok(await client.get(f"/v1/sessions/{session['id']}/readiness"))
         row = _row(await _board(client, _day(session)), session["id"])
         unmet = readiness["discharge"]["unmet"]
-        assert row["discharge"]["ready"] is readiness["discharge"]["ready"]
-        assert row["discharge"]["unmet_count"] == len(unmet)
-        assert row["discharge"]["first_unmet"] == (unmet[0]["message"] if unmet else None)
+        if session["id"] != sessions[-1]["id"]:  # the board judges discharge in monitoring
+            assert row["discharge"]["ready"] is readiness["discharge"]["ready"]
+            assert row["discharge"]["unmet_count"] == len(unmet)
+            assert row["discharge"]["first_unmet"] == (unmet[0]["message"] if unmet else None)
+        due = readiness["vitals_due_at"]
+        assert row["vitals_due_at"] is not None
+        assert due is not None
+        assert datetime.fromisoformat(row["vitals_due_at"]) == datetime.fromisoformat(due)
     assert _row(await _board(client, _day(sessions[0])), sessions[0]["id"])["discharge"]["ready"]
 
 
