@@ -28,7 +28,7 @@ from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from api.audit_chain import lock_and_link, move_head
+from api.audit_chain import CONTENT, lock_and_link, move_head
 from api.db import json_dumps
 from api.live.notifier import NOTIFY_CHANNEL, notifier
 from models import AuditEvent, LiveEvent
@@ -88,23 +88,7 @@ _PG_WRITE = text(
     SELECT pg_notify(:channel, '')
     """
 )
-_AUDIT_COLUMNS = (
-    "id",
-    "at",
-    "actor_id",
-    "role",
-    "action",
-    "resource_type",
-    "resource_id",
-    "patient_id",
-    "client_address",
-    "request_id",
-    "outcome",
-    "detail",
-    "seq",
-    "prev_hash",
-    "hash",
-)
+_AUDIT_COLUMNS = (*CONTENT, "seq", "prev_hash", "hash")  # what a row's hash covers, and the chain
 _EVENT_COLUMNS = ("kind", "session_id", "patient_id", "created_at")
 
 
