@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Table
 
+from api.patients.mrn import mrn_key
 from models import DosingPlan, DosingPlanRevision, Observation, Patient, TreatmentSession
 
 READINGS_PER_SESSION = 704  # 88 time points x 8 vitals
@@ -105,6 +106,7 @@ async def seed_readings(conn: asyncpg.Connection, count: int, *, now: datetime) 
                 {
                     "id": patient_id,
                     "mrn": f"BULK-{tag}-{p}",
+                    "mrn_key": mrn_key(f"BULK-{tag}-{p}"),
                     "given_name": "Bulk",
                     "family_name": f"Patient{p}",
                     "birth_date": datetime(1980, 1, 1).date(),
