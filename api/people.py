@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import unicode_lower
@@ -185,6 +185,19 @@ async def named(db: AsyncSession, value: Model) -> Model:
     return value
 
 
+async def find_staff(db: AsyncSession, ref: str) -> User | None:
+    """The user a request names by id or by username (SPEC §1; usernames compared
+    case-insensitively), or None: the one look-up behind every request field naming a person."""
+    uid = parse_id(ref)
+    if uid is not None:
+        user = await db.get(User, uid)
+        if user is not None:
+            return user
+    return await db.scalar(
+        select(User).where(unicode_lower(User.username) == ref.strip().lower()).limit(1)
+    )
+
+
 async def resolve_person(
     db: AsyncSession,
     ref: str,
@@ -195,11 +208,7 @@ async def resolve_person(
 ) -> User:
     """The active user named by ``ref`` (id or username, usernames compared case-insensitively)
     with one of ``roles``; 422 at ``loc`` otherwise, saying what to send."""
-    uid = parse_id(ref)
-    condition = unicode_lower(User.username) == ref.strip().lower()
-    if uid is not None:
-        condition = or_(User.id == uid, condition)
-    user = (await db.scalars(select(User).where(condition).limit(1))).first()
+    user = await find_staff(db, ref)
     allowed = set(roles) if roles is not None else None
     if user is None or user.disabled or (allowed is not None and user.role not in allowed):
         kinds = f" ({' or '.join(sorted(allowed))})" if allowed else ""

@@ -39,6 +39,7 @@ from api.clinical.gates import Unmet
 from api.clinical.labels import clinic_time
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
+from api.people import find_staff
 from api.retraction import retract_record
 from api.sessions.service import OVERRIDE_ROLES, get_session, session_revision
 from api.types import parse_id
@@ -79,16 +80,6 @@ async def administration_dicts(
         db, [i for r in rows for i in (r.administered_by, r.waste_witness_id, r.retracted_by)]
     )
     return [administration_dict(r, names) for r in rows]
-
-
-async def find_staff(db: AsyncSession, person: str) -> User | None:
-    """The user a request names by id or by username (SPEC §1), or None."""
-    uid = parse_id(person)
-    if uid is not None:
-        user = await db.get(User, uid)
-        if user is not None:
-            return user
-    return await db.scalar(select(User).where(func.lower(User.username) == person.lower()))
 
 
 async def resolve_witness(

@@ -42,6 +42,7 @@ from api.etag import check_if_match
 from api.live.publishers import publish_status
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
+from api.people import find_staff
 from api.plans.service import get_plan, get_revision, pinned_revision
 from api.sessions import gates
 from api.sessions.schemas import RepinRequest, SessionCreate, TransitionRequest
@@ -138,10 +139,7 @@ async def _responsible_clinician(db: AsyncSession, ref: str | None) -> User | No
     """The user ``ref`` names (id or username), who must be an active clinician (422)."""
     if ref is None:
         return None
-    uid = parse_id(ref)
-    user = await db.get(User, uid) if uid is not None else None
-    if user is None:
-        user = await db.scalar(select(User).where(User.username == ref))
+    user = await find_staff(db, ref)
     loc = ["body", "responsible_clinician"]
     if user is None:
         raise ValidationFailed([field_error(loc, f"{ref!r} names no member of staff")])
