@@ -647,7 +647,8 @@ def plan_check(plan_json: list[dict[str, Any]], table: str) -> dict[str, Any]:
 
 
 async def explain_reads(url: str, world: dict[str, Any]) -> dict[str, Any]:
-    from api.sessions.service import get_session, history_query, summary_readings_query
+    from api.sessions.repository import get_session
+    from api.sessions.service import history_query, summary_readings_query
     from api.vitals.service import vitals_page_query
 
     engine = create_async_engine(url)

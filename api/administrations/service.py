@@ -35,13 +35,14 @@ from api.clinical.controlled_substances import (
     WasteRecord,
     unwitnessed_waste,
 )
-from api.clinical.gates import Unmet
+from api.clinical.gates import OVERRIDE_ROLES, Unmet
 from api.clinical.labels import clinic_time
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
 from api.people import find_staff
+from api.plans.service import session_revision
 from api.retraction import retract_record
-from api.sessions.service import OVERRIDE_ROLES, get_session, session_revision
+from api.sessions.repository import get_session
 from api.types import parse_id
 from models import Administration, TreatmentSession, User
 from models.base import utcnow

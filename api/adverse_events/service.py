@@ -17,7 +17,7 @@ from api.audit import Audit
 from api.clinical.adverse_events import adverse_event_alert
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.retraction import retract_record
-from api.sessions.service import get_session
+from api.sessions.repository import get_session
 from api.types import parse_id
 from models import AdverseEvent, Alert
 

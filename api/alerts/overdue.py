@@ -146,7 +146,7 @@ async def _raise_for(
 ) -> bool:
     """Raise ``session_id``'s vitals_overdue if it is still overdue under the session's lock;
     True when this call stored it (False: not overdue after all, or already raised)."""
-    from api.sessions.service import get_session
+    from api.sessions.repository import get_session
 
     async with factory() as db, db.begin():
         session = await get_session(db, session_id, for_update=True)

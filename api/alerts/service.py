@@ -387,7 +387,7 @@ async def list_session_alerts(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    from api.sessions.service import get_session
+    from api.sessions.repository import get_session
 
     session = await get_session(db, session_id)
     rows, next_cursor = await list_alerts(

@@ -22,7 +22,7 @@ from api.clinical.scoring import ScoringError, score_assessment
 from api.errors import Conflict, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
 from api.retraction import retract_record
-from api.sessions.service import get_session
+from api.sessions.repository import get_session
 from models import Alert, Assessment
 
 _COLUMNS = [c.key for c in Assessment.__table__.columns]

@@ -93,7 +93,7 @@ async def _store(
 async def put_checklist(
     db: AsyncSession, audit: Audit, session_id: str, body: PreSessionChecklist
 ) -> dict[str, Any]:
-    from api.sessions.service import get_session
+    from api.sessions.repository import get_session
 
     session = await get_session(db, session_id, for_update=True)
     if session.status != "checked_in":
@@ -114,7 +114,7 @@ async def put_checklist(
 async def put_discharge_checklist(
     db: AsyncSession, audit: Audit, session_id: str, body: DischargeChecklist
 ) -> dict[str, Any]:
-    from api.sessions.service import get_session
+    from api.sessions.repository import get_session
 
     session = await get_session(db, session_id, for_update=True)
     if session.status != "monitoring":

@@ -102,6 +102,10 @@ _OVERRIDABLE: frozenset[tuple[str, str, str | None]] = frozenset(
 )
 
 
+#: Who may pass an overridable gate item with an ``override_reason``.
+OVERRIDE_ROLES = frozenset({"clinician"})
+
+
 def is_overridable(
     step: str,
     code: str,

@@ -22,7 +22,7 @@ from api.audit import Audit
 from api.clinical.status_machine import has_ended
 from api.errors import Conflict, NotFound
 from api.pagination import cut_page, keyset
-from api.sessions.service import get_session
+from api.sessions.repository import get_session
 from api.types import parse_id
 from models import Device, DeviceBinding, TreatmentSession
 from models.base import utcnow

@@ -27,7 +27,7 @@ from api.fhir.search import ObservationSearch
 from api.integrations import fhir as translate
 from api.integrations.fhir import FhirInputError, InboundObservation, issue
 from api.integrations.ingest import Quarantine
-from api.sessions.service import get_session, lock_sessions
+from api.sessions.repository import get_session, lock_sessions
 from api.types import parse_id
 from api.vitals.service import (
     ReadingInput,

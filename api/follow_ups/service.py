@@ -13,7 +13,7 @@ from api.audit import Audit
 from api.config import get_settings
 from api.errors import Conflict, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
-from api.sessions.service import get_session
+from api.sessions.repository import get_session
 from models import FollowUp, Patient, TreatmentSession
 
 

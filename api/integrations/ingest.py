@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.clinical.phase import phase_labeler
-from api.sessions.service import lock_sessions
+from api.sessions.repository import lock_sessions
 from api.vitals.service import (
     ReadingInput,
     after_end,

@@ -21,7 +21,7 @@ from api.db import detached_read
 from api.errors import ValidationFailed, database_unavailable, field_error
 from api.live.notifier import PgListener, notifier
 from api.live.outbox import EVENTS_PER_ROW
-from api.sessions.service import get_session
+from api.sessions.repository import get_session
 from models import LiveEvent
 
 log = logging.getLogger("vigil.live")

@@ -30,7 +30,7 @@ from api.audit import Audit
 from api.deps import Actor
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.security.policy import allowed_roles
-from api.sessions.service import get_session
+from api.sessions.repository import get_session
 from models import StreamTicket, User
 
 TICKET_SECONDS = 60

@@ -19,7 +19,7 @@ from api.patients.service import get_patient
 from api.plans.schemas import DiscontinueRequest, PlanContent, PlanRead, RevisionRead
 from api.screenings.service import require_eligible
 from api.types import parse_id
-from models import DosingPlan, DosingPlanRevision
+from models import DosingPlan, DosingPlanRevision, TreatmentSession
 from models.base import utcnow
 
 
@@ -281,3 +281,8 @@ async def list_patient_plans(
     )
     audit.record("read", "dosing_plan", None, patient_id=patient.id)
     return [plan_read(plan, revision) for plan, revision in rows], next_cursor
+
+
+async def session_revision(db: AsyncSession, session: TreatmentSession) -> DosingPlanRevision:
+    """The plan revision a session is pinned to."""
+    return await get_revision(db, session.plan_id, session.plan_revision)

@@ -31,7 +31,9 @@ from api.errors import Conflict
 from api.medications.service import medication_list_as_of
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
-from api.sessions.service import get_session, session_record, session_revision
+from api.plans.service import session_revision
+from api.sessions.repository import get_session
+from api.sessions.service import session_record
 from models import (
     DosingPlanRevision,
     Observation,

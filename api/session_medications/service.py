@@ -14,7 +14,7 @@ from api.clinical.adverse_events import is_study_drug
 from api.errors import Conflict, ValidationFailed, field_error
 from api.retraction import retract_record
 from api.session_medications.schemas import SessionMedicationCreate
-from api.sessions.service import get_session
+from api.sessions.repository import get_session
 from models import SessionMedication
 
 _COLUMNS = [c.key for c in SessionMedication.__table__.columns]

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, false, select, update
+from sqlalchemy import Select, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +12,7 @@ from api.alerts.service import alerts_after_transition
 from api.audit import Audit
 from api.clinical.dose import DoseComputation, DoseInputMissing, compute_session_dose
 from api.clinical.gates import (
+    OVERRIDE_ROLES,
     PlanState,
     Unmet,
     interval_item,
@@ -32,7 +32,6 @@ from api.devices.lifecycle import release_bindings_of_ended_session
 from api.errors import (
     Conflict,
     Forbidden,
-    NotFound,
     ValidationFailed,
     coded_refusal,
     field_error,
@@ -43,8 +42,9 @@ from api.live.publishers import publish_status
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.people import find_staff
-from api.plans.service import get_plan, get_revision, pinned_revision
+from api.plans.service import get_plan, get_revision, pinned_revision, session_revision
 from api.sessions import gates
+from api.sessions.repository import get_session
 from api.sessions.schemas import RepinRequest, SessionCreate, TransitionRequest
 from api.types import parse_id
 from models import (
@@ -57,52 +57,6 @@ from models import (
     User,
 )
 from models.session import ONE_OPEN_SESSION_INDEX, OPEN_STATUSES
-
-OVERRIDE_ROLES = frozenset({"clinician"})
-
-
-# Built once: nearly every request reads its session, and building the statement and its cache
-# key each time cost about as much as running it through SQLAlchemy.
-_SESSION = (
-    select(TreatmentSession)
-    .where(TreatmentSession.id == bindparam("session_id"))
-    .execution_options(populate_existing=True)
-)
-_SESSION_FOR_UPDATE = _SESSION.with_for_update()
-
-
-async def get_session(
-    db: AsyncSession, session_id: str | uuid.UUID, *, for_update: bool = False
-) -> TreatmentSession:
-    sid = session_id if isinstance(session_id, uuid.UUID) else parse_id(session_id)
-    if sid is None:
-        raise NotFound(f"No session with id {session_id}.")
-    stmt = _SESSION_FOR_UPDATE if for_update else _SESSION
-    session = await db.scalar(stmt, {"session_id": sid})
-    if session is None:
-        raise NotFound(f"No session with id {session_id}.")
-    return session
-
-
-async def lock_sessions(
-    db: AsyncSession, session_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, TreatmentSession]:
-    """Lock the rows of the sessions a request stores readings to, for the rest of its
-    transaction, and re-read them.
-
-    Every path that stores readings takes this lock before it checks anything against the
-    session (timeline, phase, end, BP partners): a transition or an administration of the
-    session (which lock it the same way) waits for the readings to commit, or the readings wait
-    for the transition and then see its timeline; two posts to one session are serialized.
-    FOR UPDATE, the same strength as the transition's, so it conflicts with it. Locked in id
-    order, so two requests that each touch several sessions cannot deadlock. (SQLite: a no-op;
-    every transaction there is BEGIN IMMEDIATE.)
-    """
-    return {sid: await get_session(db, sid, for_update=True) for sid in sorted(set(session_ids))}
-
-
-async def session_revision(db: AsyncSession, session: TreatmentSession) -> DosingPlanRevision:
-    return await get_revision(db, session.plan_id, session.plan_revision)
 
 
 async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) -> TreatmentSession:

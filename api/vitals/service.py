@@ -27,7 +27,7 @@ from api.live.publishers import publish_readings
 from api.pagination import cut_page, keyset
 from api.people import add_names
 from api.retraction import retract_record
-from api.sessions.service import get_session
+from api.sessions.repository import get_session
 from api.types import range_problem
 from models import Observation, TreatmentSession
 from models.base import utcnow

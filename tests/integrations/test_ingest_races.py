@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import api.sessions.repository as session_repository
 import api.sessions.service as sessions_service
 from tests.conftest import Backend
 from tests.factories import ago, create_session, transition, vital
@@ -100,17 +101,17 @@ async def test_sessions_are_locked_in_id_order(
     hold one session the other waits for."""
     ids = [uuid.UUID((await create_session(client))["id"]) for _ in range(3)]
     locked: list[uuid.UUID] = []
-    original = sessions_service.get_session
+    original = session_repository.get_session
 
     async def recording(db: Any, session_id: Any, *, for_update: bool = False) -> Any:
         assert for_update
         locked.append(session_id)
         return await original(db, session_id, for_update=for_update)
 
-    monkeypatch.setattr(sessions_service, "get_session", recording)
+    monkeypatch.setattr(session_repository, "get_session", recording)
     given = [*sorted(ids, reverse=True), ids[0]]  # unsorted, one twice
     async with app.state.session_factory() as db, db.begin():
-        sessions = await sessions_service.lock_sessions(db, given)
+        sessions = await session_repository.lock_sessions(db, given)
     assert locked == sorted(ids)
     assert set(sessions) == set(ids)
     assert all(s.id == k for k, s in sessions.items())
@@ -127,14 +128,14 @@ async def test_a_fhir_bundle_locks_its_sessions_in_id_order(
     ids = sorted(uuid.UUID(s["id"]) for s in sessions)
     by_id = {uuid.UUID(s["id"]): s for s in sessions}
     locked: list[uuid.UUID] = []
-    original = sessions_service.get_session
+    original = session_repository.get_session
 
     async def recording(db: Any, session_id: Any, *, for_update: bool = False) -> Any:
         if for_update:
             locked.append(session_id)
         return await original(db, session_id, for_update=for_update)
 
-    monkeypatch.setattr(sessions_service, "get_session", recording)
+    monkeypatch.setattr(session_repository, "get_session", recording)
     resources = [
         heart_rate(by_id[sid]["patient_id"], ago(1), encounter={"reference": f"Encounter/{sid}"})
         for sid in reversed(ids)  # the higher id first
