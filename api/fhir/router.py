@@ -14,8 +14,8 @@ from api.db import DbSession
 from api.fhir import search as fhir_search
 from api.fhir import service
 from api.fhir.errors import FHIR_JSON, FhirError
-from api.integrations import fhir as translate
-from api.integrations.fhir import issue
+from api.fhir.translate import inbound as translate
+from api.fhir.translate.inbound import issue
 from api.integrations.ingest import Quarantine
 from models.base import utcnow
 

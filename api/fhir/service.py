@@ -24,8 +24,8 @@ from api.devices.service import patient_session_at
 from api.errors import NotFound
 from api.fhir.errors import FhirError
 from api.fhir.search import ObservationSearch
-from api.integrations import fhir as translate
-from api.integrations.fhir import FhirInputError, InboundObservation, issue
+from api.fhir.translate import inbound as translate
+from api.fhir.translate.inbound import FhirInputError, InboundObservation, issue
 from api.integrations.ingest import Quarantine
 from api.sessions.repository import get_session, lock_sessions
 from api.types import parse_id

@@ -22,7 +22,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
 from api.clinical.vitals import VITALS, VitalCode
-from api.integrations.fhir import (
+from api.fhir.translate.inbound import (
     BP_PROFILE,
     EARLIEST,
     LATEST,

@@ -15,7 +15,7 @@ from api.fhir.search import (
     parse_search,
     unknown_issues,
 )
-from api.integrations.fhir import (
+from api.fhir.translate.inbound import (
     FhirInputError,
     encounter_resource,
     operation_outcome,
