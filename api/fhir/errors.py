@@ -16,7 +16,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PROBLEM_JSON, DomainError
-from api.fhir.translate.inbound import issue, operation_outcome
+from api.fhir.translate import issue, operation_outcome
 
 FHIR_JSON = "application/fhir+json"
 

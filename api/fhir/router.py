@@ -12,10 +12,9 @@ from fastapi.responses import JSONResponse
 from api.audit import AuditDep
 from api.db import DbSession
 from api.fhir import search as fhir_search
-from api.fhir import service
+from api.fhir import service, translate
 from api.fhir.errors import FHIR_JSON, FhirError
-from api.fhir.translate import inbound as translate
-from api.fhir.translate.inbound import issue
+from api.fhir.translate import issue
 from api.integrations.ingest import Quarantine
 from models.base import utcnow
 

@@ -12,7 +12,7 @@ from api.audit import AuditDep
 from api.db import DbSession
 from api.fhir.errors import FhirError
 from api.fhir.router import _ERRORS, _OUTCOME, FhirResponse, _base_url
-from api.fhir.translate.inbound import issue, searchset_bundle
+from api.fhir.translate import issue, searchset_bundle
 from api.fhir.translate.safety import adverse_event_resource, medication_statement_resources
 from api.medications.service import current_medication_list
 from api.types import parse_id

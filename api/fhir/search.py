@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import orjson
 
 from api.fhir.errors import FhirError
-from api.fhir.translate.inbound import issue, shown
+from api.fhir.translate import issue, shown
 
 MAX_COUNT = 500
 DEFAULT_COUNT = 50

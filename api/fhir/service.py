@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.audit import Audit
 from api.devices.service import patient_session_at
 from api.errors import NotFound
+from api.fhir import translate
 from api.fhir.errors import FhirError
 from api.fhir.search import ObservationSearch
-from api.fhir.translate import inbound as translate
-from api.fhir.translate.inbound import FhirInputError, InboundObservation, issue
+from api.fhir.translate import FhirInputError, InboundObservation, issue
 from api.integrations.ingest import Quarantine
 from api.sessions.repository import get_session, lock_sessions
 from api.types import parse_id

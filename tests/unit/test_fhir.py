@@ -22,32 +22,30 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
 from api.clinical.vitals import VITALS, VitalCode
-from api.fhir.translate.inbound import (
+from api.fhir.translate.bundles import (
+    EntryResponse,
+    batch_response_bundle,
+    searchset_bundle,
+    transaction_response_bundle,
+)
+from api.fhir.translate.capability import capability_statement
+from api.fhir.translate.codes import (
     BP_PROFILE,
-    EARLIEST,
-    LATEST,
     LOINC,
     OBSERVATION_CATEGORY,
     UCUM,
     VITAL_SIGNS_PROFILE,
-    EntryResponse,
-    FhirInputError,
-    batch_response_bundle,
+)
+from api.fhir.translate.dates import EARLIEST, LATEST, date_matches, parse_date_param
+from api.fhir.translate.inbound import parse_bundle, parse_observation
+from api.fhir.translate.observation import (
     bp_panel_resource,
-    capability_statement,
-    date_matches,
-    fhir_instant,
     group_for_fhir,
     observation_resource,
-    operation_outcome,
-    parse_bundle,
-    parse_date_param,
-    parse_fhir_datetime,
-    parse_observation,
-    patient_resource,
-    searchset_bundle,
-    transaction_response_bundle,
 )
+from api.fhir.translate.outcome import FhirInputError, operation_outcome
+from api.fhir.translate.resources import patient_resource
+from api.fhir.translate.times import fhir_instant, parse_fhir_datetime
 
 VALIDATORS: dict[str, Callable[[dict[str, Any]], object]] = {
     "Observation": Observation.model_validate,

@@ -15,13 +15,10 @@ from api.fhir.search import (
     parse_search,
     unknown_issues,
 )
-from api.fhir.translate.inbound import (
-    FhirInputError,
-    encounter_resource,
-    operation_outcome,
-    parse_observation,
-    searchset_bundle,
-)
+from api.fhir.translate.bundles import searchset_bundle
+from api.fhir.translate.inbound import parse_observation
+from api.fhir.translate.outcome import FhirInputError, operation_outcome
+from api.fhir.translate.resources import encounter_resource
 from tests.integrations.fhir_r4 import r4
 
 BASE = "https://vigil.example/fhir/R4"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from api.fhir.translate.inbound import fhir_instant
+from api.fhir.translate.times import fhir_instant
 
 VIGIL_AE_KIND = "urn:vigil:adverse-event-kind"
 VIGIL_MEDICATION_CLASS = "urn:vigil:medication-class"
