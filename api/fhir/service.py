@@ -472,21 +472,18 @@ def _codes(values: Sequence[str]) -> set[str] | None:
 
 
 def _date_condition(value: str, day_tz: tzinfo, now: datetime) -> Any:
+    """SQL for one ``date`` search value: the bounds :func:`translate.date_bounds` gives, the
+    same ones :func:`translate.date_matches` tests in Python."""
     try:
         prefix, start, end = translate.parse_date_param(value, day_tz=day_tz, now=now)
     except FhirInputError as exc:
         raise FhirError(400, [{**i, "expression": ["date"]} for i in exc.issues]) from None
-    within = and_(_at_or_after(start), _before(end))
-    return {
-        "eq": within,
-        "ne": not_(within),
-        "lt": _before(start),
-        "eb": _before(start),
-        "le": _before(end),
-        "gt": not_(_before(end)),
-        "sa": not_(_before(end)),
-        "ge": _at_or_after(start),
-    }[prefix]
+    bounds = translate.date_bounds(prefix, start, end)
+    inside = and_(
+        true() if bounds.lower is None else _at_or_after(bounds.lower),
+        true() if bounds.upper is None else _before(bounds.upper),
+    )
+    return not_(inside) if bounds.outside else inside
 
 
 # No reading time lies outside 1970-01-01 – 9999-01-01 (SPEC §1; the column refuses such a

@@ -11,11 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.fhir.translate.dates import date_matches, parse_date_param
 from tests.factories import iso, now, post_vitals, transition, vital
 from tests.integrations.fhir_r4 import r4
 from tests.integrations.helpers import checked_in_session
@@ -269,6 +271,46 @@ async def test_dates_at_the_calendars_ends_are_a_result_not_a_500(
     session = await checked_in_session(client)
     bundle = await search(client, {"patient": session["patient_id"], "date": value})
     assert bundle["total"] == 0
+
+
+async def test_the_sql_search_matches_what_date_matches_says_for_every_prefix(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The search runs SQL; :func:`date_matches` is the Python reading of the same prefixes.
+    Readings on each edge of a minute and a second, searched with every prefix at several
+    precisions (and past the calendar's ends): the totals are what date_matches counts."""
+    session = await checked_in_session(client, minutes_ago=60)
+    minute = (now() - timedelta(minutes=45)).replace(second=0)
+    second = minute + timedelta(seconds=30)
+    moments = [
+        minute - timedelta(microseconds=1),
+        minute,
+        second - timedelta(microseconds=1),
+        second,
+        second + timedelta(microseconds=500_000),
+        minute + timedelta(seconds=59, microseconds=999_999),
+        minute + timedelta(minutes=1),
+    ]
+    readings = [vital("heart_rate", 60 + n, "/min", at) for n, at in enumerate(moments)]
+    r = await post_vitals(client, session["id"], readings)
+    assert r.status_code == 201, r.text
+    day_tz = ZoneInfo(app.state.settings.clinic_tz)
+    values = [
+        f"{minute:%Y-%m-%dT%H:%M}Z",
+        f"{second:%Y-%m-%dT%H:%M:%S}Z",
+        f"{second:%Y-%m-%dT%H:%M:%S}.5Z",
+        f"{minute:%Y-%m-%d}",
+        "9999-12-31",
+        "0001",
+    ]
+    for value in values:
+        for prefix in ("eq", "ne", "lt", "gt", "le", "ge", "sa", "eb"):
+            searched, start, end = parse_date_param(prefix + value, day_tz=day_tz)
+            expected = sum(date_matches(searched, start, end, t) for t in moments)
+            bundle = await search(
+                client, {"patient": session["patient_id"], "date": prefix + value}
+            )
+            assert (prefix + value, bundle["total"]) == (prefix + value, expected)
 
 
 # --------------------------------------------------------------------------------------------

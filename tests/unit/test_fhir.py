@@ -36,7 +36,14 @@ from api.fhir.translate.codes import (
     UCUM,
     VITAL_SIGNS_PROFILE,
 )
-from api.fhir.translate.dates import EARLIEST, LATEST, date_matches, parse_date_param
+from api.fhir.translate.dates import (
+    EARLIEST,
+    LATEST,
+    DateBounds,
+    date_bounds,
+    date_matches,
+    parse_date_param,
+)
 from api.fhir.translate.inbound import parse_bundle, parse_observation
 from api.fhir.translate.observation import (
     bp_panel_resource,
@@ -944,6 +951,41 @@ class TestDateParam:
         date_matches(prefix, start, end, utc(2026, 12, 1))
         if value.startswith(("ge9999", "gt9999")):
             assert not date_matches(prefix, start, end, utc(2026, 12, 1))
+
+    @pytest.mark.parametrize(
+        ("prefix", "bounds"),
+        [
+            ("eq", DateBounds(utc(2024, 5, 1), utc(2024, 5, 2))),
+            ("ne", DateBounds(utc(2024, 5, 1), utc(2024, 5, 2), outside=True)),
+            ("lt", DateBounds(None, utc(2024, 5, 1))),
+            ("eb", DateBounds(None, utc(2024, 5, 1))),
+            ("le", DateBounds(None, utc(2024, 5, 2))),
+            ("gt", DateBounds(None, utc(2024, 5, 2), outside=True)),
+            ("sa", DateBounds(None, utc(2024, 5, 2), outside=True)),
+            ("ge", DateBounds(utc(2024, 5, 1), None)),
+        ],
+    )
+    def test_each_prefix_is_one_set_of_bounds(self, prefix: str, bounds: DateBounds) -> None:
+        # The bounds the SQL search is built from (api.fhir.service._date_condition).
+        assert date_bounds(prefix, utc(2024, 5, 1), utc(2024, 5, 2)) == bounds
+
+    @pytest.mark.parametrize("prefix", ["eq", "ne", "lt", "eb", "le", "gt", "sa", "ge"])
+    def test_an_end_at_the_end_of_time_is_no_upper_bound(self, prefix: str) -> None:
+        bounds = date_bounds(prefix, utc(2024, 5, 1), LATEST)
+        assert bounds.upper == (utc(2024, 5, 1) if prefix in ("lt", "eb") else None)
+        # Nothing is after the end of time; everything is before it.
+        moments = [EARLIEST, utc(2024, 4, 30), utc(2024, 5, 1), utc(9999, 12, 31), LATEST]
+        expected = {
+            "eq": [False, False, True, True, True],
+            "ne": [True, True, False, False, False],
+            "lt": [True, True, False, False, False],
+            "eb": [True, True, False, False, False],
+            "le": [True, True, True, True, True],
+            "gt": [False, False, False, False, False],
+            "sa": [False, False, False, False, False],
+            "ge": [False, False, True, True, True],
+        }[prefix]
+        assert [date_matches(prefix, utc(2024, 5, 1), LATEST, t) for t in moments] == expected
 
     def test_unknown_prefix_in_matching(self) -> None:
         with pytest.raises(ValueError, match="prefix"):

@@ -37,7 +37,15 @@ from api.fhir.translate.codes import (
     UCUM,
     VITAL_SIGNS_PROFILE,
 )
-from api.fhir.translate.dates import DATE_PREFIXES, EARLIEST, LATEST, parse_date_param
+from api.fhir.translate.dates import (
+    DATE_PREFIXES,
+    EARLIEST,
+    LATEST,
+    DateBounds,
+    date_bounds,
+    date_matches,
+    parse_date_param,
+)
 from api.fhir.translate.inbound import (
     FhirReading,
     InboundObservation,
@@ -70,6 +78,7 @@ __all__ = [
     "OBSERVATION_CATEGORY",
     "UCUM",
     "VITAL_SIGNS_PROFILE",
+    "DateBounds",
     "EntryResponse",
     "FhirInputError",
     "FhirReading",
@@ -79,6 +88,8 @@ __all__ = [
     "batch_response_bundle",
     "bp_panel_resource",
     "capability_statement",
+    "date_bounds",
+    "date_matches",
     "encounter_resource",
     "fhir_instant",
     "group_for_fhir",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from api.fhir.translate.outcome import FhirInputError, shown
@@ -36,7 +37,7 @@ def parse_date_param(
     A value with a time must carry an offset (naive times are rejected, as everywhere in
     Vigil). ``ap`` widens the range by 10% of the gap between ``now`` and the value on each
     side. Ranges reaching past year 1 or 9999 are clamped to :data:`EARLIEST`/:data:`LATEST`.
-    How each prefix matches a reading time ``t``: see :func:`date_matches`.
+    What each prefix matches: :func:`date_bounds`.
     """
     prefix, text = "eq", value.strip()
     if text[:2] in DATE_PREFIXES:
@@ -137,24 +138,50 @@ def _next_day(start: datetime) -> datetime:
     return datetime(following.year, following.month, following.day, tzinfo=start.tzinfo)
 
 
-def date_matches(prefix: str, start: datetime, end: datetime, moment: datetime) -> bool:
-    """Whether a reading measured at ``moment`` matches ``prefix`` over [start, end).
+@dataclass(frozen=True)
+class DateBounds:
+    """The reading times a ``date`` search matches: at or after ``lower`` and before ``upper``
+    (None: unbounded on that side), or, when ``outside``, every time not in that range.
 
-    eq: start <= t < end · ne: not eq · lt/eb: t < start · le: t < end ·
-    gt/sa: t >= end · ge: t >= start. (Readings are instants, so lt = eb and gt = sa; ``ap``
-    is ``eq`` over the widened range :func:`parse_date_param` returns.) An end at
-    :data:`LATEST` is the end of time: nothing is after it.
+    The one meaning of the prefixes: :func:`date_matches` tests a time against it in Python, and
+    the Observation search turns it into SQL (``api.fhir.service``)."""
+
+    lower: datetime | None
+    upper: datetime | None
+    outside: bool = False
+
+    def contains(self, moment: datetime) -> bool:
+        inside = (self.lower is None or moment >= self.lower) and (
+            self.upper is None or moment < self.upper
+        )
+        return inside != self.outside
+
+
+def date_bounds(prefix: str, start: datetime, end: datetime) -> DateBounds:
+    """What ``prefix`` over the search range [start, end) matches (the range from
+    :func:`parse_date_param`; ``ap`` is ``eq`` over its widened range).
+
+    eq: start <= t < end · ne: not eq · lt/eb: t < start · le: t < end · gt/sa: not le ·
+    ge: t >= start. Readings are instants, so lt = eb and gt = sa. An end at :data:`LATEST` is
+    the end of time: nothing is after it (no upper bound; ``gt`` matches nothing).
     """
-    checks = {
-        "eq": start <= moment < end or (end == LATEST and moment >= start),
-        "ne": not (start <= moment < end or (end == LATEST and moment >= start)),
-        "lt": moment < start,
-        "eb": moment < start,
-        "le": moment < end or end == LATEST,
-        "gt": moment >= end and end != LATEST,
-        "sa": moment >= end and end != LATEST,
-        "ge": moment >= start,
-    }
-    if prefix not in checks:
-        raise ValueError(f"unknown date prefix {prefix!r}")
-    return checks[prefix]
+    upper = None if end == LATEST else end
+    if prefix == "eq":
+        return DateBounds(start, upper)
+    if prefix == "ne":
+        return DateBounds(start, upper, outside=True)
+    if prefix in ("lt", "eb"):
+        return DateBounds(None, start)
+    if prefix == "le":
+        return DateBounds(None, upper)
+    if prefix in ("gt", "sa"):
+        return DateBounds(None, upper, outside=True)
+    if prefix == "ge":
+        return DateBounds(start, None)
+    raise ValueError(f"unknown date prefix {prefix!r}")
+
+
+def date_matches(prefix: str, start: datetime, end: datetime, moment: datetime) -> bool:
+    """Whether a reading measured at ``moment`` matches ``prefix`` over [start, end): see
+    :func:`date_bounds`."""
+    return date_bounds(prefix, start, end).contains(moment)
