@@ -42,7 +42,16 @@ class VitalDefinition:
     unit: str  # canonical UCUM unit
     low: float  # physically possible range, canonical unit, inclusive
     high: float
-    conversions: dict[str, Callable[[float], float]]
+    conversions: dict[str, Callable[[float], float]]  # accepted unit -> to the canonical one
+
+    @property
+    def accepted_units(self) -> list[str]:
+        """The units a reading of this vital may be sent in (UCUM): canonical first."""
+        return [self.unit, *self.conversions]
+
+    def accepts(self, unit: str) -> bool:
+        """Whether ``unit`` (spelled the UCUM way) is accepted for this vital."""
+        return unit == self.unit or unit in self.conversions
 
 
 VITALS: dict[VitalCode, VitalDefinition] = {
@@ -130,14 +139,43 @@ UNIT_ALIASES: dict[str, str] = {
 }
 
 
+#: How each canonical UCUM unit is written as plain text (FHIR ``Quantity.unit``): the inverse
+#: of :data:`UNIT_ALIASES` for the units readings are stored in.
+PLAIN_UNITS: dict[str, str] = {
+    "/min": "/min",
+    "mm[Hg]": "mmHg",
+    "%": "%",
+    "Cel": "C",
+    "[degF]": "degF",
+}
+
+
 def canonical_unit_spelling(unit: str) -> str:
     """Map a plain spelling (``mmHg``, ``bpm``) to its UCUM form; unknown spellings pass through."""
     return UNIT_ALIASES.get(unit.strip().lower(), unit.strip())
 
 
+def plain_unit_spelling(unit: str) -> str:
+    """A UCUM unit as plain text (``mm[Hg]`` -> ``mmHg``); others pass through."""
+    return PLAIN_UNITS.get(unit, unit)
+
+
 # By plain code string: a reading's code is looked up once per reading of every batch, and
 # constructing the enum member first cost more than the lookup.
 _BY_CODE: dict[str, VitalDefinition] = {str(code): d for code, d in VITALS.items()}
+
+
+def accepts_unit(code: str, unit: str) -> bool:
+    """Whether ``unit`` (spelled the UCUM way: see :func:`canonical_unit_spelling`) is accepted
+    for the vital ``code``: the one rule every entry point (REST, device push, HL7 v2, FHIR)
+    checks units by. Unknown codes accept nothing."""
+    definition = _BY_CODE.get(code)
+    return definition is not None and definition.accepts(unit)
+
+
+def accepted_units(code: str) -> list[str]:
+    """The UCUM units accepted for the vital ``code`` (canonical first), for error messages."""
+    return _BY_CODE[code].accepted_units
 
 
 class VitalValueError(ValueError):
@@ -169,15 +207,15 @@ def normalize(code: str, value: float, unit: str) -> NormalizedValue:
         raise VitalValueError("value", "value must be a finite number")
     # Most readings arrive in the canonical unit already: no need to look up a spelling.
     spelled = unit if unit == definition.unit else canonical_unit_spelling(unit)
-    if spelled == definition.unit:
-        canonical = float(value)
-    elif spelled in definition.conversions:
-        canonical = round(definition.conversions[spelled](float(value)), 2)
-    else:
-        accepted = [definition.unit, *definition.conversions]
+    if not definition.accepts(spelled):
+        accepted = definition.accepted_units
         raise VitalValueError(
             "unit", f"unit {unit!r} is not accepted for {code}; use one of {accepted}"
         )
+    if spelled == definition.unit:
+        canonical = float(value)
+    else:
+        canonical = round(definition.conversions[spelled](float(value)), 2)
     if not definition.low <= canonical <= definition.high:
         raise VitalValueError(
             "value",

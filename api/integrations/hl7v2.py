@@ -22,7 +22,12 @@ from typing import Any
 
 import hl7
 
-from api.clinical.vitals import VITALS, VitalCode, canonical_unit_spelling
+from api.clinical.vitals import (
+    VitalCode,
+    accepted_units,
+    accepts_unit,
+    canonical_unit_spelling,
+)
 from api.types import future_problem
 
 # --------------------------------------------------------------------------------------------
@@ -691,9 +696,8 @@ def _resolve_unit(segment: Any, vital: VitalCode) -> str | tuple[str, str]:
             return ("unit_mismatch", f"OBX-6 unit code {identifier} is not a known MDC unit")
     else:
         unit = _MDC_UNIT_NAMES.get(sent.upper()) or canonical_unit_spelling(sent)
-    definition = VITALS[vital]
-    if unit != definition.unit and unit not in definition.conversions:
-        accepted = [definition.unit, *definition.conversions]
+    if not accepts_unit(vital, unit):
+        accepted = accepted_units(vital)
         return ("unit_mismatch", f"OBX-6 unit {sent!r} does not fit {vital.value}; use {accepted}")
     return unit
 

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.clinical.vitals import VITALS, VitalCode, canonical_unit_spelling
+from api.clinical.vitals import (
+    VITALS,
+    VitalCode,
+    accepted_units,
+    accepts_unit,
+    canonical_unit_spelling,
+)
 from api.fhir.translate.codes import (
     ACCEPTED_STATUSES,
     BP_PANEL_LOINC,
@@ -86,11 +92,6 @@ def _loinc_codes(concept: object) -> list[str]:
     ]
 
 
-def _unit_accepted(vital: VitalCode, unit: str) -> bool:
-    definition = VITALS[vital]
-    return unit == definition.unit or unit in definition.conversions
-
-
 def _quantity(
     quantity: object, vital: VitalCode, path: str, issues: _Issues
 ) -> tuple[float, str] | None:
@@ -132,9 +133,8 @@ def _quantity(
         issues.add("value", f"valueQuantity.{field} must be a string", f"{path}.{field}")
         return None
     unit = canonical_unit_spelling(sent)
-    if not _unit_accepted(vital, unit):
-        definition = VITALS[vital]
-        accepted = [definition.unit, *definition.conversions]
+    if not accepts_unit(vital, unit):
+        accepted = accepted_units(vital)
         issues.add(
             "value",
             f"unit {sent!r} is not accepted for {vital.value}; use one of {accepted}",

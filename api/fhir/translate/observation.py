@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from api.clinical.vitals import VITALS, VitalCode
+from api.clinical.vitals import VITALS, VitalCode, plain_unit_spelling
 from api.fhir.translate.codes import (
     BP_PANEL_LOINC,
     BP_PROFILE,
@@ -20,8 +20,6 @@ from api.fhir.translate.codes import (
     VITAL_SIGNS_PROFILE,
 )
 from api.fhir.translate.times import fhir_instant
-
-_UNIT_TEXT = {"/min": "/min", "mm[Hg]": "mmHg", "%": "%", "Cel": "C", "[degF]": "degF"}
 
 
 def _vital_signs_category() -> list[dict[str, Any]]:
@@ -52,7 +50,7 @@ def _code_concept(vital: VitalCode) -> dict[str, Any]:
 def _quantity_json(value: float, unit: str) -> dict[str, Any]:
     if isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"not a finite number: {value!r}")
-    return {"value": value, "unit": _UNIT_TEXT.get(unit, unit), "system": UCUM, "code": unit}
+    return {"value": value, "unit": plain_unit_spelling(unit), "system": UCUM, "code": unit}
 
 
 def _vital(code: str) -> VitalCode:
