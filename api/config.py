@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.clinical.checklist import DEFAULT_NPO
 from api.clinical.dose_ranges import merge_dose_limits
+from api.clinical.future import DEFAULT_FUTURE_TOLERANCE_SECONDS
 from api.clinical.thresholds import DEFAULT_THRESHOLDS
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/vigil.db"
@@ -60,7 +61,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2_000_000
     # readings per vitals or device-push request; the API's schema caps it at 1,000
     max_batch_observations: int = Field(default=1000, ge=1, le=1000)
-    future_tolerance_seconds: int = 120
+    future_tolerance_seconds: int = DEFAULT_FUTURE_TOLERANCE_SECONDS
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     # the usual dose ranges (SPEC §3): JSON over api.clinical.dose_ranges.DEFAULT_DOSE_LIMITS,
     # key by key, e.g. {"ketamine": {"im": {"usual_max_mg_per_kg": 0.4}}}

@@ -12,7 +12,6 @@ own rule. Query parameters use the same timestamp types.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
@@ -30,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from api.clinical.future import future_problem as clinical_future_problem
 from api.config import get_settings
 
 # SPEC §1: the bounds of every timestamp Vigil accepts (and so ever stores).
@@ -78,16 +78,10 @@ def _in_range(value: datetime) -> datetime:
 
 
 def future_problem(value: datetime) -> str | None:
-    """SPEC §1, the one rule for every entry point (REST, HL7 v2, FHIR): a time more than
-    ``future_tolerance_seconds`` past the server clock is refused. Returns why, or None.
+    """SPEC §1 (:func:`api.clinical.future.future_problem`) with the configured tolerance.
 
     ``value`` must be aware."""
-    seconds = get_settings().future_tolerance_seconds
-    # Compared as POSIX seconds: the same instant comparison as against now() + a timedelta,
-    # a third of the cost (it runs for every reading of every batch).
-    if value.timestamp() > time.time() + seconds:
-        return f"timestamp is in the future (more than {seconds} s past the server clock)"
-    return None
+    return clinical_future_problem(value, tolerance_seconds=get_settings().future_tolerance_seconds)
 
 
 def _not_in_future(value: datetime) -> datetime:

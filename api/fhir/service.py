@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, false, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
+from api.config import get_settings
 from api.devices.service import patient_session_at
 from api.errors import NotFound
 from api.fhir import translate
@@ -40,6 +41,12 @@ from models import Observation, Patient, TreatmentSession
 from models.base import EARLIEST_STORED, LATEST_STORED, utcnow
 
 MAX_EXTERNAL_ID = 200
+
+
+def _tolerance() -> int:
+    """SPEC §1's ``future_tolerance_seconds``, as the translator read it before it became pure
+    (the process settings, like api.types.future_problem for REST)."""
+    return get_settings().future_tolerance_seconds
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,9 @@ async def ingest_observation(
 
     ``base_url``: this server's FHIR base (absolute references on it are this server's)."""
     try:
-        inbound = translate.parse_observation(resource, path=path, base_url=base_url)
+        inbound = translate.parse_observation(
+            resource, path=path, base_url=base_url, future_tolerance_seconds=_tolerance()
+        )
     except FhirInputError as exc:
         raise FhirError(exc.status, exc.issues) from None
     if not inbound.readings:
@@ -370,7 +379,9 @@ async def _lock_targets(
     for index, resource in entries:
         path = f"Bundle.entry[{index}].resource"
         try:
-            inbound = translate.parse_observation(resource, path=path, base_url=base_url)
+            inbound = translate.parse_observation(
+                resource, path=path, base_url=base_url, future_tolerance_seconds=_tolerance()
+            )
             targets.add((await _target_session(db, inbound, path)).id)
         except (FhirInputError, FhirError):
             continue

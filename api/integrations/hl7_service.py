@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
+from api.config import get_settings
 from api.devices.service import (
     DeviceRoutes,
     Miss,
@@ -120,7 +121,12 @@ async def process_message(
     charset = declared_charset(raw)
     text = strip_mllp(raw)
     try:
-        parsed = parse_oru(text, clinic_tz=clinic_tz)
+        parsed = parse_oru(
+            text,
+            clinic_tz=clinic_tz,
+            # SPEC §1, as the translator read it before it became pure
+            future_tolerance_seconds=get_settings().future_tolerance_seconds,
+        )
     except Hl7Error as exc:
         quarantine = Quarantine("hl7v2", audit.actor.source, exc.control_id)
         quarantine.add(

@@ -22,13 +22,13 @@ from typing import Any
 
 import hl7
 
+from api.clinical.future import DEFAULT_FUTURE_TOLERANCE_SECONDS, future_problem
 from api.clinical.vitals import (
     VitalCode,
     accepted_units,
     accepts_unit,
     canonical_unit_spelling,
 )
-from api.types import future_problem
 
 # --------------------------------------------------------------------------------------------
 # Code tables
@@ -499,8 +499,16 @@ def _read_header(msh: Any) -> _Header:
     )
 
 
-def parse_oru(message: str, *, clinic_tz: tzinfo) -> ParsedOru:
+def parse_oru(
+    message: str,
+    *,
+    clinic_tz: tzinfo,
+    future_tolerance_seconds: int = DEFAULT_FUTURE_TOLERANCE_SECONDS,
+) -> ParsedOru:
     """Read an IHE PCD-01 ``ORU^R01``; raises :class:`Hl7Error` when it cannot be processed.
+
+    ``future_tolerance_seconds``: how far past the clock a time may be (SPEC §1; the
+    configured ``future_tolerance_seconds``).
 
     Every OBX ends up in exactly one of ``readings``, ``skipped`` or ``rejected``.
     """
@@ -537,6 +545,7 @@ def parse_oru(message: str, *, clinic_tz: tzinfo) -> ParsedOru:
                 obr_time=obr.observed_at if obr else "",
                 device=device,
                 clinic_tz=clinic_tz,
+                future_tolerance_seconds=future_tolerance_seconds,
             )
             if isinstance(outcome, DeviceReading):
                 readings.append(outcome)
@@ -583,7 +592,13 @@ def _obx_value_text(segment: Any) -> str:
 
 
 def _read_obx(
-    segment: Any, *, obx_index: int, obr_time: str, device: str | None, clinic_tz: tzinfo
+    segment: Any,
+    *,
+    obx_index: int,
+    obr_time: str,
+    device: str | None,
+    clinic_tz: tzinfo,
+    future_tolerance_seconds: int,
 ) -> DeviceReading | SkippedObx | RejectedObx:
     value_type = _value(segment, 2).upper()
     mdc_code = _value(segment, 3, 1, 1)
@@ -628,6 +643,7 @@ def _read_obx(
         obr_time=obr_time,
         device=device,
         clinic_tz=clinic_tz,
+        future_tolerance_seconds=future_tolerance_seconds,
     )
 
 
@@ -641,6 +657,7 @@ def _numeric_reading(
     obr_time: str,
     device: str | None,
     clinic_tz: tzinfo,
+    future_tolerance_seconds: int,
 ) -> DeviceReading | RejectedObx:
     raw = str(segment)
     if not _NM_RE.match(value_text):
@@ -664,7 +681,7 @@ def _numeric_reading(
         measured_at = parse_dtm(time_text, clinic_tz=clinic_tz)
     except ValueError as exc:
         return RejectedObx(obx_index, "invalid_time", raw, f"{source}: {exc}")
-    future = future_problem(measured_at)
+    future = future_problem(measured_at, tolerance_seconds=future_tolerance_seconds)
     if future is not None:
         return RejectedObx(obx_index, "invalid_time", raw, f"{source} {time_text!r}: {future}")
 

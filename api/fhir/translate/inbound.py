@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from api.clinical.future import DEFAULT_FUTURE_TOLERANCE_SECONDS, future_problem
 from api.clinical.vitals import (
     VITALS,
     VitalCode,
@@ -34,7 +35,6 @@ from api.fhir.translate.codes import (
 )
 from api.fhir.translate.outcome import FhirInputError, issue, shown
 from api.fhir.translate.times import parse_fhir_datetime
-from api.types import future_problem
 
 _BP_COMPONENTS = frozenset({VitalCode.systolic_bp, VitalCode.diastolic_bp, VitalCode.mean_bp})
 
@@ -250,7 +250,9 @@ def _vital_code(resource: Mapping[str, Any], path: str, issues: _Issues) -> Vita
     return None
 
 
-def _effective(resource: Mapping[str, Any], path: str, issues: _Issues) -> datetime | None:
+def _effective(
+    resource: Mapping[str, Any], path: str, issues: _Issues, future_tolerance_seconds: int
+) -> datetime | None:
     if "effectiveDateTime" in resource:
         key, raw = "effectiveDateTime", resource["effectiveDateTime"]
     elif "effectiveInstant" in resource:
@@ -277,7 +279,7 @@ def _effective(resource: Mapping[str, Any], path: str, issues: _Issues) -> datet
     except ValueError as exc:
         issues.add("value", str(exc), f"{path}.{key}")
         return None
-    future = future_problem(moment)
+    future = future_problem(moment, tolerance_seconds=future_tolerance_seconds)
     if future is not None:
         issues.add("value", f"{key} {shown(raw)}: {future}", f"{path}.{key}")
         return None
@@ -385,12 +387,18 @@ def _panel_values(
 
 
 def parse_observation(
-    resource: Mapping[str, Any], *, path: str = "Observation", base_url: str | None = None
+    resource: Mapping[str, Any],
+    *,
+    path: str = "Observation",
+    base_url: str | None = None,
+    future_tolerance_seconds: int = DEFAULT_FUTURE_TOLERANCE_SECONDS,
 ) -> InboundObservation:
     """Read a vital-sign Observation; raise :class:`FhirInputError` naming every problem.
 
     ``path`` prefixes the FHIRPath expressions (``Bundle.entry[2].resource`` inside a Bundle).
     ``base_url`` is this server's FHIR base: absolute references on it are accepted.
+    ``future_tolerance_seconds``: how far past the clock a time may be (SPEC §1; the
+    configured ``future_tolerance_seconds``).
     """
     if not isinstance(resource, Mapping):
         raise FhirInputError.single("structure", "an Observation must be a JSON object", [path])
@@ -403,7 +411,7 @@ def parse_observation(
     issues = _Issues()
     status = _status(resource, path, issues)
     vital = _vital_code(resource, path, issues)
-    measured_at = _effective(resource, path, issues)
+    measured_at = _effective(resource, path, issues, future_tolerance_seconds)
     subject = _reference_id(resource, "subject", "Patient", path, issues, base_url)
     encounter = _reference_id(resource, "encounter", "Encounter", path, issues, base_url)
     _modifier_extensions(resource, path, issues)
