@@ -84,3 +84,21 @@ async def test_adverse_events_and_medication_statements_of_a_patient(
     assert empty.status_code == 200
     assert "entry" not in empty.json()
     assert (await client.get("/fhir/R4/MedicationStatement")).status_code == 400
+
+
+async def test_the_capability_statement_lists_every_search_the_server_answers(
+    client: httpx.AsyncClient,
+) -> None:
+    session = await monitoring_session(client)
+    statement = await ok(await client.get("/fhir/R4/metadata"))
+    searched = [
+        r["type"]
+        for r in statement["rest"][0]["resource"]
+        if any(i["code"] == "search-type" for i in r["interaction"])
+    ]
+    assert sorted(searched) == ["AdverseEvent", "MedicationStatement", "Observation"]
+    for kind in searched:
+        for name in ("patient", "subject"):
+            r = await client.get(f"/fhir/R4/{kind}", params={name: session["patient_id"]})
+            bundle = Bundle.model_validate(await ok(r))
+            assert bundle.type == "searchset", (kind, name)

@@ -790,6 +790,16 @@ class TestCapabilityAndPatient:
         assert service["coding"][0]["code"] == "OAuth"
         assert "Bearer" in rest["security"]["description"]
 
+    def test_capability_statement_declares_the_safety_searches(self) -> None:
+        statement = valid(capability_statement(base_url="http://localhost/fhir/R4", version="1"))
+        resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
+        for kind in ("AdverseEvent", "MedicationStatement"):
+            assert [i["code"] for i in resources[kind]["interaction"]] == ["search-type"]
+            assert {(p["name"], p["type"]) for p in resources[kind]["searchParam"]} == {
+                ("patient", "reference"),
+                ("subject", "reference"),
+            }
+
     def test_capability_statement_default_date(self) -> None:
         statement = valid(capability_statement(base_url="http://localhost/fhir/R4", version="1"))
         assert statement["date"].endswith("Z")

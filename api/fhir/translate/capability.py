@@ -42,6 +42,22 @@ SEARCH_DOCUMENTATION = (
     "Unknown parameters are ignored and listed in an OperationOutcome entry; with "
     "Prefer: handling=strict they are a 400."
 )
+#: Searched by patient only (api/fhir/safety_router.py): (type, what a search finds, R4's
+#: SearchParameter for ``subject``; ``patient`` is R4's ``clinical-patient`` where it has one).
+PATIENT_SEARCHES = (
+    (
+        "AdverseEvent",
+        "The adverse events recorded in the patient's sessions (retracted ones are not listed)",
+        "AdverseEvent-subject",
+        None,
+    ),
+    (
+        "MedicationStatement",
+        "The patient's current medication list, one MedicationStatement an item",
+        "MedicationStatement-subject",
+        "clinical-patient",
+    ),
+)
 RESTFUL_SECURITY = "http://terminology.hl7.org/CodeSystem/restful-security-service"
 
 
@@ -72,6 +88,7 @@ def capability_statement(
     read_only = {"interaction": [{"code": "read"}], "versioning": "versioned", "readHistory": False}
     patient = {"type": "Patient", **read_only}
     encounter = {"type": "Encounter", **read_only}
+    by_patient = [_patient_search(*search) for search in PATIENT_SEARCHES]
     security = {
         "cors": False,
         "service": [
@@ -103,8 +120,32 @@ def capability_statement(
             {
                 "mode": "server",
                 "security": security,
-                "resource": [observation, patient, encounter],
+                "resource": [observation, patient, encounter, *by_patient],
                 "interaction": [{"code": "batch"}, {"code": "transaction"}],
             }
+        ],
+    }
+
+
+def _patient_search(
+    kind: str, documentation: str, subject: str, patient: str | None
+) -> dict[str, Any]:
+    base = "http://hl7.org/fhir/SearchParameter/"
+    patient_param: dict[str, Any] = {"name": "patient", "type": "reference"}
+    if patient is not None:
+        patient_param["definition"] = base + patient
+    patient_param["documentation"] = "Required: Patient/{id} or {id}"
+    return {
+        "type": kind,
+        "documentation": documentation,
+        "interaction": [{"code": "search-type"}],
+        "searchParam": [
+            patient_param,
+            {
+                "name": "subject",
+                "definition": base + subject,
+                "type": "reference",
+                "documentation": "Alias of patient",
+            },
         ],
     }
