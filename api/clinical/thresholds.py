@@ -119,11 +119,53 @@ def _min_max_pairs() -> tuple[tuple[str, str], ...]:
 MIN_MAX_PAIRS: tuple[tuple[str, str], ...] = _min_max_pairs()
 
 
+def limit_of(thresholds: Mapping[str, float], key: str) -> float:
+    """The limit ``key`` in ``thresholds``; a key missing from the mapping falls back to the
+    SPEC §5 default rather than silently skipping the check."""
+    return float(thresholds.get(key, DEFAULT_THRESHOLDS[key]))
+
+
+def breaches(key: str, value: float, limit: float) -> bool:
+    """Is ``value`` outside the limit ``key`` set at ``limit``? Above a maximum or below a
+    minimum; equal is inside (limits are inclusive). The one comparison of every limit."""
+    if THRESHOLD_KEYS[key].direction is Direction.max:
+        return value > limit
+    return value < limit
+
+
+def beyond(key: str, value: float, limit: float) -> float:
+    """How far ``value`` is past the limit ``key`` at ``limit`` (positive outside it)."""
+    if THRESHOLD_KEYS[key].direction is Direction.max:
+        return value - limit
+    return limit - value
+
+
+def outside_word(key: str) -> str:
+    """``above`` for a maximum, ``below`` for a minimum: where a value outside it lies."""
+    return "above" if THRESHOLD_KEYS[key].direction is Direction.max else "below"
+
+
+def limit_keys(group: ThresholdGroup, vital: str) -> tuple[str, ...]:
+    """The limits of ``vital`` in ``group``, its maximum before its minimum (a gate reports
+    the maximum first when both are breached)."""
+    keys = [k for k in THRESHOLD_KEYS.values() if k.group == group and k.vital == vital]
+    keys.sort(key=lambda k: k.direction is not Direction.max)
+    return tuple(k.key for k in keys)
+
+
+def limit_key(group: ThresholdGroup, vital: str, direction: Direction) -> str | None:
+    """The key of ``vital``'s maximum or minimum in ``group``; None when it has none."""
+    for spec in THRESHOLD_KEYS.values():
+        if spec.group == group and spec.vital == vital and spec.direction is direction:
+            return spec.key
+    return None
+
+
 def loosens(key: str, value: float, clinic_value: float) -> bool:
     """Does ``value`` for ``key`` let through a reading the clinic's setting would not?
-    A higher maximum or a lower minimum loosens; equal or tighter does not."""
-    direction = THRESHOLD_KEYS[key].direction
-    return value > clinic_value if direction is Direction.max else value < clinic_value
+    A higher maximum or a lower minimum loosens; equal or tighter does not: the new limit is
+    itself outside the clinic's (:func:`breaches`)."""
+    return breaches(key, value, clinic_value)
 
 
 def loosened_limits(
@@ -136,9 +178,9 @@ def loosened_limits(
         if key not in THRESHOLD_KEYS or not _is_finite_number(value):
             continue
         assert isinstance(value, int | float)
-        clinic_value = float(clinic.get(key, DEFAULT_THRESHOLDS[key]))
+        clinic_value = limit_of(clinic, key)
         if loosens(key, float(value), clinic_value):
-            word = "above" if THRESHOLD_KEYS[key].direction is Direction.max else "below"
+            word = outside_word(key)
             out.append((key, f"{key} {value:g} is {word} the clinic's setting of {clinic_value:g}"))
     return out
 
@@ -186,8 +228,8 @@ def validate_thresholds(
             max_key in overrides and max_key not in valid
         ):
             continue  # already reported
-        low = valid.get(min_key, defaults.get(min_key, DEFAULT_THRESHOLDS[min_key]))
-        high = valid.get(max_key, defaults.get(max_key, DEFAULT_THRESHOLDS[max_key]))
+        low = valid.get(min_key, limit_of(defaults, min_key))
+        high = valid.get(max_key, limit_of(defaults, max_key))
         if not low < high:
             key = min_key if min_key in valid else max_key
             problems.append((key, f"{min_key} ({low:g}) must be below {max_key} ({high:g})"))
