@@ -221,6 +221,8 @@ def validate_thresholds(
             continue
         valid[key] = float(value)
 
+    # the limits in force: the clinic's with these on top, as a session will apply them
+    in_force = effective_thresholds(defaults, valid)
     for min_key, max_key in MIN_MAX_PAIRS:
         if min_key not in valid and max_key not in valid:
             continue
@@ -228,8 +230,7 @@ def validate_thresholds(
             max_key in overrides and max_key not in valid
         ):
             continue  # already reported
-        low = valid.get(min_key, limit_of(defaults, min_key))
-        high = valid.get(max_key, limit_of(defaults, max_key))
+        low, high = in_force[min_key], in_force[max_key]
         if not low < high:
             key = min_key if min_key in valid else max_key
             problems.append((key, f"{min_key} ({low:g}) must be below {max_key} ({high:g})"))
