@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 
-from api.clinical.clock import clinic_time
 from api.clinical.gates import Unmet, is_overridable
+from api.clinical.labels import clinic_time
 
 DEFAULT_NPO: dict[str, dict[str, int]] = {
     "esketamine": {"food": 120, "liquids": 30},
