@@ -18,11 +18,11 @@ recommendation.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from api.clinical.numbers import is_finite_number
 from api.clinical.vitals import VitalCode
 
 
@@ -175,18 +175,13 @@ def loosened_limits(
     ``thresholds_reason``). Unknown or non-numeric keys are left to :func:`validate_thresholds`."""
     out: list[tuple[str, str]] = []
     for key, value in overrides.items():
-        if key not in THRESHOLD_KEYS or not _is_finite_number(value):
+        if key not in THRESHOLD_KEYS or not is_finite_number(value):
             continue
-        assert isinstance(value, int | float)
         clinic_value = limit_of(clinic, key)
         if loosens(key, float(value), clinic_value):
             word = outside_word(key)
             out.append((key, f"{key} {value:g} is {word} the clinic's setting of {clinic_value:g}"))
     return out
-
-
-def _is_finite_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 def validate_thresholds(
@@ -207,10 +202,9 @@ def validate_thresholds(
         if spec is None:
             problems.append((key, f"unknown threshold {key!r}; known: {sorted(THRESHOLD_KEYS)}"))
             continue
-        if not _is_finite_number(value):
+        if not is_finite_number(value):
             problems.append((key, f"{key} must be a finite number"))
             continue
-        assert isinstance(value, int | float)
         if not spec.low <= value <= spec.high:
             problems.append(
                 (
