@@ -11,6 +11,12 @@ Two groups (SPEC §5):
 
 Limits are inclusive: a value equal to a ``*_max`` or ``*_min`` is inside the limit.
 
+Which way a limit points is written once, in :data:`THRESHOLD_KEYS`, and compared once, in
+:func:`breaches`: alert rules, the gates' limit tables (:func:`limit_keys`) and the loosening
+check of plans (:func:`loosens`) derive from them. The limits in force for a session are
+:func:`effective_thresholds` of the clinic's settings and the plan's overrides; a plan is
+validated against that same combination (:func:`validate_thresholds`).
+
 The defaults are SPEC §5's, "for a clinic to review, not clinical advice". The "sensible range"
 of each key only stops typing mistakes (e.g. a systolic limit of 1400); it is not a clinical
 recommendation.
