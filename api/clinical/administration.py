@@ -20,13 +20,13 @@ and a ``message`` for the nurse.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from api.clinical.labels import clinic_time
+from api.clinical.numbers import is_finite_number
 
 ESKETAMINE_DEVICE_MG = 28
 DOSE_TOLERANCE_MG = 0.05
@@ -44,15 +44,11 @@ class AdministrationRuleError(ValueError):
         self.message = message
 
 
-def _finite_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-
-
 def check_esketamine_devices(dose_mg: float, devices: int | None) -> None:
     """Raise unless ``dose_mg`` is a whole number of 28 mg devices matching ``devices``."""
     whole = False
     count = 0
-    if _finite_number(dose_mg) and dose_mg > 0:
+    if is_finite_number(dose_mg) and dose_mg > 0:
         quotient = Decimal(str(dose_mg)) / ESKETAMINE_DEVICE_MG
         whole = quotient == quotient.to_integral_value()
         count = int(quotient)
@@ -163,7 +159,7 @@ def check_waste(*, wasted_mg: float | None, witness_id: str | None, administered
     """
     if wasted_mg is None:
         return
-    if not _finite_number(wasted_mg) or wasted_mg < 0:
+    if not is_finite_number(wasted_mg) or wasted_mg < 0:
         raise AdministrationRuleError(
             "invalid_waste", "wasted_mg", "Wasted amount must be zero or a positive number of mg."
         )

@@ -42,7 +42,7 @@ from enum import StrEnum
 
 from api.clinical.labels import clinic_time, fmt_number, vital_label, with_unit
 from api.clinical.phase import Phase
-from api.clinical.thresholds import DEFAULT_THRESHOLDS, Direction
+from api.clinical.thresholds import THRESHOLD_KEYS, beyond, breaches, limit_of, outside_word
 from api.clinical.vitals import VitalCode
 
 
@@ -63,31 +63,31 @@ class AlertDecision:
 
 @dataclass(frozen=True)
 class AlertRule:
+    """One alert kind: the limit it watches and its critical margin. The vital and the
+    direction (above a maximum, below a minimum) are the limit's own
+    (:data:`api.clinical.thresholds.THRESHOLD_KEYS`)."""
+
     kind: str
-    vital: VitalCode
     threshold_key: str
-    direction: Direction
     critical_margin: float | None  # None: never critical; 0: always critical
+
+    @property
+    def vital(self) -> VitalCode:
+        vital = THRESHOLD_KEYS[self.threshold_key].vital
+        assert vital is not None
+        return vital
 
 
 ALERT_RULES: tuple[AlertRule, ...] = (
-    AlertRule("systolic_bp_high", VitalCode.systolic_bp, "systolic_max", Direction.max, 20),
-    AlertRule("diastolic_bp_high", VitalCode.diastolic_bp, "diastolic_max", Direction.max, 10),
-    AlertRule("heart_rate_low", VitalCode.heart_rate, "heart_rate_min", Direction.min, 10),
-    AlertRule("heart_rate_high", VitalCode.heart_rate, "heart_rate_max", Direction.max, 30),
-    AlertRule("spo2_low", VitalCode.spo2, "spo2_min", Direction.min, 0),
-    AlertRule(
-        "respiratory_rate_low", VitalCode.respiratory_rate, "respiratory_rate_min", Direction.min, 2
-    ),
-    AlertRule(
-        "respiratory_rate_high",
-        VitalCode.respiratory_rate,
-        "respiratory_rate_max",
-        Direction.max,
-        None,
-    ),
-    AlertRule("etco2_high", VitalCode.etco2, "etco2_max", Direction.max, 10),
-    AlertRule("temperature_high", VitalCode.temperature, "temperature_max", Direction.max, None),
+    AlertRule("systolic_bp_high", "systolic_max", 20),
+    AlertRule("diastolic_bp_high", "diastolic_max", 10),
+    AlertRule("heart_rate_low", "heart_rate_min", 10),
+    AlertRule("heart_rate_high", "heart_rate_max", 30),
+    AlertRule("spo2_low", "spo2_min", 0),
+    AlertRule("respiratory_rate_low", "respiratory_rate_min", 2),
+    AlertRule("respiratory_rate_high", "respiratory_rate_max", None),
+    AlertRule("etco2_high", "etco2_max", 10),
+    AlertRule("temperature_high", "temperature_max", None),
 )
 
 # The rules for each vital, in ALERT_RULES order (evaluated for every reading of every batch).
@@ -96,10 +96,6 @@ _RULES_BY_VITAL: dict[str, tuple[AlertRule, ...]] = {
 }
 
 ALERT_KINDS: frozenset[str] = frozenset({rule.kind for rule in ALERT_RULES} | {"phq9_self_harm"})
-
-
-def _limit(thresholds: Mapping[str, float], key: str) -> float:
-    return float(thresholds.get(key, DEFAULT_THRESHOLDS[key]))
 
 
 _STAGES = {Phase.pre: "before dosing", Phase.intra: "during dosing", Phase.post: "after dosing"}
@@ -120,18 +116,14 @@ def evaluate_reading(
     The message names when the reading was measured (in ``tz``, the clinic's zone, with its
     offset) and who recorded it, when given."""
     for rule in _RULES_BY_VITAL.get(code, ()):
-        limit = _limit(thresholds, rule.threshold_key)
-        if rule.direction is Direction.max:
-            outside = value > limit
-            beyond = value - limit
-            word = "above"
-        else:
-            outside = value < limit
-            beyond = limit - value
-            word = "below"
-        if not outside:
+        key = rule.threshold_key
+        limit = limit_of(thresholds, key)
+        if not breaches(key, value, limit):
             continue
-        critical = rule.critical_margin is not None and beyond >= rule.critical_margin
+        word = outside_word(key)
+        critical = (
+            rule.critical_margin is not None and beyond(key, value, limit) >= rule.critical_margin
+        )
         severity = Severity.critical if critical else Severity.warning
         stage = _STAGES[phase]
         context = []

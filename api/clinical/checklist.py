@@ -21,11 +21,11 @@ transport), ``instructions_given``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 
-from api.clinical.clock import clinic_time
-from api.clinical.gates import Unmet
+from api.clinical.gates import Unmet, is_overridable
+from api.clinical.labels import clinic_time
 
 DEFAULT_NPO: dict[str, dict[str, int]] = {
     "esketamine": {"food": 120, "liquids": 30},
@@ -50,8 +50,129 @@ def pregnancy_test_problem(value: str, *, childbearing_potential: bool) -> str |
     return None
 
 
-def _item(item: str, message: str, *, overridable: bool) -> Unmet:
+def _item(step: str, item: str, message: str, *, pregnancy_test: str | None = None) -> Unmet:
+    """A ``checklist_item``; whether a clinician may pass it is the gates' one list
+    (:func:`api.clinical.gates.is_overridable`)."""
+    overridable = is_overridable(step, "checklist_item", item=item, pregnancy_test=pregnancy_test)
     return Unmet(code="checklist_item", item=item, message=message, overridable=overridable)
+
+
+def _is_true(value: object) -> bool:
+    return value is True
+
+
+def _is_false(value: object) -> bool:
+    return value is False
+
+
+# (field, what a go needs, the message when it is not): the yes/no items, in field order.
+_Flag = tuple[str, Callable[[object], bool], str]
+_PREDOSE_FLAGS: tuple[_Flag, ...] = (
+    (
+        "escort",
+        bool,
+        "No escort is named to take the patient home: name one, or a clinician may "
+        "override with a note on the transport.",
+    ),
+    (
+        "no_driving_acknowledged",
+        _is_true,
+        "The patient has not acknowledged not driving until the next day after restful "
+        "sleep: ask them and record it.",
+    ),
+    (
+        "medication_changes",
+        _is_false,
+        "Medicines changed since the last session: update the medication list; a "
+        "clinician reviews the change and may override.",
+    ),
+)
+_CONSENT_FLAGS: tuple[_Flag, ...] = (
+    (
+        "consent_confirmed",
+        _is_true,
+        "Consent for today's treatment is not confirmed: confirm it with the patient.",
+    ),
+)
+_DISCHARGE_FLAGS: tuple[_Flag, ...] = (
+    (
+        "dissociation_resolved",
+        _is_true,
+        "Dissociation has not resolved: keep monitoring and recheck before discharge.",
+    ),
+    (
+        "escort_present",
+        _is_true,
+        "No escort is present to take the patient home: a clinician may override, "
+        "noting the transport.",
+    ),
+    (
+        "instructions_given",
+        _is_true,
+        "Discharge instructions have not been given: give them and record it.",
+    ),
+)
+
+
+def _flag_items(step: str, checklist: Mapping[str, object], flags: Sequence[_Flag]) -> list[Unmet]:
+    return [_item(step, f, message) for f, go, message in flags if not go(checklist.get(f))]
+
+
+def _fasting_items(
+    checklist: Mapping[str, object],
+    *,
+    at: datetime,
+    food_minutes: int,
+    liquids_minutes: int,
+    clinic_tz: tzinfo,
+) -> list[Unmet]:
+    unmet: list[Unmet] = []
+    for field, minutes, what in (
+        ("last_food_at", food_minutes, "food"),
+        ("last_liquids_at", liquids_minutes, "liquids"),
+    ):
+        last = checklist.get(field)
+        if not isinstance(last, datetime):
+            unmet.append(_item("dosing", field, f"The time of the last {what} is not recorded."))
+            continue
+        earliest = last + timedelta(minutes=minutes)
+        if at < earliest:
+            since = int((at - last).total_seconds() // 60)
+            unmet.append(
+                _item(
+                    "dosing",
+                    field,
+                    f"Last {what} at {clinic_time(last, clinic_tz)}, {max(since, 0)} minutes "
+                    f"before dosing; {minutes} are needed: wait until "
+                    f"{clinic_time(earliest, clinic_tz)}.",
+                )
+            )
+    return unmet
+
+
+def _pregnancy_items(
+    checklist: Mapping[str, object], *, childbearing_potential: bool
+) -> list[Unmet]:
+    test = checklist.get("pregnancy_test")
+    if test == "positive":
+        message = (
+            "The pregnancy test is positive: no dose; tell the prescribing clinician "
+            "(no one can override this)."
+        )
+    elif childbearing_potential and test == "declined":
+        message = (
+            "The patient declined the pregnancy test: a clinician may override after "
+            "discussing the risk with the patient."
+        )
+    elif childbearing_potential and test != "negative":
+        message = (
+            "The patient may become pregnant and no negative pregnancy test is recorded: "
+            "test before dosing."
+        )
+    else:
+        return []
+    shown = test if isinstance(test, str) else None
+    return [_item("dosing", "pregnancy_test", message, pregnancy_test=shown)]
 
 
 def predose_checklist_unmet(
@@ -76,95 +197,18 @@ def predose_checklist_unmet(
                 ),
             )
         ]
-    unmet: list[Unmet] = []
-    for field, minutes, what in (
-        ("last_food_at", food_minutes, "food"),
-        ("last_liquids_at", liquids_minutes, "liquids"),
-    ):
-        last = checklist.get(field)
-        if not isinstance(last, datetime):
-            unmet.append(
-                _item(field, f"The time of the last {what} is not recorded.", overridable=False)
-            )
-            continue
-        earliest = last + timedelta(minutes=minutes)
-        if at < earliest:
-            since = int((at - last).total_seconds() // 60)
-            unmet.append(
-                _item(
-                    field,
-                    (
-                        f"Last {what} at {clinic_time(last, clinic_tz)}, {max(since, 0)} minutes "
-                        f"before dosing; {minutes} are needed: wait until "
-                        f"{clinic_time(earliest, clinic_tz)}."
-                    ),
-                    overridable=False,
-                )
-            )
-    if not checklist.get("escort"):
-        unmet.append(
-            _item(
-                "escort",
-                "No escort is named to take the patient home: name one, or a clinician may "
-                "override with a note on the transport.",
-                overridable=True,
-            )
-        )
-    if checklist.get("no_driving_acknowledged") is not True:
-        unmet.append(
-            _item(
-                "no_driving_acknowledged",
-                "The patient has not acknowledged not driving until the next day after restful "
-                "sleep: ask them and record it.",
-                overridable=False,
-            )
-        )
-    if checklist.get("medication_changes") is not False:
-        unmet.append(
-            _item(
-                "medication_changes",
-                "Medicines changed since the last session: update the medication list; a "
-                "clinician reviews the change and may override.",
-                overridable=True,
-            )
-        )
-    test = checklist.get("pregnancy_test")
-    if test == "positive":
-        unmet.append(
-            _item(
-                "pregnancy_test",
-                "The pregnancy test is positive: no dose; tell the prescribing clinician "
-                "(no one can override this).",
-                overridable=False,
-            )
-        )
-    elif childbearing_potential and test == "declined":
-        unmet.append(
-            _item(
-                "pregnancy_test",
-                "The patient declined the pregnancy test: a clinician may override after "
-                "discussing the risk with the patient.",
-                overridable=True,
-            )
-        )
-    elif childbearing_potential and test != "negative":
-        unmet.append(
-            _item(
-                "pregnancy_test",
-                "The patient may become pregnant and no negative pregnancy test is recorded: "
-                "test before dosing.",
-                overridable=False,
-            )
-        )
-    if checklist.get("consent_confirmed") is not True:
-        unmet.append(
-            _item(
-                "consent_confirmed",
-                "Consent for today's treatment is not confirmed: confirm it with the patient.",
-                overridable=False,
-            )
-        )
-    return unmet
+    return [
+        *_fasting_items(
+            checklist,
+            at=at,
+            food_minutes=food_minutes,
+            liquids_minutes=liquids_minutes,
+            clinic_tz=clinic_tz,
+        ),
+        *_flag_items("dosing", checklist, _PREDOSE_FLAGS),
+        *_pregnancy_items(checklist, childbearing_potential=childbearing_potential),
+        *_flag_items("dosing", checklist, _CONSENT_FLAGS),
+    ]
 
 
 def discharge_checklist_unmet(checklist: Mapping[str, object] | None) -> list[Unmet]:
@@ -181,30 +225,4 @@ def discharge_checklist_unmet(checklist: Mapping[str, object] | None) -> list[Un
                 ),
             )
         ]
-    unmet: list[Unmet] = []
-    if checklist.get("dissociation_resolved") is not True:
-        unmet.append(
-            _item(
-                "dissociation_resolved",
-                "Dissociation has not resolved: keep monitoring and recheck before discharge.",
-                overridable=False,
-            )
-        )
-    if checklist.get("escort_present") is not True:
-        unmet.append(
-            _item(
-                "escort_present",
-                "No escort is present to take the patient home: a clinician may override, "
-                "noting the transport.",
-                overridable=True,
-            )
-        )
-    if checklist.get("instructions_given") is not True:
-        unmet.append(
-            _item(
-                "instructions_given",
-                "Discharge instructions have not been given: give them and record it.",
-                overridable=False,
-            )
-        )
-    return unmet
+    return _flag_items("discharged", checklist, _DISCHARGE_FLAGS)

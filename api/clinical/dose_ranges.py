@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from api.clinical.numbers import is_finite_number
+
 # Written as JSON would be, so the defaults and VIGIL_DOSE_LIMITS read the same.
 DEFAULT_DOSE_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
     "ketamine": {
@@ -103,12 +105,7 @@ _KEYS = frozenset(f.name for f in fields(RouteLimits))
 
 
 def _positive(value: object) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and value > 0
-    )
+    return is_finite_number(value) and value > 0
 
 
 def _row(where: str, raw: Mapping[str, Any]) -> RouteLimits:

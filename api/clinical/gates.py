@@ -40,7 +40,15 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from api.clinical.labels import clinic_time, fmt_number, utc_iso, vital_label, with_unit
-from api.clinical.thresholds import DEFAULT_THRESHOLDS
+from api.clinical.thresholds import (
+    Direction,
+    ThresholdGroup,
+    breaches,
+    limit_key,
+    limit_keys,
+    limit_of,
+    outside_word,
+)
 from api.clinical.vitals import VitalCode
 
 PREDOSE_WINDOW = timedelta(minutes=30)
@@ -62,19 +70,13 @@ BASELINE_VITALS: tuple[VitalCode, ...] = (
     VitalCode.heart_rate,
 )
 
-# (vital, min key or None, max key or None)
-PREDOSE_LIMITS: dict[VitalCode, tuple[str | None, str | None]] = {
-    VitalCode.systolic_bp: (None, "pre_systolic_max"),
-    VitalCode.diastolic_bp: (None, "pre_diastolic_max"),
-    VitalCode.heart_rate: ("pre_heart_rate_min", "pre_heart_rate_max"),
-    VitalCode.spo2: ("pre_spo2_min", None),
+# The limits each gate checks per vital: the pre-dose group (``pre_*``) before dosing, the alert
+# limits at discharge; which keys and their direction are THRESHOLD_KEYS' (api.clinical.thresholds).
+PREDOSE_LIMITS: dict[VitalCode, tuple[str, ...]] = {
+    vital: limit_keys(ThresholdGroup.pre, vital) for vital in PREDOSE_VITALS
 }
-DISCHARGE_LIMITS: dict[VitalCode, tuple[str | None, str | None]] = {
-    VitalCode.systolic_bp: (None, "systolic_max"),
-    VitalCode.diastolic_bp: (None, "diastolic_max"),
-    VitalCode.heart_rate: ("heart_rate_min", "heart_rate_max"),
-    VitalCode.spo2: ("spo2_min", None),
-    VitalCode.respiratory_rate: ("respiratory_rate_min", "respiratory_rate_max"),
+DISCHARGE_LIMITS: dict[VitalCode, tuple[str, ...]] = {
+    vital: limit_keys(ThresholdGroup.alert, vital) for vital in DISCHARGE_VITALS
 }
 
 SEDATION_INSTRUMENTS = {"moaas": ("MOAA/S", 5), "rass": ("RASS", 0)}
@@ -191,10 +193,6 @@ class Unmet:
         return out
 
 
-def _limit(thresholds: Mapping[str, float], key: str) -> float:
-    return float(thresholds.get(key, DEFAULT_THRESHOLDS[key]))
-
-
 def _latest(readings: Sequence[GateReading]) -> GateReading | None:
     best: GateReading | None = None
     for r in readings:
@@ -238,7 +236,7 @@ def vital_items(
     readings: Sequence[GateReading],
     thresholds: Mapping[str, float],
     vitals: Sequence[VitalCode],
-    limits: Mapping[VitalCode, tuple[str | None, str | None]],
+    limits: Mapping[VitalCode, tuple[str, ...]],
     when: str,
     limit_word: str,
     tz: tzinfo,
@@ -290,33 +288,25 @@ def vital_items(
                     )
                 )
             continue
-        min_key, max_key = limits[vital]
         value = current.value
         outside: Unmet | None = None
-        if max_key is not None and value > (limit := _limit(thresholds, max_key)):
-            outside = Unmet(
-                code="above_limit",
-                overridable=limits_overridable,
-                vital=str(vital),
-                value=value,
-                limit=limit,
-                message=(
-                    f"{label} {with_unit(vital, value)} is above the {limit_word} limit of "
-                    f"{with_unit(vital, limit)}: recheck it.{_override_hint(limits_overridable)}"
-                ),
-            )
-        elif min_key is not None and value < (limit := _limit(thresholds, min_key)):
-            outside = Unmet(
-                code="below_limit",
-                overridable=limits_overridable,
-                vital=str(vital),
-                value=value,
-                limit=limit,
-                message=(
-                    f"{label} {with_unit(vital, value)} is below the {limit_word} limit of "
-                    f"{with_unit(vital, limit)}: recheck it.{_override_hint(limits_overridable)}"
-                ),
-            )
+        for key in limits[vital]:
+            limit = limit_of(thresholds, key)
+            if breaches(key, value, limit):
+                word = outside_word(key)
+                outside = Unmet(
+                    code=f"{word}_limit",
+                    overridable=limits_overridable,
+                    vital=str(vital),
+                    value=value,
+                    limit=limit,
+                    message=(
+                        f"{label} {with_unit(vital, value)} is {word} the {limit_word} limit of "
+                        f"{with_unit(vital, limit)}: recheck it."
+                        f"{_override_hint(limits_overridable)}"
+                    ),
+                )
+                break
         if outside is not None:
             unmet.append(outside)
         elif baseline is not None and vital in BASELINE_VITALS:
@@ -335,11 +325,11 @@ def vital_items(
 def baseline_limit(*, vital: str, baseline: float | None, thresholds: Mapping[str, float]) -> float:
     """The highest value of ``vital`` allowed at discharge: its pre-dose maximum, or the
     baseline plus ``discharge_baseline_tolerance_pct``, whichever is higher (rounded to 0.1)."""
-    max_key = PREDOSE_LIMITS[VitalCode(vital)][1]
-    assert max_key is not None
-    allowed = _limit(thresholds, max_key)
+    max_key = limit_key(ThresholdGroup.pre, vital, Direction.max)
+    assert max_key is not None  # every baseline vital has a pre-dose maximum
+    allowed = limit_of(thresholds, max_key)
     if baseline is not None:
-        tolerance = _limit(thresholds, "discharge_baseline_tolerance_pct")
+        tolerance = limit_of(thresholds, "discharge_baseline_tolerance_pct")
         allowed = max(allowed, round(baseline * (1 + tolerance / 100), 1))
     return allowed
 
@@ -359,7 +349,7 @@ def baseline_item(
         return None
     overridable = is_overridable(step, "not_near_baseline")
     label = vital_label(vital)
-    tolerance = fmt_number(_limit(thresholds, "discharge_baseline_tolerance_pct"))
+    tolerance = fmt_number(limit_of(thresholds, "discharge_baseline_tolerance_pct"))
     if baseline is None:
         against = "no pre-dose baseline was recorded"
     else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from api.clinical.gates import monitoring_clock_start
 from api.clinical.labels import clinic_time
 
 WATCHED_STATUSES = frozenset({"dosing", "monitoring"})
@@ -54,7 +55,10 @@ def next_bp_due(
         else latest_bp_at
     )
     due = gap + timedelta(minutes=interval_minutes)
-    first = first_administration_at or dosing_started_at
+    first = monitoring_clock_start(
+        dosing_started_at=dosing_started_at, first_administration_at=first_administration_at
+    )
+    assert first is not None  # dosing has started
     window = False
     if medication == "esketamine":
         opens, closes = ESKETAMINE_BP_WINDOW_MINUTES

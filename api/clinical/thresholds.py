@@ -11,6 +11,12 @@ Two groups (SPEC §5):
 
 Limits are inclusive: a value equal to a ``*_max`` or ``*_min`` is inside the limit.
 
+Which way a limit points is written once, in :data:`THRESHOLD_KEYS`, and compared once, in
+:func:`breaches`: alert rules, the gates' limit tables (:func:`limit_keys`) and the loosening
+check of plans (:func:`loosens`) derive from them. The limits in force for a session are
+:func:`effective_thresholds` of the clinic's settings and the plan's overrides; a plan is
+validated against that same combination (:func:`validate_thresholds`).
+
 The defaults are SPEC §5's, "for a clinic to review, not clinical advice". The "sensible range"
 of each key only stops typing mistakes (e.g. a systolic limit of 1400); it is not a clinical
 recommendation.
@@ -18,11 +24,11 @@ recommendation.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from api.clinical.numbers import is_finite_number
 from api.clinical.vitals import VitalCode
 
 
@@ -119,11 +125,53 @@ def _min_max_pairs() -> tuple[tuple[str, str], ...]:
 MIN_MAX_PAIRS: tuple[tuple[str, str], ...] = _min_max_pairs()
 
 
+def limit_of(thresholds: Mapping[str, float], key: str) -> float:
+    """The limit ``key`` in ``thresholds``; a key missing from the mapping falls back to the
+    SPEC §5 default rather than silently skipping the check."""
+    return float(thresholds.get(key, DEFAULT_THRESHOLDS[key]))
+
+
+def breaches(key: str, value: float, limit: float) -> bool:
+    """Is ``value`` outside the limit ``key`` set at ``limit``? Above a maximum or below a
+    minimum; equal is inside (limits are inclusive). The one comparison of every limit."""
+    if THRESHOLD_KEYS[key].direction is Direction.max:
+        return value > limit
+    return value < limit
+
+
+def beyond(key: str, value: float, limit: float) -> float:
+    """How far ``value`` is past the limit ``key`` at ``limit`` (positive outside it)."""
+    if THRESHOLD_KEYS[key].direction is Direction.max:
+        return value - limit
+    return limit - value
+
+
+def outside_word(key: str) -> str:
+    """``above`` for a maximum, ``below`` for a minimum: where a value outside it lies."""
+    return "above" if THRESHOLD_KEYS[key].direction is Direction.max else "below"
+
+
+def limit_keys(group: ThresholdGroup, vital: str) -> tuple[str, ...]:
+    """The limits of ``vital`` in ``group``, its maximum before its minimum (a gate reports
+    the maximum first when both are breached)."""
+    keys = [k for k in THRESHOLD_KEYS.values() if k.group == group and k.vital == vital]
+    keys.sort(key=lambda k: k.direction is not Direction.max)
+    return tuple(k.key for k in keys)
+
+
+def limit_key(group: ThresholdGroup, vital: str, direction: Direction) -> str | None:
+    """The key of ``vital``'s maximum or minimum in ``group``; None when it has none."""
+    for spec in THRESHOLD_KEYS.values():
+        if spec.group == group and spec.vital == vital and spec.direction is direction:
+            return spec.key
+    return None
+
+
 def loosens(key: str, value: float, clinic_value: float) -> bool:
     """Does ``value`` for ``key`` let through a reading the clinic's setting would not?
-    A higher maximum or a lower minimum loosens; equal or tighter does not."""
-    direction = THRESHOLD_KEYS[key].direction
-    return value > clinic_value if direction is Direction.max else value < clinic_value
+    A higher maximum or a lower minimum loosens; equal or tighter does not: the new limit is
+    itself outside the clinic's (:func:`breaches`)."""
+    return breaches(key, value, clinic_value)
 
 
 def loosened_limits(
@@ -133,18 +181,13 @@ def loosened_limits(
     ``thresholds_reason``). Unknown or non-numeric keys are left to :func:`validate_thresholds`."""
     out: list[tuple[str, str]] = []
     for key, value in overrides.items():
-        if key not in THRESHOLD_KEYS or not _is_finite_number(value):
+        if key not in THRESHOLD_KEYS or not is_finite_number(value):
             continue
-        assert isinstance(value, int | float)
-        clinic_value = float(clinic.get(key, DEFAULT_THRESHOLDS[key]))
+        clinic_value = limit_of(clinic, key)
         if loosens(key, float(value), clinic_value):
-            word = "above" if THRESHOLD_KEYS[key].direction is Direction.max else "below"
+            word = outside_word(key)
             out.append((key, f"{key} {value:g} is {word} the clinic's setting of {clinic_value:g}"))
     return out
-
-
-def _is_finite_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 def validate_thresholds(
@@ -165,10 +208,9 @@ def validate_thresholds(
         if spec is None:
             problems.append((key, f"unknown threshold {key!r}; known: {sorted(THRESHOLD_KEYS)}"))
             continue
-        if not _is_finite_number(value):
+        if not is_finite_number(value):
             problems.append((key, f"{key} must be a finite number"))
             continue
-        assert isinstance(value, int | float)
         if not spec.low <= value <= spec.high:
             problems.append(
                 (
@@ -179,6 +221,8 @@ def validate_thresholds(
             continue
         valid[key] = float(value)
 
+    # the limits in force: the clinic's with these on top, as a session will apply them
+    in_force = effective_thresholds(defaults, valid)
     for min_key, max_key in MIN_MAX_PAIRS:
         if min_key not in valid and max_key not in valid:
             continue
@@ -186,8 +230,7 @@ def validate_thresholds(
             max_key in overrides and max_key not in valid
         ):
             continue  # already reported
-        low = valid.get(min_key, defaults.get(min_key, DEFAULT_THRESHOLDS[min_key]))
-        high = valid.get(max_key, defaults.get(max_key, DEFAULT_THRESHOLDS[max_key]))
+        low, high = in_force[min_key], in_force[max_key]
         if not low < high:
             key = min_key if min_key in valid else max_key
             problems.append((key, f"{min_key} ({low:g}) must be below {max_key} ({high:g})"))

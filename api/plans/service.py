@@ -283,6 +283,15 @@ async def list_patient_plans(
     return [plan_read(plan, revision) for plan, revision in rows], next_cursor
 
 
+async def revision_in_force(db: AsyncSession, session: TreatmentSession) -> int:
+    """The number of the plan revision ``session`` uses (SPEC §3 "Which revision a session
+    uses"): the one it pinned at check-in; before check-in the plan's current one (the session's
+    ``plan_revision`` is then only the revision current when it was booked)."""
+    if session.checked_in_at is not None:
+        return session.plan_revision
+    return (await get_plan(db, session.plan_id)).current_revision
+
+
 async def session_revision(db: AsyncSession, session: TreatmentSession) -> DosingPlanRevision:
-    """The plan revision a session is pinned to."""
-    return await get_revision(db, session.plan_id, session.plan_revision)
+    """The plan revision a session uses: pinned at check-in, before that the plan's current."""
+    return await get_revision(db, session.plan_id, await revision_in_force(db, session))
