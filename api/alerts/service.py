@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alerts.events import publish_alerts, publish_patient_alerts
 from api.audit import Audit
 from api.clinical.alerts import AlertDecision, evaluate_reading
 from api.clinical.labels import clinic_time
@@ -25,11 +26,11 @@ from api.clinical.overdue import OVERDUE_KIND
 from api.clinical.phase import Phase, derive_phase
 from api.config import clinic_zone
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
-from api.live.publishers import publish_alerts, publish_patient_alerts
 from api.pagination import cut_page, keyset
 from api.people import add_names, names_of
+from api.plans.limits import thresholds_for
 from api.plans.service import pinned_revision
-from api.sessions.gates import thresholds_for
+from api.sessions.repository import get_session
 from api.types import parse_id
 from models import Alert, Observation, TreatmentSession
 from models.base import utcnow
@@ -387,8 +388,6 @@ async def list_session_alerts(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    from api.sessions.repository import get_session
-
     session = await get_session(db, session_id)
     rows, next_cursor = await list_alerts(
         db,

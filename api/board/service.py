@@ -20,6 +20,7 @@ from api.audit import Audit
 from api.clinical.gates import Unmet
 from api.clinical.overdue import DEFAULT_VITALS_INTERVAL_MINUTES, vitals_due_at
 from api.clinical.vitals import VitalCode
+from api.plans.limits import thresholds_for
 from api.sessions import gates
 from models import (
     Administration,
@@ -82,7 +83,7 @@ async def board(
         audit.record("read", "session", session.id, patient_id=patient.id)
         vitals = latest.get(session.id, {})
         first_dose = first_doses.get(session.id) or session.dosing_started_at
-        thresholds = gates.thresholds_for(revision)
+        thresholds = thresholds_for(revision)
         bp = vitals.get(VitalCode.systolic_bp.value)
         items.append(
             {

@@ -25,6 +25,7 @@ from api.config import get_settings
 from api.errors import Conflict, ValidationFailed, field_error
 from api.patients.service import get_patient
 from api.screenings.service import childbearing_potential, clinic_zone, eligibility_unmet
+from api.sessions.repository import get_session
 from models import SessionChecklist, TreatmentSession
 from models.base import utcnow
 
@@ -93,8 +94,6 @@ async def _store(
 async def put_checklist(
     db: AsyncSession, audit: Audit, session_id: str, body: PreSessionChecklist
 ) -> dict[str, Any]:
-    from api.sessions.repository import get_session
-
     session = await get_session(db, session_id, for_update=True)
     if session.status != "checked_in":
         raise Conflict(
@@ -114,8 +113,6 @@ async def put_checklist(
 async def put_discharge_checklist(
     db: AsyncSession, audit: Audit, session_id: str, body: DischargeChecklist
 ) -> dict[str, Any]:
-    from api.sessions.repository import get_session
-
     session = await get_session(db, session_id, for_update=True)
     if session.status != "monitoring":
         raise Conflict(

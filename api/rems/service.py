@@ -32,8 +32,8 @@ from api.medications.service import medication_list_as_of
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.plans.service import session_revision
+from api.sessions.record import session_record
 from api.sessions.repository import get_session
-from api.sessions.service import session_record
 from models import (
     DosingPlanRevision,
     Observation,

@@ -8,15 +8,25 @@ more keyword argument of the pure gate.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.administrations.repository import (
+    first_administration_at,
+    first_administrations_at,
+    sessions_with_pending_waste,
+)
+from api.administrations.service import unwitnessed_waste_for_session
+from api.assessments.service import (
+    cadss_totals_for_session,
+    sedation_scores_for_session,
+    sedation_scores_for_sessions,
+)
+from api.checklists.service import discharge_items, discharge_items_for_sessions, predose_items
 from api.clinical.dose import DoseInputMissing, compute_session_dose
 from api.clinical.gates import (
     GATE_VITALS,
@@ -32,21 +42,19 @@ from api.clinical.gates import (
     evaluate_discharge_gate,
     evaluate_predose_gate,
 )
-from api.clinical.thresholds import effective_thresholds
 from api.config import get_settings
+from api.patients.service import get_patient
+from api.plans.limits import thresholds_for
+from api.plans.service import PinnedRevision, get_plan, get_revision
+from api.users.repository import display_name
 from models import (
-    Administration,
     Alert,
     Assessment,
     DosingPlan,
     DosingPlanRevision,
     Observation,
     TreatmentSession,
-    User,
 )
-
-if TYPE_CHECKING:
-    from api.plans.service import PinnedRevision
 
 GATED_VITALS = tuple(str(v) for v in GATE_VITALS)
 
@@ -76,14 +84,10 @@ async def gate_readings(
 
 
 async def sedation_scores(db: AsyncSession, session: TreatmentSession) -> list[SedationScore]:
-    from api.assessments.service import sedation_scores_for_session
-
     return await sedation_scores_for_session(db, session.id)
 
 
 async def cadss_scores(db: AsyncSession, session: TreatmentSession) -> list[CadssScore]:
-    from api.assessments.service import cadss_totals_for_session
-
     return [
         CadssScore(total=t, administered_at=a)
         for a, t in await cadss_totals_for_session(db, session.id)
@@ -100,22 +104,6 @@ async def open_alerts(db: AsyncSession, session: TreatmentSession) -> list[OpenA
     return [OpenAlert(id=str(i), severity=s, message=m, created_at=c) for i, s, m, c in rows.all()]
 
 
-async def first_administration_at(db: AsyncSession, session_id: uuid.UUID) -> datetime | None:
-    """The start of the session's first non-retracted administration: the monitoring clock."""
-    started: datetime | None = await db.scalar(
-        select(func.min(Administration.started_at)).where(
-            Administration.session_id == session_id, Administration.not_retracted()
-        )
-    )
-    if started is not None and started.tzinfo is None:  # SQLite aggregates lose the type
-        started = started.replace(tzinfo=UTC)
-    return started
-
-
-def thresholds_for(revision: DosingPlanRevision | PinnedRevision) -> dict[str, float]:
-    return effective_thresholds(get_settings().thresholds, revision.thresholds or None)
-
-
 def session_baseline(session: TreatmentSession) -> dict[str, float]:
     values = {
         "systolic_bp": session.baseline_systolic_bp,
@@ -123,18 +111,6 @@ def session_baseline(session: TreatmentSession) -> dict[str, float]:
         "heart_rate": session.baseline_heart_rate,
     }
     return {k: v for k, v in values.items() if v is not None}
-
-
-async def display_name(db: AsyncSession, user_id: str | None) -> str | None:
-    """A staff member's display name for a message, or None."""
-    if not user_id:
-        return None
-    from api.types import parse_id
-
-    uid = parse_id(user_id)
-    if uid is None:
-        return None
-    return await db.scalar(select(User.display_name).where(User.id == uid))
 
 
 def dose_from_revision(
@@ -165,9 +141,6 @@ async def plan_state(
     """How the session's plan stands against the revision it pinned. ``lock`` (the dosing
     transition) share-locks the plan row, so a revision or discontinuation written at the same
     moment either comes first and is seen, or waits for dosing to have started."""
-    from api.patients.service import get_patient
-    from api.plans.service import get_plan, get_revision
-
     plan: DosingPlan = await get_plan(db, session.plan_id, lock="share" if lock else None)
     pinned = session.plan_revision if session.checked_in_at is not None else None
     current_dose: float | None = None
@@ -271,21 +244,15 @@ async def predose_safety_items(
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
 ) -> list[Unmet]:
-    from api.checklists.service import predose_items
-
     return await predose_items(db, session, revision.medication, at)
 
 
 async def discharge_safety_items(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
-    from api.checklists.service import discharge_items
-
     return await discharge_items(db, session)
 
 
 async def waste_unmet(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
     """``waste_unwitnessed``: every waste of the session still waiting for its witness."""
-    from api.administrations.service import unwitnessed_waste_for_session
-
     return await unwitnessed_waste_for_session(
         db, session.id, tz=ZoneInfo(get_settings().clinic_tz)
     )
@@ -305,9 +272,6 @@ async def discharge_unmet_many(
     same pure rule. ``tests/station/test_board.py`` checks that it agrees with ``/readiness``
     item for item, so a new gate input added to :func:`discharge_inputs` must be loaded here
     too."""
-    from api.assessments.service import sedation_scores_for_sessions
-    from api.checklists.service import discharge_items_for_sessions
-
     ids = [s.id for s, _ in sessions]
     if not ids:
         return {}
@@ -346,25 +310,8 @@ async def discharge_unmet_many(
         alerts.setdefault(alert_sid, []).append(
             OpenAlert(id=str(alert_id), severity=severity, message=message, created_at=created_at)
         )
-    first_doses: dict[object, datetime] = {}
-    for dose_sid, started in await db.execute(
-        select(Administration.session_id, func.min(Administration.started_at))
-        .where(Administration.session_id.in_(ids), Administration.not_retracted())
-        .group_by(Administration.session_id)
-    ):
-        if started is not None:
-            first_doses[dose_sid] = started if started.tzinfo else started.replace(tzinfo=UTC)
-    pending_waste = set(
-        await db.scalars(
-            select(Administration.session_id)
-            .where(
-                Administration.session_id.in_(ids),
-                Administration.witness_status == "pending",
-                Administration.not_retracted(),
-            )
-            .distinct()
-        )
-    )
+    first_doses = await first_administrations_at(db, ids)
+    pending_waste = await sessions_with_pending_waste(db, ids)
     checklists = await discharge_items_for_sessions(db, ids)
     tz = clinic_tz()
     out: dict[object, list[Unmet]] = {}

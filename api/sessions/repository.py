@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import NotFound
 from api.types import parse_id
-from models import TreatmentSession
+from models import Observation, SessionTransition, TreatmentSession
 
 # Built once: nearly every request reads its session, and building the statement and its cache
 # key each time cost about as much as running it through SQLAlchemy.
@@ -54,3 +55,36 @@ async def lock_sessions(
     every transaction there is BEGIN IMMEDIATE.)
     """
     return {sid: await get_session(db, sid, for_update=True) for sid in sorted(set(session_ids))}
+
+
+def summary_readings_query(session_id: uuid.UUID) -> Select[str, float, datetime]:
+    """The readings the vitals summary needs (served by ix_observations_session_measured)."""
+    return (
+        select(Observation.code, Observation.value, Observation.measured_at)
+        .where(
+            Observation.session_id == session_id,
+            Observation.status == "final",
+            Observation.code.in_(("systolic_bp", "diastolic_bp", "spo2")),
+        )
+        # ties at one measured_at: the reading recorded last comes last (and counts)
+        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
+    )
+
+
+async def summary_readings(
+    db: AsyncSession, session_id: uuid.UUID
+) -> list[tuple[str, float, datetime]]:
+    return [(c, v, m) for c, v, m in await db.execute(summary_readings_query(session_id))]
+
+
+async def session_transitions(db: AsyncSession, session_id: uuid.UUID) -> list[SessionTransition]:
+    """The session's transitions in timeline order."""
+    return list(
+        (
+            await db.scalars(
+                select(SessionTransition)
+                .where(SessionTransition.session_id == session_id)
+                .order_by(SessionTransition.at, SessionTransition.recorded_at)
+            )
+        ).all()
+    )

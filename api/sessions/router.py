@@ -13,6 +13,7 @@ from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
 from api.people import validate_named
 from api.sessions import service
+from api.sessions.record import session_record
 from api.sessions.schemas import (
     RepinRequest,
     SessionCreate,
@@ -40,7 +41,7 @@ async def create_session(
 ) -> SessionRead:
     session = await service.create_session(db, audit, body)
     set_etag(response, session.version)
-    return await validate_named(db, SessionRead, await service.session_record(db, session))
+    return await validate_named(db, SessionRead, await session_record(db, session))
 
 
 @router.get(
@@ -148,7 +149,7 @@ async def transition(
 ) -> SessionRead:
     session = await service.transition(db, audit, session_id, body, if_match)
     set_etag(response, session.version)
-    return await validate_named(db, SessionRead, await service.session_record(db, session))
+    return await validate_named(db, SessionRead, await session_record(db, session))
 
 
 @router.post(
@@ -172,7 +173,7 @@ async def repin(
 ) -> SessionRead:
     session = await service.repin(db, audit, session_id, body, if_match)
     set_etag(response, session.version)
-    return SessionRead.model_validate(await service.session_record(db, session))
+    return SessionRead.model_validate(await session_record(db, session))
 
 
 @router.get(

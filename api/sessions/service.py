@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -8,6 +7,7 @@ from sqlalchemy import Select, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alerts.overdue import vitals_due_at
 from api.alerts.service import alerts_after_transition
 from api.audit import Audit
 from api.clinical.dose import DoseComputation, DoseInputMissing, compute_session_dose
@@ -27,7 +27,6 @@ from api.clinical.status_machine import (
     infusion_ended_early,
     is_allowed,
 )
-from api.clinical.summary import SummaryReading, summarize_vitals
 from api.devices.lifecycle import release_bindings_of_ended_session
 from api.errors import (
     Conflict,
@@ -38,19 +37,21 @@ from api.errors import (
     refusal,
 )
 from api.etag import check_if_match
-from api.live.publishers import publish_status
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.people import find_staff
-from api.plans.service import get_plan, get_revision, pinned_revision, session_revision
+from api.plans.service import get_plan, get_revision, session_revision
 from api.sessions import gates
+from api.sessions.events import publish_status
+from api.sessions.record import session_record
 from api.sessions.repository import get_session
+from api.sessions.repository import summary_readings_query as summary_readings_query
 from api.sessions.schemas import RepinRequest, SessionCreate, TransitionRequest
 from api.types import parse_id
+from api.users.repository import display_name
 from models import (
     DosingPlan,
     DosingPlanRevision,
-    Observation,
     Patient,
     SessionTransition,
     TreatmentSession,
@@ -85,7 +86,8 @@ async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) ->
     db.add(session)
     await db.flush()
     audit.record("create", "session", session.id, patient_id=patient.id)
-    await publish_status(db, session)  # a new session appears on the live boards at once
+    # a new session appears on the live boards at once
+    await publish_status(db, session, await session_record(db, session))
     return session
 
 
@@ -120,72 +122,8 @@ async def _discontinued_state(db: AsyncSession, plan: DosingPlan) -> PlanState:
         pinned_revision=plan.current_revision,
         current_revision=plan.current_revision,
         discontinued_at=plan.discontinued_at,
-        discontinued_by_name=await gates.display_name(db, plan.discontinued_by),
+        discontinued_by_name=await display_name(db, plan.discontinued_by),
         discontinue_reason=plan.discontinue_reason,
-    )
-
-
-async def session_record(db: AsyncSession, session: TreatmentSession) -> dict[str, Any]:
-    """Everything GET /v1/sessions/{id} returns, as plain data.
-
-    ``plan_revision`` is the revision the session uses: the one pinned at check-in
-    (``pinned_revision``), or while it is not checked in the plan's current one (it pins that
-    at check-in)."""
-    from api.sessions.record import extra_record_parts
-
-    revision_number = session.plan_revision
-    if session.checked_in_at is None:
-        revision_number = (await get_plan(db, session.plan_id)).current_revision
-    revision = await pinned_revision(db, session.plan_id, revision_number)
-    transitions = (
-        await db.scalars(
-            select(SessionTransition)
-            .where(SessionTransition.session_id == session.id)
-            .order_by(SessionTransition.at, SessionTransition.recorded_at)
-        )
-    ).all()
-    readings = (await db.execute(summary_readings_query(session.id))).all()
-    summary = summarize_vitals(
-        [SummaryReading(code=c, value=v, measured_at=m) for c, v, m in readings],
-        dosing_started_at=session.dosing_started_at,
-        dosing_ended_at=session.dosing_ended_at,
-        ended_at=session.ended_at,
-        first_administration_at=await gates.first_administration_at(db, session.id),
-    )
-    record: dict[str, Any] = {
-        **{c.key: getattr(session, c.key) for c in TreatmentSession.__table__.columns},
-        "plan_revision": revision_number,
-        "pinned_revision": session.plan_revision if session.checked_in_at is not None else None,
-        "baseline": {
-            "systolic_bp": session.baseline_systolic_bp,
-            "diastolic_bp": session.baseline_diastolic_bp,
-            "heart_rate": session.baseline_heart_rate,
-        },
-        "responsible_clinician": session.responsible_clinician_id,
-        "responsible_clinician_name": await gates.display_name(
-            db, session.responsible_clinician_id
-        ),
-        "medication": revision.medication,
-        "route": revision.route,
-        "min_monitoring_minutes": revision.min_monitoring_minutes,
-        "transitions": list(transitions),
-        "vitals_summary": summary,
-    }
-    record.update(await extra_record_parts(db, session))
-    return record
-
-
-def summary_readings_query(session_id: uuid.UUID) -> Select[str, float, datetime]:
-    """The readings the vitals summary needs (served by ix_observations_session_measured)."""
-    return (
-        select(Observation.code, Observation.value, Observation.measured_at)
-        .where(
-            Observation.session_id == session_id,
-            Observation.status == "final",
-            Observation.code.in_(("systolic_bp", "diastolic_bp", "spo2")),
-        )
-        # ties at one measured_at: the reading recorded last comes last (and counts)
-        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
     )
 
 
@@ -513,7 +451,7 @@ async def transition(
     await db.refresh(session)
     await alerts_after_transition(db, session, target, at)
     await release_bindings_of_ended_session(db, session)
-    await publish_status(db, session)
+    await publish_status(db, session, await session_record(db, session))
     audit.record("transition", "session", session.id, patient_id=session.patient_id)
     if overridden:
         audit.record("override", "session", session.id, patient_id=session.patient_id)
@@ -581,7 +519,7 @@ async def repin(
         raise Conflict("The session was changed at the same time; reload and try again.")
     await db.flush()
     await db.refresh(session)
-    await publish_status(db, session)
+    await publish_status(db, session, await session_record(db, session))
     audit.record(
         "repin",
         "session",
@@ -599,8 +537,6 @@ async def readiness(db: AsyncSession, audit: Audit, session_id: str) -> dict[str
     discharge = gates.as_dicts(await gates.discharge_unmet(db, session, revision, now))
     earliest = await gates.earliest_discharge(db, session, revision)
     audit.record("read", "session", session.id, patient_id=session.patient_id)
-    from api.alerts.overdue import vitals_due_at
-
     return {
         "dosing": {"ready": not dosing, "unmet": dosing},
         "discharge": {

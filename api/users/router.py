@@ -9,6 +9,7 @@ from api.audit import AuditDep
 from api.auth.router import TokenResponse
 from api.auth.service import new_token
 from api.db import DbSession
+from api.errors import ValidationFailed, field_error
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
 from api.users import service
@@ -161,8 +162,6 @@ async def list_staff(
 
 
 def _roles(value: str) -> list[StaffRole]:
-    from api.errors import ValidationFailed, field_error
-
     allowed: tuple[StaffRole, ...] = ("admin", "clinician", "nurse")
     roles = [r.strip() for r in value.split(",") if r.strip()]
     bad = [r for r in roles if r not in allowed]
