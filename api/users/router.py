@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
 
 from api.audit import AuditDep
-from api.auth.router import TokenResponse
+from api.auth.schemas import TokenResponse
 from api.auth.service import new_token
 from api.db import DbSession
 from api.errors import ValidationFailed, field_error
