@@ -5,6 +5,7 @@ and the screening give (rules in :mod:`api.clinical.checklist` and
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,6 @@ from api.clinical.checklist import (
     pregnancy_test_problem,
 )
 from api.clinical.gates import Unmet
-from api.config import get_settings
 from api.errors import Conflict, ValidationFailed, field_error
 from api.patients.service import get_patient
 from api.screenings.service import childbearing_potential, clinic_zone, eligibility_unmet
@@ -146,12 +146,18 @@ async def discharge_ready_at(db: AsyncSession, session_id: uuid.UUID) -> datetim
 
 
 async def predose_items(
-    db: AsyncSession, session: TreatmentSession, medication: str, at: datetime
+    db: AsyncSession,
+    session: TreatmentSession,
+    medication: str,
+    at: datetime,
+    *,
+    npo: Mapping[str, Mapping[str, int]],
 ) -> list[Unmet]:
-    """The pre-dose gate's eligibility and checklist items as of ``at``."""
+    """The pre-dose gate's eligibility and checklist items as of ``at`` (``npo``: the clinic's
+    fasting minutes per medication, from the app's settings)."""
     patient = await get_patient(db, session.patient_id)
     unmet = await eligibility_unmet(db, patient, medication=medication, for_what="dosing", as_of=at)
-    food, liquids = npo_minutes(get_settings().npo, medication)
+    food, liquids = npo_minutes(npo, medication)
     unmet += predose_checklist_unmet(
         _content(await get_checklist(db, session.id, "pre")),
         at=at,

@@ -8,7 +8,7 @@ more keyword argument of the pure gate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ from api.clinical.gates import (
     evaluate_discharge_gate,
     evaluate_predose_gate,
 )
-from api.config import get_settings
+from api.config import Settings
 from api.patients.service import get_patient
 from api.plans.limits import thresholds_for
 from api.plans.service import PinnedRevision, get_plan, get_revision
@@ -59,8 +59,8 @@ from models import (
 GATED_VITALS = tuple(str(v) for v in GATE_VITALS)
 
 
-def clinic_tz() -> tzinfo:
-    return ZoneInfo(get_settings().clinic_tz)
+def clinic_tz(settings: Settings) -> tzinfo:
+    return ZoneInfo(settings.clinic_tz)
 
 
 async def gate_readings(
@@ -172,21 +172,25 @@ async def predose_unmet(
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
     *,
+    settings: Settings,
     with_plan: bool = True,
     lock_plan: bool = False,
 ) -> list[Unmet]:
+    """The pre-dose gate's unmet items as of ``at`` (``settings``: the app's: the clinic's
+    limits, time zone and fasting minutes)."""
     readings = await gate_readings(db, session.id, until=at)
     inputs = PredoseInputs(
         at=at,
         readings=readings,
-        thresholds=thresholds_for(revision),
+        thresholds=thresholds_for(revision, settings.thresholds),
         plan=await plan_state(db, session, lock=lock_plan) if with_plan else None,
-        tz=clinic_tz(),
+        tz=clinic_tz(settings),
         session_id=str(session.id),
     )
     # the screening, then the pre-session checklist (SPEC §4 order)
     return evaluate_predose_gate(
-        inputs, eligibility_items=await predose_safety_items(db, session, revision, at)
+        inputs,
+        eligibility_items=await predose_safety_items(db, session, revision, at, npo=settings.npo),
     )
 
 
@@ -195,6 +199,8 @@ async def discharge_inputs(
     session: TreatmentSession,
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
+    *,
+    settings: Settings,
 ) -> DischargeInputs:
     return DischargeInputs(
         at=at,
@@ -202,13 +208,13 @@ async def discharge_inputs(
         medication=revision.medication,
         min_monitoring_minutes=revision.min_monitoring_minutes,
         readings=await gate_readings(db, session.id, until=at),
-        thresholds=thresholds_for(revision),
+        thresholds=thresholds_for(revision, settings.thresholds),
         first_administration_at=await first_administration_at(db, session.id),
         baseline=session_baseline(session),
         sedation_scores=await sedation_scores(db, session),
         cadss_scores=await cadss_scores(db, session),
         open_alerts=await open_alerts(db, session),
-        tz=clinic_tz(),
+        tz=clinic_tz(settings),
     )
 
 
@@ -217,12 +223,14 @@ async def discharge_unmet(
     session: TreatmentSession,
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
+    *,
+    settings: Settings,
 ) -> list[Unmet]:
-    inputs = await discharge_inputs(db, session, revision, at)
+    inputs = await discharge_inputs(db, session, revision, at, settings=settings)
     return evaluate_discharge_gate(
         inputs,
         checklist_items=await discharge_safety_items(db, session),
-        waste_items=await waste_unmet(db, session),
+        waste_items=await waste_unmet(db, session, tz=inputs.tz),
     )
 
 
@@ -243,19 +251,19 @@ async def predose_safety_items(
     session: TreatmentSession,
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
+    *,
+    npo: Mapping[str, Mapping[str, int]],
 ) -> list[Unmet]:
-    return await predose_items(db, session, revision.medication, at)
+    return await predose_items(db, session, revision.medication, at, npo=npo)
 
 
 async def discharge_safety_items(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
     return await discharge_items(db, session)
 
 
-async def waste_unmet(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
+async def waste_unmet(db: AsyncSession, session: TreatmentSession, *, tz: tzinfo) -> list[Unmet]:
     """``waste_unwitnessed``: every waste of the session still waiting for its witness."""
-    return await unwitnessed_waste_for_session(
-        db, session.id, tz=ZoneInfo(get_settings().clinic_tz)
-    )
+    return await unwitnessed_waste_for_session(db, session.id, tz=tz)
 
 
 def as_dicts(unmet: Sequence[Unmet]) -> list[dict[str, object]]:
@@ -266,6 +274,8 @@ async def discharge_unmet_many(
     db: AsyncSession,
     sessions: Sequence[tuple[TreatmentSession, DosingPlanRevision]],
     at: datetime,
+    *,
+    settings: Settings,
 ) -> dict[object, list[Unmet]]:
     """:func:`discharge_unmet` for many sessions at once, in a fixed number of queries (the day
     board): the same :class:`DischargeInputs`, loaded for all the sessions together, and the
@@ -313,7 +323,7 @@ async def discharge_unmet_many(
     first_doses = await first_administrations_at(db, ids)
     pending_waste = await sessions_with_pending_waste(db, ids)
     checklists = await discharge_items_for_sessions(db, ids)
-    tz = clinic_tz()
+    tz = clinic_tz(settings)
     out: dict[object, list[Unmet]] = {}
     for session, revision in sessions:
         inputs = DischargeInputs(
@@ -322,7 +332,7 @@ async def discharge_unmet_many(
             medication=revision.medication,
             min_monitoring_minutes=revision.min_monitoring_minutes,
             readings=readings[session.id],
-            thresholds=thresholds_for(revision),
+            thresholds=thresholds_for(revision, settings.thresholds),
             first_administration_at=first_doses.get(session.id),
             baseline=session_baseline(session),
             sedation_scores=scores.get(session.id, []),
@@ -331,7 +341,7 @@ async def discharge_unmet_many(
             tz=tz,
         )
         # waste is rare: only a session that has some waiting for its witness costs a query
-        waste = await waste_unmet(db, session) if session.id in pending_waste else []
+        waste = await waste_unmet(db, session, tz=tz) if session.id in pending_waste else []
         out[session.id] = evaluate_discharge_gate(
             inputs, checklist_items=checklists.get(session.id, []), waste_items=waste
         )

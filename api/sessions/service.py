@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Select, false, select, update
@@ -27,6 +27,7 @@ from api.clinical.status_machine import (
     infusion_ended_early,
     is_allowed,
 )
+from api.config import Settings
 from api.devices.lifecycle import release_bindings_of_ended_session
 from api.errors import (
     Conflict,
@@ -60,7 +61,9 @@ from models import (
 from models.session import ONE_OPEN_SESSION_INDEX, OPEN_STATUSES
 
 
-async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) -> TreatmentSession:
+async def create_session(
+    db: AsyncSession, audit: Audit, body: SessionCreate, *, settings: Settings
+) -> TreatmentSession:
     patient = await get_patient(db, body.patient_id)
     # Shared lock: a discontinue (FOR UPDATE) waits for this session to commit, or this
     # waits for the discontinue and then sees the plan discontinued (409).
@@ -69,7 +72,7 @@ async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) ->
         raise Conflict("The dosing plan belongs to another patient.", field="dosing_plan_id")
     if plan.status != "active":
         item = plan_discontinued_item(
-            await _discontinued_state(db, plan), tz=gates.clinic_tz(), doing="be booked"
+            await _discontinued_state(db, plan), tz=gates.clinic_tz(settings), doing="be booked"
         )
         raise refusal(item.message, [item.as_dict()])
     clinician = await _responsible_clinician(db, body.responsible_clinician)
@@ -269,11 +272,10 @@ async def _last_dosed_at(db: AsyncSession, session: TreatmentSession) -> datetim
 
 
 async def _check_in(
-    db: AsyncSession, session: TreatmentSession, body: TransitionRequest, at: datetime
+    db: AsyncSession, session: TreatmentSession, body: TransitionRequest, at: datetime, tz: tzinfo
 ) -> tuple[list[Unmet], dict[str, Any]]:
     """The check-in items (SPEC §4 ``checked_in``) and, when the dose can be computed, the
     values check-in stores: the plan's current revision pinned, the dose computed."""
-    tz = gates.clinic_tz()
     # Shared lock: a revision or discontinue (FOR UPDATE) waits for this check-in, or this
     # waits for it and then pins what it wrote.
     plan = await get_plan(db, session.plan_id, lock="share")
@@ -329,7 +331,13 @@ def _check_discharge_type(body: TransitionRequest) -> None:
 
 
 async def transition(
-    db: AsyncSession, audit: Audit, session_id: str, body: TransitionRequest, if_match: str | None
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    body: TransitionRequest,
+    if_match: str | None,
+    *,
+    settings: Settings,
 ) -> TreatmentSession:
     session = await get_session(db, session_id, for_update=True)
     if body.override_reason is not None:
@@ -362,14 +370,14 @@ async def transition(
     went_ahead_unmet: list[dict[str, object]] | None = None
 
     if target == "checked_in":
-        unmet, check_in_values = await _check_in(db, session, body, at)
+        unmet, check_in_values = await _check_in(db, session, body, at, gates.clinic_tz(settings))
         overridden = _gate(body, unmet, "Check-in is refused")
         values.update(check_in_values)
     elif target == "dosing":
         readings = await gates.gate_readings(db, session.id, until=at)
         overridden = _gate(
             body,
-            await gates.predose_unmet(db, session, revision, at, lock_plan=True),
+            await gates.predose_unmet(db, session, revision, at, settings=settings, lock_plan=True),
             "Pre-dose checks are not met",
         )
         baseline = predose_baseline(at=at, readings=readings)
@@ -400,7 +408,7 @@ async def transition(
             )
         values["dosing_ended_at"] = at
     elif target == "discharged":
-        unmet = await gates.discharge_unmet(db, session, revision, at)
+        unmet = await gates.discharge_unmet(db, session, revision, at, settings=settings)
         if body.discharge_type == "against_advice":
             # Recorded, never blocking: the patient has left (SPEC §4).
             went_ahead_unmet = gates.as_dicts(unmet)
@@ -425,7 +433,10 @@ async def transition(
         ):
             # Two check-ins of one patient at once: the database lets one through.
             item = session_open_item(
-                status="checked_in", checked_in_at=None, location=None, tz=gates.clinic_tz()
+                status="checked_in",
+                checked_in_at=None,
+                location=None,
+                tz=gates.clinic_tz(settings),
             )
             raise refusal(item.message, [item.as_dict()]) from None
         raise
@@ -477,7 +488,13 @@ def _gate(
 
 
 async def repin(
-    db: AsyncSession, audit: Audit, session_id: str, body: RepinRequest, if_match: str | None
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    body: RepinRequest,
+    if_match: str | None,
+    *,
+    settings: Settings,
 ) -> TreatmentSession:
     """SPEC §4 "Repin": a checked-in session moves to the plan's current revision and its dose
     is recomputed (the check-in weight unless ``weight_kg`` is given)."""
@@ -497,7 +514,7 @@ async def repin(
     plan = await get_plan(db, session.plan_id, lock="share")
     if plan.status != "active":
         item = plan_discontinued_item(
-            await _discontinued_state(db, plan), tz=gates.clinic_tz(), doing="be re-pinned"
+            await _discontinued_state(db, plan), tz=gates.clinic_tz(settings), doing="be re-pinned"
         )
         raise refusal(item.message, [item.as_dict()])
     if plan.current_revision == session.plan_revision:
@@ -529,12 +546,18 @@ async def repin(
     return session
 
 
-async def readiness(db: AsyncSession, audit: Audit, session_id: str) -> dict[str, Any]:
+async def readiness(
+    db: AsyncSession, audit: Audit, session_id: str, *, settings: Settings
+) -> dict[str, Any]:
     session = await get_session(db, session_id)
     revision = await session_revision(db, session)
     now = datetime.now(UTC)
-    dosing = gates.as_dicts(await gates.predose_unmet(db, session, revision, now))
-    discharge = gates.as_dicts(await gates.discharge_unmet(db, session, revision, now))
+    dosing = gates.as_dicts(
+        await gates.predose_unmet(db, session, revision, now, settings=settings)
+    )
+    discharge = gates.as_dicts(
+        await gates.discharge_unmet(db, session, revision, now, settings=settings)
+    )
     earliest = await gates.earliest_discharge(db, session, revision)
     audit.record("read", "session", session.id, patient_id=session.patient_id)
     return {
