@@ -19,6 +19,7 @@ from api.alerts.service import (
     raise_patient_assessment_alert,
     resolve_alerts_for_assessment,
 )
+from api.assessments.repository import cadss_totals_for_session as cadss_totals_for_session
 from api.audit import Audit
 from api.clinical.alerts import phq9_self_harm_alert
 from api.clinical.gates import SEDATION_INSTRUMENTS, SedationScore
@@ -77,19 +78,6 @@ async def sedation_scores_for_sessions(
         if sid is not None:  # filtered by session: never None here
             out.setdefault(sid, []).append(SedationScore(instrument=i, score=t, administered_at=a))
     return out
-
-
-async def cadss_totals_for_session(
-    db: AsyncSession, session_id: uuid.UUID
-) -> list[tuple[datetime, int]]:
-    rows = await db.execute(
-        select(Assessment.administered_at, Assessment.total).where(
-            Assessment.session_id == session_id,
-            Assessment.instrument == "cadss",
-            Assessment.not_retracted(),
-        )
-    )
-    return [(a, t) for a, t in rows]
 
 
 async def record_assessment(

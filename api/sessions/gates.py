@@ -9,10 +9,9 @@ more keyword argument of the pure gate.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.administrations.repository import (
@@ -21,8 +20,9 @@ from api.administrations.repository import (
     sessions_with_pending_waste,
 )
 from api.administrations.service import unwitnessed_waste_for_session
+from api.alerts.repository import open_alerts_of_session, open_alerts_of_sessions
+from api.assessments.repository import cadss_totals_for_session, cadss_totals_of_sessions
 from api.assessments.service import (
-    cadss_totals_for_session,
     sedation_scores_for_session,
     sedation_scores_for_sessions,
 )
@@ -46,13 +46,11 @@ from api.config import Settings
 from api.patients.service import get_patient
 from api.plans.limits import thresholds_for
 from api.plans.service import PinnedRevision, get_plan, get_revision
+from api.sessions import repository
 from api.users.repository import display_name
 from models import (
-    Alert,
-    Assessment,
     DosingPlan,
     DosingPlanRevision,
-    Observation,
     TreatmentSession,
 )
 
@@ -67,19 +65,7 @@ async def gate_readings(
     db: AsyncSession, session_id: object, *, until: datetime
 ) -> list[GateReading]:
     """Non-retracted readings of the gated vitals up to ``until`` (gates only look back)."""
-    rows = await db.execute(
-        select(Observation.code, Observation.value, Observation.measured_at)
-        .where(
-            Observation.session_id == session_id,
-            Observation.status == "final",
-            Observation.code.in_(GATED_VITALS),
-            Observation.measured_at <= until,
-            Observation.measured_at >= until - timedelta(hours=24),
-        )
-        # Two readings of one vital at one measured_at: the one recorded last counts (the
-        # gate takes the later one in this order).
-        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
-    )
+    rows = await repository.gate_readings(db, session_id, GATED_VITALS, until=until)
     return [GateReading(code=c, value=v, measured_at=m) for c, v, m in rows]
 
 
@@ -96,12 +82,10 @@ async def cadss_scores(db: AsyncSession, session: TreatmentSession) -> list[Cads
 
 async def open_alerts(db: AsyncSession, session: TreatmentSession) -> list[OpenAlert]:
     """The session's alerts still open (warnings included; acknowledged ones do not block)."""
-    rows = await db.execute(
-        select(Alert.id, Alert.severity, Alert.message, Alert.created_at)
-        .where(Alert.session_id == session.id, Alert.status == "open")
-        .order_by(Alert.created_at, Alert.id)
-    )
-    return [OpenAlert(id=str(i), severity=s, message=m, created_at=c) for i, s, m, c in rows.all()]
+    return [
+        OpenAlert(id=str(i), severity=s, message=m, created_at=c)
+        for i, s, m, c in await open_alerts_of_session(db, session.id)
+    ]
 
 
 def session_baseline(session: TreatmentSession) -> dict[str, float]:
@@ -285,41 +269,21 @@ async def discharge_unmet_many(
     ids = [s.id for s, _ in sessions]
     if not ids:
         return {}
-    rows = await db.execute(
-        select(Observation.session_id, Observation.code, Observation.value, Observation.measured_at)
-        .where(
-            Observation.session_id.in_(ids),
-            Observation.status == "final",
-            Observation.code.in_(GATED_VITALS),
-            Observation.measured_at <= at,
-            Observation.measured_at >= at - timedelta(hours=24),
-        )
-        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
-    )
-    readings: dict[object, list[GateReading]] = {sid: [] for sid in ids}
-    for sid, code, value, measured_at in rows:
-        readings[sid].append(GateReading(code=code, value=value, measured_at=measured_at))
+    readings = {
+        sid: [GateReading(code=c, value=v, measured_at=m) for c, v, m in rows]
+        for sid, rows in (
+            await repository.gate_readings_of_sessions(db, ids, GATED_VITALS, until=at)
+        ).items()
+    }
     scores = await sedation_scores_for_sessions(db, ids)
-    cadss: dict[object, list[CadssScore]] = {}
-    for cadss_sid, administered_at, total in await db.execute(
-        select(Assessment.session_id, Assessment.administered_at, Assessment.total).where(
-            Assessment.session_id.in_(ids),
-            Assessment.instrument == "cadss",
-            Assessment.not_retracted(),
-        )
-    ):
-        cadss.setdefault(cadss_sid, []).append(
-            CadssScore(total=total, administered_at=administered_at)
-        )
-    alerts: dict[object, list[OpenAlert]] = {}
-    for alert_sid, alert_id, severity, message, created_at in await db.execute(
-        select(Alert.session_id, Alert.id, Alert.severity, Alert.message, Alert.created_at)
-        .where(Alert.session_id.in_(ids), Alert.status == "open")
-        .order_by(Alert.created_at, Alert.id)
-    ):
-        alerts.setdefault(alert_sid, []).append(
-            OpenAlert(id=str(alert_id), severity=severity, message=message, created_at=created_at)
-        )
+    cadss = {
+        sid: [CadssScore(total=t, administered_at=a) for a, t in rows]
+        for sid, rows in (await cadss_totals_of_sessions(db, ids)).items()
+    }
+    alerts = {
+        sid: [OpenAlert(id=str(i), severity=s, message=m, created_at=c) for i, s, m, c in rows]
+        for sid, rows in (await open_alerts_of_sessions(db, ids)).items()
+    }
     first_doses = await first_administrations_at(db, ids)
     pending_waste = await sessions_with_pending_waste(db, ids)
     checklists = await discharge_items_for_sessions(db, ids)

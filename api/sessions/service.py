@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,17 +37,18 @@ from api.errors import (
     refusal,
 )
 from api.etag import check_if_match
-from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.people import find_staff
 from api.plans.service import get_plan, get_revision, session_revision
-from api.sessions import gates
+from api.sessions import gates, repository
 from api.sessions.events import publish_status
 from api.sessions.record import session_record
 from api.sessions.repository import get_session
+
+# bench/run.py reads these two statements from here
+from api.sessions.repository import history_query as history_query
 from api.sessions.repository import summary_readings_query as summary_readings_query
 from api.sessions.schemas import RepinRequest, SessionCreate, TransitionRequest
-from api.types import parse_id
 from api.users.repository import display_name
 from models import (
     DosingPlan,
@@ -58,7 +58,7 @@ from models import (
     TreatmentSession,
     User,
 )
-from models.session import ONE_OPEN_SESSION_INDEX, OPEN_STATUSES
+from models.session import ONE_OPEN_SESSION_INDEX
 
 
 async def create_session(
@@ -136,41 +136,6 @@ async def read_session(db: AsyncSession, audit: Audit, session_id: str) -> dict[
     return await session_record(db, session)
 
 
-def _list_query(
-    *,
-    patient_id: str | None,
-    status: list[str] | None,
-    location: str | None,
-    from_: datetime | None,
-    to: datetime | None,
-) -> Select[Any]:
-    stmt = select(TreatmentSession)
-    if patient_id is not None:
-        pid = parse_id(patient_id)
-        stmt = stmt.where(TreatmentSession.patient_id == pid) if pid else stmt.where(false())
-    if status is not None:
-        stmt = stmt.where(TreatmentSession.status.in_(status))
-    if location is not None:
-        stmt = stmt.where(TreatmentSession.location == location)
-    if from_ is not None:
-        stmt = stmt.where(TreatmentSession.scheduled_at >= from_)
-    if to is not None:
-        stmt = stmt.where(TreatmentSession.scheduled_at < to)
-    return stmt
-
-
-def history_query(*, limit: int, cursor: str | None, **filters: Any) -> Select[Any]:
-    """One page of the session history / day board (one row more than ``limit``)."""
-    return keyset(
-        _list_query(**filters),
-        cursor=cursor,
-        limit=limit,
-        sort=TreatmentSession.scheduled_at,
-        tiebreak=TreatmentSession.id,
-        descending=True,
-    )
-
-
 async def list_sessions(
     db: AsyncSession,
     audit: Audit,
@@ -180,11 +145,7 @@ async def list_sessions(
     **filters: Any,
 ) -> tuple[list[TreatmentSession], str | None]:
     """Newest ``scheduled_at`` first; keyset on (scheduled_at, id) descending."""
-    rows, next_cursor = cut_page(
-        list((await db.scalars(history_query(limit=limit, cursor=cursor, **filters))).all()),
-        limit,
-        lambda r: (r.scheduled_at, r.id),
-    )
+    rows, next_cursor = await repository.page_sessions(db, limit=limit, cursor=cursor, **filters)
     for row in rows:
         audit.record("read", "session", row.id, patient_id=row.patient_id)
     return rows, next_cursor
@@ -241,36 +202,6 @@ def _missing_dose_item(missing: DoseInputMissing) -> Unmet:
     return Unmet(code=missing.code, message=missing.message)
 
 
-async def _other_open_session(
-    db: AsyncSession, session: TreatmentSession
-) -> TreatmentSession | None:
-    return await db.scalar(
-        select(TreatmentSession)
-        .where(
-            TreatmentSession.patient_id == session.patient_id,
-            TreatmentSession.id != session.id,
-            TreatmentSession.status.in_(OPEN_STATUSES),
-        )
-        .limit(1)
-    )
-
-
-async def _last_dosed_at(db: AsyncSession, session: TreatmentSession) -> datetime | None:
-    """When the patient's last dosed session of this plan started dosing."""
-    rows = await db.scalars(
-        select(TreatmentSession.dosing_started_at)
-        .where(
-            TreatmentSession.patient_id == session.patient_id,
-            TreatmentSession.plan_id == session.plan_id,
-            TreatmentSession.id != session.id,
-            TreatmentSession.dosing_started_at.is_not(None),
-        )
-        .order_by(TreatmentSession.dosing_started_at.desc())
-        .limit(1)
-    )
-    return rows.first()
-
-
 async def _check_in(
     db: AsyncSession, session: TreatmentSession, body: TransitionRequest, at: datetime, tz: tzinfo
 ) -> tuple[list[Unmet], dict[str, Any]]:
@@ -284,7 +215,7 @@ async def _check_in(
         unmet.append(
             plan_discontinued_item(await _discontinued_state(db, plan), tz=tz, doing="check in")
         )
-    other = await _other_open_session(db, session)
+    other = await repository.other_open_session(db, session)
     if other is not None:
         unmet.append(
             session_open_item(
@@ -297,7 +228,7 @@ async def _check_in(
     revision = await get_revision(db, plan.id, plan.current_revision)
     interval = interval_item(
         at=at,
-        last_dosed_at=await _last_dosed_at(db, session),
+        last_dosed_at=await repository.last_dosed_at(db, session),
         min_interval_hours=revision.min_interval_hours,
         tz=tz,
     )
@@ -421,12 +352,7 @@ async def transition(
             values["dosing_ended_at"] = at
 
     try:
-        result = await db.execute(
-            update(TreatmentSession)
-            .where(TreatmentSession.id == session.id, TreatmentSession.version == session.version)
-            .values(version=session.version + 1, **values)
-            .execution_options(synchronize_session=False)
-        )
+        written = await repository.update_if_version(db, session, values)
     except IntegrityError as error:
         if ONE_OPEN_SESSION_INDEX in str(error.orig) or "treatment_sessions.patient_id" in str(
             error.orig
@@ -440,7 +366,7 @@ async def transition(
             )
             raise refusal(item.message, [item.as_dict()]) from None
         raise
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not written:
         raise Conflict(
             "The session was changed at the same time; reload and try again.",
             allowed=allowed_next(current),
@@ -526,13 +452,10 @@ async def repin(
         dose = _dose_for(revision, patient, weight)
     except DoseInputMissing as missing:
         raise coded_refusal(missing.code, missing.message) from None
-    result = await db.execute(
-        update(TreatmentSession)
-        .where(TreatmentSession.id == session.id, TreatmentSession.version == session.version)
-        .values(version=session.version + 1, plan_revision=revision.revision, **_dose_values(dose))
-        .execution_options(synchronize_session=False)
+    written = await repository.update_if_version(
+        db, session, {"plan_revision": revision.revision, **_dose_values(dose)}
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not written:
         raise Conflict("The session was changed at the same time; reload and try again.")
     await db.flush()
     await db.refresh(session)
