@@ -37,3 +37,8 @@ async def open_alerts_of_sessions(
     ):
         out.setdefault(sid, []).append((alert_id, severity, message, created_at))
     return out
+
+
+async def alert_id_for_adverse_event(db: AsyncSession, ae_id: uuid.UUID) -> uuid.UUID | None:
+    """The alert an adverse event raised, if any."""
+    return await db.scalar(select(Alert.id).where(Alert.adverse_event_id == ae_id))

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
+from api.checklists import repository
+from api.checklists.repository import get_checklist
 from api.checklists.schemas import DischargeChecklist, PreSessionChecklist
 from api.clinical.checklist import (
     discharge_checklist_unmet,
@@ -27,23 +28,12 @@ from api.patients.service import get_patient
 from api.screenings.service import childbearing_potential, clinic_zone, eligibility_unmet
 from api.sessions.repository import get_session
 from models import SessionChecklist, TreatmentSession
-from models.base import utcnow
 
 _TIMES = ("last_food_at", "last_liquids_at", "ready_at")
 
 
 def checklist_dict(row: SessionChecklist) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in SessionChecklist.__table__.columns}
-
-
-async def get_checklist(
-    db: AsyncSession, session_id: uuid.UUID, kind: str
-) -> SessionChecklist | None:
-    return await db.scalar(
-        select(SessionChecklist).where(
-            SessionChecklist.session_id == session_id, SessionChecklist.kind == kind
-        )
-    )
 
 
 def _content(row: SessionChecklist | None) -> dict[str, Any] | None:
@@ -73,18 +63,9 @@ async def _store(
             raise Conflict("The checklist was recorded at the same time; reload it.") from None
         audit.record("create", f"{kind}_checklist", row.id, patient_id=session.patient_id)
         return row
-    result = await db.execute(
-        update(SessionChecklist)
-        .where(SessionChecklist.id == existing.id, SessionChecklist.version == existing.version)
-        .values(
-            content=content,
-            version=existing.version + 1,
-            recorded_by=audit.actor.id,
-            recorded_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not await repository.update_if_version(
+        db, existing, content=content, recorded_by=audit.actor.id
+    ):
         raise Conflict("The checklist was changed at the same time; reload it.")
     await db.refresh(existing)
     audit.record("update", f"{kind}_checklist", existing.id, patient_id=session.patient_id)
@@ -178,12 +159,5 @@ async def discharge_items_for_sessions(
     db: AsyncSession, session_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[Unmet]]:
     """:func:`discharge_items` for many sessions in one query (the day board)."""
-    rows = {
-        row.session_id: row
-        for row in await db.scalars(
-            select(SessionChecklist).where(
-                SessionChecklist.session_id.in_(session_ids), SessionChecklist.kind == "discharge"
-            )
-        )
-    }
+    rows = await repository.checklists_of_sessions(db, session_ids, "discharge")
     return {sid: discharge_checklist_unmet(_content(rows.get(sid))) for sid in session_ids}

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.administrations.service import administrations_for_session
-from api.adverse_events.service import adverse_events_for_session
+from api.adverse_events.repository import adverse_events_for_session
 from api.alerts.service import alert_kinds_for_session
 from api.assessments.service import cadss_totals_for_session, sedation_scores_for_session
 from api.audit import Audit

@@ -19,14 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.administrations.repository import first_administration_at
 from api.administrations.schemas import AdministrationRead
 from api.administrations.service import administrations_for_session
-from api.adverse_events.service import adverse_event_dict, adverse_events_for_session
+from api.adverse_events.repository import adverse_events_for_session
+from api.adverse_events.service import adverse_event_dict
 from api.alerts.overdue import vitals_due_at
 from api.alerts.service import alert_counts_for_session
 from api.checklists.service import checklists_for_record
 from api.clinical.summary import SummaryReading, summarize_vitals
 from api.people import add_names
 from api.plans.service import get_plan, pinned_revision
-from api.session_medications.service import medication_dict, medications_for_session
+from api.session_medications.repository import medications_for_session
+from api.session_medications.service import medication_dict
 from api.sessions.repository import session_transitions, summary_readings
 from api.users.repository import display_name
 from models import TreatmentSession
