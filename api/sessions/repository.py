@@ -224,3 +224,18 @@ async def gate_readings_of_sessions(
     ):
         out[sid].append((code, value, measured_at))
     return out
+
+
+async def readings_since(
+    db: AsyncSession, session_id: uuid.UUID, at: datetime
+) -> list[tuple[uuid.UUID, str, float, datetime]]:
+    """(id, code, value, measured_at) of the session's non-retracted readings measured at or
+    after ``at``."""
+    rows = await db.execute(
+        select(Observation.id, Observation.code, Observation.value, Observation.measured_at).where(
+            Observation.session_id == session_id,
+            Observation.status == "final",
+            Observation.measured_at >= at,
+        )
+    )
+    return [(i, c, v, m) for i, c, v, m in rows]
