@@ -40,9 +40,11 @@ faults: $(VENV)/.dev
 fuzz: $(VENV)/.dev
 	$(PY) -m pytest tests/fuzz $(PYTEST_ARGS)
 
+## lint: ruff, and the import contract of docs/architecture.md (lint-imports)
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .

@@ -15,7 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from api.clinical.checklist import DEFAULT_NPO
 from api.clinical.dose_ranges import merge_dose_limits
 from api.clinical.future import DEFAULT_FUTURE_TOLERANCE_SECONDS
-from api.clinical.thresholds import DEFAULT_THRESHOLDS
+from api.clinical.thresholds import DEFAULT_THRESHOLDS, validate_thresholds
+from api.proxies import parse_networks
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/vigil.db"
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev"}
@@ -125,8 +126,6 @@ class Settings(BaseSettings):
     @field_validator("thresholds")
     @classmethod
     def _complete_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
-        from api.clinical.thresholds import validate_thresholds
-
         merged = {**DEFAULT_THRESHOLDS, **value}
         problems = validate_thresholds(merged)
         if problems:
@@ -136,8 +135,6 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_parse(cls, value: str) -> str:
-        from api.proxies import parse_networks
-
         parse_networks(value)  # raises ValueError on a bad entry
         return value
 

@@ -31,6 +31,7 @@ from pydantic import (
 
 from api.clinical.future import future_problem as clinical_future_problem
 from api.config import get_settings
+from api.errors import ValidationFailed, field_error
 
 # SPEC §1: the bounds of every timestamp Vigil accepts (and so ever stores).
 EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
@@ -183,8 +184,6 @@ def several(
     values = [v.strip() for v in value.split(",")]
     unknown = [v for v in values if v not in allowed]
     if unknown:
-        from api.errors import ValidationFailed, field_error
-
         raise ValidationFailed(
             [
                 field_error(

@@ -8,10 +8,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.adverse_events import repository
+from api.adverse_events.repository import (
+    adverse_events_for_patient as adverse_events_for_patient,
+)
+from api.adverse_events.repository import (
+    adverse_events_for_session as adverse_events_for_session,
+)
 from api.adverse_events.schemas import AdverseEventCreate, ResolveRequest
+from api.alerts.repository import alert_id_for_adverse_event
 from api.alerts.service import raise_adverse_event_alert, resolve_alerts_for_adverse_event
 from api.audit import Audit
 from api.clinical.adverse_events import adverse_event_alert
@@ -19,7 +26,7 @@ from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.retraction import retract_record
 from api.sessions.repository import get_session
 from api.types import parse_id
-from models import AdverseEvent, Alert
+from models import AdverseEvent
 
 _COLUMNS = [c.key for c in AdverseEvent.__table__.columns]
 
@@ -29,7 +36,7 @@ def adverse_event_dict(row: AdverseEvent, alert_id: uuid.UUID | None = None) -> 
 
 
 async def _alert_id(db: AsyncSession, ae_id: uuid.UUID) -> uuid.UUID | None:
-    return await db.scalar(select(Alert.id).where(Alert.adverse_event_id == ae_id))
+    return await alert_id_for_adverse_event(db, ae_id)
 
 
 async def record_adverse_event(
@@ -64,15 +71,7 @@ async def record_adverse_event(
 
 async def _get(db: AsyncSession, session_id: uuid.UUID, ae_id: str) -> AdverseEvent:
     aid = parse_id(ae_id)
-    row = (
-        await db.scalar(
-            select(AdverseEvent).where(
-                AdverseEvent.id == aid, AdverseEvent.session_id == session_id
-            )
-        )
-        if aid
-        else None
-    )
+    row = await repository.adverse_event_of_session(db, session_id, aid) if aid else None
     if row is None:
         raise NotFound(f"Session {session_id} has no adverse event {ae_id}.")
     return row
@@ -88,13 +87,7 @@ async def resolve_adverse_event(
         raise Conflict("This adverse event is retracted.")
     if resolved_at < row.onset_at:
         raise ValidationFailed([field_error(["body", "resolved_at"], "before onset_at")])
-    result = await db.execute(
-        update(AdverseEvent)
-        .where(AdverseEvent.id == row.id, AdverseEvent.resolved_at.is_(None))
-        .values(resolved_at=resolved_at)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not await repository.resolve_if_open(db, row, resolved_at):
         raise Conflict("This adverse event is already resolved.")
     await db.refresh(row)
     audit.record("update", "adverse_event", row.id, patient_id=session.patient_id)
@@ -117,20 +110,6 @@ async def retract_adverse_event(
     await resolve_alerts_for_adverse_event(db, session, row.id)
     audit.record("retract", "adverse_event", row.id, patient_id=session.patient_id)
     return adverse_event_dict(row, await _alert_id(db, row.id))
-
-
-async def adverse_events_for_session(
-    db: AsyncSession, session_id: uuid.UUID, *, include_retracted: bool = True
-) -> list[AdverseEvent]:
-    stmt = select(AdverseEvent).where(AdverseEvent.session_id == session_id)
-    if not include_retracted:
-        stmt = stmt.where(AdverseEvent.not_retracted())
-    return list(await db.scalars(stmt.order_by(AdverseEvent.onset_at, AdverseEvent.id)))
-
-
-async def adverse_events_for_patient(db: AsyncSession, patient_id: uuid.UUID) -> list[AdverseEvent]:
-    stmt = select(AdverseEvent).where(AdverseEvent.patient_id == patient_id)
-    return list(await db.scalars(stmt.order_by(AdverseEvent.onset_at, AdverseEvent.id)))
 
 
 async def list_adverse_events(

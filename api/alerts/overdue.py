@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.alerts.events import publish_alerts
 from api.alerts.service import BP_CODES, pinned_limits
 from api.clinical.overdue import (
     DEFAULT_VITALS_INTERVAL_MINUTES,
@@ -39,9 +40,9 @@ from api.clinical.overdue import (
     overdue_message,
 )
 from api.config import clinic_zone
-from api.live.publishers import publish_alerts
 from api.plans.service import pinned_revision
 from api.precommit import queue_audit
+from api.sessions.repository import get_session
 from models import Administration, Alert, Observation, TreatmentSession
 from models.base import utcnow
 
@@ -146,8 +147,6 @@ async def _raise_for(
 ) -> bool:
     """Raise ``session_id``'s vitals_overdue if it is still overdue under the session's lock;
     True when this call stored it (False: not overdue after all, or already raised)."""
-    from api.sessions.repository import get_session
-
     async with factory() as db, db.begin():
         session = await get_session(db, session_id, for_update=True)
         if session.status not in WATCHED_STATUSES:

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alerts import repository
+from api.alerts.events import publish_alerts, publish_patient_alerts
 from api.audit import Audit
 from api.clinical.alerts import AlertDecision, evaluate_reading
 from api.clinical.labels import clinic_time
@@ -25,13 +26,12 @@ from api.clinical.overdue import OVERDUE_KIND
 from api.clinical.phase import Phase, derive_phase
 from api.config import clinic_zone
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
-from api.live.publishers import publish_alerts, publish_patient_alerts
-from api.pagination import cut_page, keyset
 from api.people import add_names, names_of
+from api.plans.limits import thresholds_for
 from api.plans.service import pinned_revision
-from api.sessions.gates import thresholds_for
+from api.sessions.repository import get_session, readings_since
 from api.types import parse_id
-from models import Alert, Observation, TreatmentSession
+from models import Alert, TreatmentSession
 from models.base import utcnow
 
 _COLUMNS = [c.key for c in Alert.__table__.columns]
@@ -130,28 +130,10 @@ async def raise_alerts_for_readings(
         )
         assert decision is not None
         rows.append(_row(session, decision, observation_id=reading["id"]))
-    # A list of rows against one cached statement (insertmanyvalues: still one multi-row INSERT
-    # per round trip) rather than .values(rows), which is compiled afresh for every batch.
-    stmt = _INSERT_ALERTS[db.get_bind().dialect.name]
-    created = {r[0] for r in await db.execute(stmt, rows)}
+    created = await repository.insert_reading_alerts(db, rows)
     new = [r for r in rows if r["id"] in created]
     publish_alerts(db, session, new)
     return new
-
-
-def _insert_alerts(insert: Any) -> Any:
-    table = Alert.__table__
-    return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["observation_id"])
-        .returning(table.c.id)
-    )
-
-
-_INSERT_ALERTS = {
-    "postgresql": _insert_alerts(postgresql.insert),
-    "sqlite": _insert_alerts(sqlite.insert),
-}
 
 
 async def _resolve_overdue_by_bp(
@@ -194,13 +176,7 @@ async def alerts_after_transition(
         return
     if target not in ("dosing", "monitoring"):
         return
-    stored = await db.execute(
-        select(Observation.id, Observation.code, Observation.value, Observation.measured_at).where(
-            Observation.session_id == session.id,
-            Observation.status == "final",
-            Observation.measured_at >= at,
-        )
-    )
+    stored = await readings_since(db, session.id, at)
     readings = [
         {
             "id": oid,
@@ -284,14 +260,7 @@ async def _resolve(
     *,
     patient_id: uuid.UUID | None = None,
 ) -> None:
-    resolved = await db.execute(
-        update(Alert)
-        .where(source, Alert.status != "resolved")
-        .values(status="resolved", resolved_at=utcnow(), resolution=resolution)
-        .returning(*Alert.__table__.c)
-        .execution_options(synchronize_session=False)
-    )
-    changed = await add_names(db, [dict(row) for row in resolved.mappings()])
+    changed = await add_names(db, await repository.resolve_where(db, source, resolution))
     if session is not None:
         publish_alerts(db, session, changed)
     elif patient_id is not None:
@@ -300,12 +269,7 @@ async def _resolve(
 
 async def alert_counts_for_session(db: AsyncSession, session_id: uuid.UUID) -> dict[str, int]:
     counts = {"open": 0, "acknowledged": 0, "resolved": 0, "critical_open": 0}
-    rows = await db.execute(
-        select(Alert.status, Alert.severity, func.count())
-        .where(Alert.session_id == session_id)
-        .group_by(Alert.status, Alert.severity)
-    )
-    for status, severity, n in rows:
+    for status, severity, n in await repository.status_counts(db, session_id):
         counts[status] += n
         if status == "open" and severity == "critical":
             counts["critical_open"] += n
@@ -314,31 +278,7 @@ async def alert_counts_for_session(db: AsyncSession, session_id: uuid.UUID) -> d
 
 async def alert_kinds_for_session(db: AsyncSession, session_id: uuid.UUID) -> list[str]:
     """Kinds of the session's alerts that still stand (resolved by retraction excluded)."""
-    rows = await db.scalars(
-        select(Alert.kind).where(Alert.session_id == session_id, Alert.status != "resolved")
-    )
-    return list(rows)
-
-
-def _filtered(
-    stmt: Select[Alert, TreatmentSession],
-    *,
-    status: Sequence[str] | None,
-    severity: Sequence[str] | None,
-    session_id: str | None,
-    patient_id: str | None = None,
-) -> Select[Alert, TreatmentSession]:
-    if status:
-        stmt = stmt.where(Alert.status.in_(status))
-    if severity:
-        stmt = stmt.where(Alert.severity.in_(severity))
-    if session_id is not None:
-        sid = parse_id(session_id)
-        stmt = stmt.where(Alert.session_id == sid) if sid else stmt.where(false())
-    if patient_id is not None:
-        pid = parse_id(patient_id)
-        stmt = stmt.where(Alert.patient_id == pid) if pid else stmt.where(false())
-    return stmt
+    return await repository.standing_kinds(db, session_id)
 
 
 async def list_alerts(
@@ -353,24 +293,14 @@ async def list_alerts(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The nursing-station board: newest first, keyset on (created_at, id) descending."""
-    stmt: Select[Alert, TreatmentSession] = select(Alert, TreatmentSession).outerjoin(
-        TreatmentSession, TreatmentSession.id == Alert.session_id
-    )
-    stmt = _filtered(
-        stmt, status=status, severity=severity, session_id=session_id, patient_id=patient_id
-    )
-    stmt = keyset(
-        stmt,
-        cursor=cursor,
+    pairs, next_cursor = await repository.page_alerts(
+        db,
+        status=status,
+        severity=severity,
+        session_id=session_id,
+        patient_id=patient_id,
         limit=limit,
-        sort=Alert.created_at,
-        tiebreak=Alert.id,
-        descending=True,
-    )
-    pairs, next_cursor = cut_page(
-        [(a, s) for a, s in (await db.execute(stmt)).all()],
-        limit,
-        lambda pair: (pair[0].created_at, pair[0].id),
+        cursor=cursor,
     )
     for alert, _ in pairs:
         audit.record("read", "alert", alert.id, patient_id=alert.patient_id)
@@ -387,8 +317,6 @@ async def list_session_alerts(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    from api.sessions.repository import get_session
-
     session = await get_session(db, session_id)
     rows, next_cursor = await list_alerts(
         db,
@@ -408,17 +336,7 @@ async def acknowledge_alert(
     db: AsyncSession, audit: Audit, alert_id: str, note: str | None
 ) -> dict[str, Any]:
     aid = parse_id(alert_id)
-    found = (
-        (
-            await db.execute(
-                select(Alert, TreatmentSession)
-                .outerjoin(TreatmentSession, TreatmentSession.id == Alert.session_id)
-                .where(Alert.id == aid)
-            )
-        ).first()
-        if aid
-        else None
-    )
+    found = await repository.alert_with_session(db, aid) if aid else None
     if found is None:
         raise NotFound(f"No alert with id {alert_id}.")
     alert, session = found
@@ -435,18 +353,7 @@ async def acknowledge_alert(
                 )
             ]
         )
-    result = await db.execute(
-        update(Alert)
-        .where(Alert.id == alert.id, Alert.status == "open")
-        .values(
-            status="acknowledged",
-            acknowledged_at=utcnow(),
-            acknowledged_by=audit.actor.id,
-            acknowledge_note=note,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not await repository.acknowledge_if_open(db, alert, by=audit.actor.id, note=note):
         await db.refresh(alert)
         raise Conflict(await _not_open_message(db, alert), alert_status=alert.status)
     await db.refresh(alert)

@@ -14,13 +14,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.alerts.service import raise_assessment_alert, resolve_alerts_for_assessment
+from api.alerts.service import (
+    raise_assessment_alert,
+    raise_patient_assessment_alert,
+    resolve_alerts_for_assessment,
+)
+from api.assessments.repository import cadss_totals_for_session as cadss_totals_for_session
 from api.audit import Audit
 from api.clinical.alerts import phq9_self_harm_alert
 from api.clinical.gates import SEDATION_INSTRUMENTS, SedationScore
 from api.clinical.scoring import ScoringError, score_assessment
 from api.errors import Conflict, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
+from api.patients.service import get_patient
 from api.retraction import retract_record
 from api.sessions.repository import get_session
 from models import Alert, Assessment
@@ -72,19 +78,6 @@ async def sedation_scores_for_sessions(
         if sid is not None:  # filtered by session: never None here
             out.setdefault(sid, []).append(SedationScore(instrument=i, score=t, administered_at=a))
     return out
-
-
-async def cadss_totals_for_session(
-    db: AsyncSession, session_id: uuid.UUID
-) -> list[tuple[datetime, int]]:
-    rows = await db.execute(
-        select(Assessment.administered_at, Assessment.total).where(
-            Assessment.session_id == session_id,
-            Assessment.instrument == "cadss",
-            Assessment.not_retracted(),
-        )
-    )
-    return [(a, t) for a, t in rows]
 
 
 async def record_assessment(
@@ -204,9 +197,6 @@ async def record_patient_assessment(
 ) -> dict[str, Any]:
     """An assessment between sessions (SPEC §12): scored like a session's, part of the course;
     PHQ-9 item 9 above 0 raises a critical alert of the patient (no session)."""
-    from api.alerts.service import raise_patient_assessment_alert
-    from api.patients.service import get_patient
-
     patient = await get_patient(db, patient_id)
     if instrument not in BETWEEN_SESSION_INSTRUMENTS:
         raise ValidationFailed(

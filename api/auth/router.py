@@ -3,18 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from pydantic import BaseModel
 
 from api.auth import service
+from api.auth.schemas import TokenResponse
 from api.openapi import problems
 
 router = APIRouter(tags=["auth"])
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
 
 
 @router.post(

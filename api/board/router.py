@@ -9,7 +9,7 @@ from api.audit import AuditDep
 from api.board import service
 from api.board.schemas import Board
 from api.db import DbSession
-from api.deps import ClinicTz
+from api.deps import AppSettings, ClinicTz
 from api.errors import ValidationFailed, field_error
 from api.openapi import PROBLEMS
 
@@ -33,6 +33,7 @@ async def read_board(
     db: DbSession,
     audit: AuditDep,
     tz: ClinicTz,
+    settings: AppSettings,
     date_: Annotated[
         str | None,
         Query(
@@ -42,7 +43,9 @@ async def read_board(
         ),
     ] = None,
 ) -> Board:
-    return Board.model_validate(await service.board(db, audit, day=_day(date_), tz=tz))
+    return Board.model_validate(
+        await service.board(db, audit, day=_day(date_), tz=tz, settings=settings)
+    )
 
 
 def _day(raw: str | None) -> date | None:

@@ -20,6 +20,8 @@ from api.audit import Audit
 from api.clinical.gates import Unmet
 from api.clinical.overdue import DEFAULT_VITALS_INTERVAL_MINUTES, vitals_due_at
 from api.clinical.vitals import VitalCode
+from api.config import Settings
+from api.plans.limits import thresholds_for
 from api.sessions import gates
 from models import (
     Administration,
@@ -41,7 +43,13 @@ def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
 
 
 async def board(
-    db: AsyncSession, audit: Audit, *, day: date | None, tz: tzinfo, now: datetime | None = None
+    db: AsyncSession,
+    audit: Audit,
+    *,
+    day: date | None,
+    tz: tzinfo,
+    settings: Settings,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     today = now.astimezone(tz).date()
@@ -75,14 +83,14 @@ async def board(
     open_alerts = await _open_alerts_by_severity(db, ids)  # 3
     first_doses = await _first_doses(db, ids)  # 4
     monitoring = [(s, r) for s, _, r in rows if s.status == "monitoring"]
-    discharge = await gates.discharge_unmet_many(db, monitoring, now)  # 5-7
+    discharge = await gates.discharge_unmet_many(db, monitoring, now, settings=settings)  # 5-7
 
     items = []
     for session, patient, revision in rows:
         audit.record("read", "session", session.id, patient_id=patient.id)
         vitals = latest.get(session.id, {})
         first_dose = first_doses.get(session.id) or session.dosing_started_at
-        thresholds = gates.thresholds_for(revision)
+        thresholds = thresholds_for(revision, settings.thresholds)
         bp = vitals.get(VitalCode.systolic_bp.value)
         items.append(
             {

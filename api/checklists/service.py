@@ -5,14 +5,16 @@ and the screening give (rules in :mod:`api.clinical.checklist` and
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
+from api.checklists import repository
+from api.checklists.repository import get_checklist
 from api.checklists.schemas import DischargeChecklist, PreSessionChecklist
 from api.clinical.checklist import (
     discharge_checklist_unmet,
@@ -21,28 +23,17 @@ from api.clinical.checklist import (
     pregnancy_test_problem,
 )
 from api.clinical.gates import Unmet
-from api.config import get_settings
 from api.errors import Conflict, ValidationFailed, field_error
 from api.patients.service import get_patient
 from api.screenings.service import childbearing_potential, clinic_zone, eligibility_unmet
+from api.sessions.repository import get_session
 from models import SessionChecklist, TreatmentSession
-from models.base import utcnow
 
 _TIMES = ("last_food_at", "last_liquids_at", "ready_at")
 
 
 def checklist_dict(row: SessionChecklist) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in SessionChecklist.__table__.columns}
-
-
-async def get_checklist(
-    db: AsyncSession, session_id: uuid.UUID, kind: str
-) -> SessionChecklist | None:
-    return await db.scalar(
-        select(SessionChecklist).where(
-            SessionChecklist.session_id == session_id, SessionChecklist.kind == kind
-        )
-    )
 
 
 def _content(row: SessionChecklist | None) -> dict[str, Any] | None:
@@ -72,18 +63,9 @@ async def _store(
             raise Conflict("The checklist was recorded at the same time; reload it.") from None
         audit.record("create", f"{kind}_checklist", row.id, patient_id=session.patient_id)
         return row
-    result = await db.execute(
-        update(SessionChecklist)
-        .where(SessionChecklist.id == existing.id, SessionChecklist.version == existing.version)
-        .values(
-            content=content,
-            version=existing.version + 1,
-            recorded_by=audit.actor.id,
-            recorded_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not await repository.update_if_version(
+        db, existing, content=content, recorded_by=audit.actor.id
+    ):
         raise Conflict("The checklist was changed at the same time; reload it.")
     await db.refresh(existing)
     audit.record("update", f"{kind}_checklist", existing.id, patient_id=session.patient_id)
@@ -93,8 +75,6 @@ async def _store(
 async def put_checklist(
     db: AsyncSession, audit: Audit, session_id: str, body: PreSessionChecklist
 ) -> dict[str, Any]:
-    from api.sessions.repository import get_session
-
     session = await get_session(db, session_id, for_update=True)
     if session.status != "checked_in":
         raise Conflict(
@@ -114,8 +94,6 @@ async def put_checklist(
 async def put_discharge_checklist(
     db: AsyncSession, audit: Audit, session_id: str, body: DischargeChecklist
 ) -> dict[str, Any]:
-    from api.sessions.repository import get_session
-
     session = await get_session(db, session_id, for_update=True)
     if session.status != "monitoring":
         raise Conflict(
@@ -149,12 +127,18 @@ async def discharge_ready_at(db: AsyncSession, session_id: uuid.UUID) -> datetim
 
 
 async def predose_items(
-    db: AsyncSession, session: TreatmentSession, medication: str, at: datetime
+    db: AsyncSession,
+    session: TreatmentSession,
+    medication: str,
+    at: datetime,
+    *,
+    npo: Mapping[str, Mapping[str, int]],
 ) -> list[Unmet]:
-    """The pre-dose gate's eligibility and checklist items as of ``at``."""
+    """The pre-dose gate's eligibility and checklist items as of ``at`` (``npo``: the clinic's
+    fasting minutes per medication, from the app's settings)."""
     patient = await get_patient(db, session.patient_id)
     unmet = await eligibility_unmet(db, patient, medication=medication, for_what="dosing", as_of=at)
-    food, liquids = npo_minutes(get_settings().npo, medication)
+    food, liquids = npo_minutes(npo, medication)
     unmet += predose_checklist_unmet(
         _content(await get_checklist(db, session.id, "pre")),
         at=at,
@@ -175,12 +159,5 @@ async def discharge_items_for_sessions(
     db: AsyncSession, session_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[Unmet]]:
     """:func:`discharge_items` for many sessions in one query (the day board)."""
-    rows = {
-        row.session_id: row
-        for row in await db.scalars(
-            select(SessionChecklist).where(
-                SessionChecklist.session_id.in_(session_ids), SessionChecklist.kind == "discharge"
-            )
-        )
-    }
+    rows = await repository.checklists_of_sessions(db, session_ids, "discharge")
     return {sid: discharge_checklist_unmet(_content(rows.get(sid))) for sid in session_ids}

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 
 from api.audit import AuditDep
 from api.db import DbSession
+from api.deps import AppSettings
 from api.follow_ups import service
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
@@ -79,9 +80,12 @@ async def record(session_id: str, body: FollowUpCreate, db: DbSession, audit: Au
 async def due(
     db: DbSession,
     audit: AuditDep,
+    settings: AppSettings,
     status: Literal["due"] = "due",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:
-    rows, next_cursor = await service.list_due(db, audit, limit=limit, cursor=cursor)
+    rows, next_cursor = await service.list_due(
+        db, audit, follow_up_hours=settings.follow_up_hours, limit=limit, cursor=cursor
+    )
     return Page(items=[FollowUpDue.model_validate(r) for r in rows], next_cursor=next_cursor)

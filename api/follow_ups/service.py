@@ -10,7 +10,6 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
-from api.config import get_settings
 from api.errors import Conflict, ValidationFailed, field_error
 from api.pagination import cut_page, keyset
 from api.sessions.repository import get_session
@@ -55,12 +54,12 @@ async def record_follow_up(
 
 
 async def list_due(
-    db: AsyncSession, audit: Audit, *, limit: int, cursor: str | None
+    db: AsyncSession, audit: Audit, *, follow_up_hours: int, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Discharged sessions nobody has followed up yet, oldest discharge first (keyset on
     (ended_at, id)); each is due by discharge + VIGIL_FOLLOW_UP_HOURS and ``overdue`` once that
     has passed. A follow-up recorded late still ends the entry: the patient was reached."""
-    window = timedelta(hours=get_settings().follow_up_hours)
+    window = timedelta(hours=follow_up_hours)
     now = datetime.now(UTC)
     followed = exists().where(FollowUp.session_id == TreatmentSession.id)
     stmt = keyset(

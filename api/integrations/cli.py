@@ -10,7 +10,9 @@ from pathlib import Path
 
 
 def _mllp(args: argparse.Namespace) -> int:
+    # imported when the command runs: `vigil --help` need not load the app
     from api.integrations import mllp
+    from api.main import create_app
 
     options = mllp.ListenOptions(
         client=args.client,
@@ -21,7 +23,7 @@ def _mllp(args: argparse.Namespace) -> int:
         tls_client_ca=args.tls_client_ca,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(mllp.run(options))
+        asyncio.run(mllp.run(options, create_app))
     return 0
 
 

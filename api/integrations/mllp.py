@@ -22,7 +22,7 @@ import ipaddress
 import logging
 import ssl
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -295,9 +295,9 @@ class ListenOptions:
             raise SystemExit(f"vigil mllp: cannot load the TLS files: {exc}") from None
 
 
-async def run(options: ListenOptions) -> None:
-    from api.main import create_app
-
+async def run(options: ListenOptions, create_app: Callable[[], FastAPI]) -> None:
+    """Serve MLLP with the app ``create_app`` builds (``vigil mllp`` hands in
+    :func:`api.main.create_app`: the entry point knows the app; this module sits below it)."""
     tls = options.tls_context()
     app = create_app()
     try:

@@ -1,11 +1,12 @@
-"""What each domain calls to announce a change on the live streams (one line at each site).
+"""Readings on the live streams (the other domains publish their own events from
+``api/<domain>/events.py``; this module goes once readings have theirs).
 
 The event ``data`` is the resource exactly as the REST API returns it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.live.outbox import EVENTS_PER_ROW, publish
 from api.vitals.schemas import observations_json
-from models import Alert, TreatmentSession
+from models import TreatmentSession
 
 
 def publish_readings(
@@ -39,70 +40,3 @@ def publish_readings(
         )
         chunks.append(chunk)
     return chunks
-
-
-async def publish_status(db: AsyncSession, session: TreatmentSession) -> None:
-    """The session after a status change, as ``GET /v1/sessions/{id}`` returns it."""
-    from api.people import validate_named
-    from api.sessions.schemas import SessionRead
-    from api.sessions.service import session_record
-
-    record = await validate_named(db, SessionRead, await session_record(db, session))
-    publish(
-        db,
-        "status",
-        record.model_dump(mode="json"),
-        session_id=session.id,
-        patient_id=session.patient_id,
-    )
-
-
-def publish_alerts(
-    db: AsyncSession, session: TreatmentSession, alerts: Sequence[Mapping[str, Any] | Alert]
-) -> None:
-    """Alerts raised or changed, as the alerts API returns them (``AlertRead``)."""
-    from api.alerts.schemas import AlertRead
-
-    for alert in alerts:
-        data = (
-            dict(alert)
-            if isinstance(alert, Mapping)
-            else {c.key: getattr(alert, c.key) for c in Alert.__table__.columns}
-        )
-        if "limit_value" in data:
-            data["limit"] = data.pop("limit_value")
-        data.setdefault("patient_id", session.patient_id)
-        data.setdefault("location", session.location)
-        complete = {name: None for name in AlertRead.model_fields} | data
-        publish(
-            db,
-            "alert",
-            AlertRead.model_validate(complete).model_dump(mode="json"),
-            session_id=session.id,
-            patient_id=session.patient_id,
-        )
-
-
-def publish_patient_alerts(
-    db: AsyncSession, patient_id: Any, alerts: Sequence[Mapping[str, Any] | Alert]
-) -> None:
-    """Alerts of a patient with no session (an assessment between sessions, SPEC §12): on the
-    clinic-wide stream only."""
-    from api.alerts.schemas import AlertRead
-
-    for alert in alerts:
-        data = (
-            dict(alert)
-            if isinstance(alert, Mapping)
-            else {c.key: getattr(alert, c.key) for c in Alert.__table__.columns}
-        )
-        if "limit_value" in data:
-            data["limit"] = data.pop("limit_value")
-        complete = {name: None for name in AlertRead.model_fields} | data
-        publish(
-            db,
-            "alert",
-            AlertRead.model_validate(complete).model_dump(mode="json"),
-            session_id=None,
-            patient_id=patient_id,
-        )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from api.audit import AuditDep
 from api.db import DbSession
-from api.deps import ClinicTz
+from api.deps import AppSettings, ClinicTz
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
 from api.rems import service
@@ -29,8 +29,10 @@ router = APIRouter(tags=["rems"], responses=PROBLEMS)
     ),
     responses=problems(404, 409),
 )
-async def rems_form(session_id: str, db: DbSession, audit: AuditDep, tz: ClinicTz) -> Any:
-    return await service.rems_form(db, audit, session_id, clinic_tz=tz)
+async def rems_form(
+    session_id: str, db: DbSession, audit: AuditDep, tz: ClinicTz, settings: AppSettings
+) -> Any:
+    return await service.rems_form(db, audit, session_id, clinic_tz=tz, settings=settings)
 
 
 @router.post(

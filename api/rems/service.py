@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.administrations.service import administrations_for_session
-from api.adverse_events.service import adverse_events_for_session
+from api.adverse_events.repository import adverse_events_for_session
 from api.alerts.service import alert_kinds_for_session
 from api.assessments.service import cadss_totals_for_session, sedation_scores_for_session
 from api.audit import Audit
@@ -26,14 +26,14 @@ from api.clinical.rems import (
     concomitant_from_list,
     minutes_until_ready,
 )
-from api.config import get_settings
+from api.config import Settings
 from api.errors import Conflict
 from api.medications.service import medication_list_as_of
 from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.plans.service import session_revision
+from api.sessions.record import session_record
 from api.sessions.repository import get_session
-from api.sessions.service import session_record
 from models import (
     DosingPlanRevision,
     Observation,
@@ -87,8 +87,7 @@ async def _provider(db: AsyncSession, session: TreatmentSession) -> dict[str, ob
     }
 
 
-def _setting() -> dict[str, object] | None:
-    settings = get_settings()
+def _setting(settings: Settings) -> dict[str, object] | None:
     if not settings.clinic_name and not settings.clinic_address:
         return None
     return {"name": settings.clinic_name, "address": settings.clinic_address}
@@ -105,7 +104,7 @@ async def _require_esketamine(db: AsyncSession, session: TreatmentSession) -> No
 
 
 async def build_form(
-    db: AsyncSession, session: TreatmentSession, *, clinic_tz: tzinfo
+    db: AsyncSession, session: TreatmentSession, *, clinic_tz: tzinfo, settings: Settings
 ) -> dict[str, Any]:
     patient = await get_patient(db, session.patient_id)
     record = await session_record(db, session)
@@ -171,7 +170,7 @@ async def build_form(
         alert_kinds=await alert_kinds_for_session(db, session.id),
         concomitant_medications=concomitant_from_list(medications),
         monitoring_provider=await _provider(db, session),
-        healthcare_setting=_setting(),
+        healthcare_setting=_setting(settings),
         minutes_until_ready=minutes_until_ready(
             first_device, await discharge_ready_at(db, session.id)
         ),
@@ -196,11 +195,11 @@ async def build_form(
 
 
 async def rems_form(
-    db: AsyncSession, audit: Audit, session_id: str, *, clinic_tz: tzinfo
+    db: AsyncSession, audit: Audit, session_id: str, *, clinic_tz: tzinfo, settings: Settings
 ) -> dict[str, Any]:
     session = await get_session(db, session_id)
     await _require_esketamine(db, session)
-    form = await build_form(db, session, clinic_tz=clinic_tz)
+    form = await build_form(db, session, clinic_tz=clinic_tz, settings=settings)
     audit.record("read", "rems_form", session.id, patient_id=session.patient_id)
     return form
 

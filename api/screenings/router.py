@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from api.audit import AuditDep
 from api.db import DbSession
+from api.deps import AppSettings
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
 from api.screenings import service
@@ -29,9 +30,11 @@ router = APIRouter(
     responses=problems(403, 404, 422),
 )
 async def record_screening(
-    patient_id: str, body: ScreeningCreate, db: DbSession, audit: AuditDep
+    patient_id: str, body: ScreeningCreate, db: DbSession, audit: AuditDep, settings: AppSettings
 ) -> Any:
-    return await service.record_screening(db, audit, patient_id, body)
+    return await service.record_screening(
+        db, audit, patient_id, body, valid_days=settings.screening_valid_days
+    )
 
 
 @router.get(

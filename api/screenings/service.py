@@ -76,15 +76,16 @@ def _validate(body: ScreeningCreate) -> None:
 
 
 async def record_screening(
-    db: AsyncSession, audit: Audit, patient_id: str, body: ScreeningCreate
+    db: AsyncSession, audit: Audit, patient_id: str, body: ScreeningCreate, *, valid_days: int
 ) -> dict[str, Any]:
+    """``valid_days``: how long a screening holds unless it says (the app's
+    ``screening_valid_days``)."""
     patient = await get_patient(db, patient_id)
     _validate(body)
     baseline = _score_baseline(body)
     screened_at = body.screened_at or datetime.now(UTC)
     valid_until = body.valid_until or (
-        screened_at.astimezone(clinic_zone()).date()
-        + timedelta(days=get_settings().screening_valid_days)
+        screened_at.astimezone(clinic_zone()).date() + timedelta(days=valid_days)
     )
     if valid_until < screened_at.astimezone(clinic_zone()).date():
         raise ValidationFailed(

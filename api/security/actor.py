@@ -154,3 +154,11 @@ async def _actor_for(db: AsyncSession, request: Request, token: str) -> Actor:
 
 def install_actor_resolver(app: FastAPI) -> None:
     app.state.actor_resolver = resolve_actor
+
+
+async def credential_still_valid(db: AsyncSession, credential: str, *, secret: str) -> bool:
+    """Does ``credential`` (a staff bearer token or an integration API key) still authenticate
+    anyone? False once the token expired, was logged out or ended by a password change, reset,
+    disable or role change, or the key was revoked. One query in ``db``; call it again at every
+    heartbeat of anything long-lived that was let in with this credential."""
+    return await actor_for_credential(db, credential, secret=secret) is not None

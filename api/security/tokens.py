@@ -3,8 +3,8 @@
 A staff token carries the user's ``token_generation`` (``gen``) when it was issued and a
 ``jti``: it stops working when the user's generation moves on (a password change or reset, a
 disable, a role change: re-enabling does not move it back) or when its ``jti`` is revoked
-(``POST /v1/auth/logout``). :func:`credential_still_valid` is the one check, for every request
-and for anything that holds a credential for longer (live streams, MLLP).
+(``POST /v1/auth/logout``). :func:`api.security.actor.credential_still_valid` is the one check,
+for every request and for anything that holds a credential for longer (live streams, MLLP).
 """
 
 from __future__ import annotations
@@ -15,12 +15,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import jwt
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 ALGORITHM = "HS256"
 ISSUER = "vigil"
@@ -114,13 +110,3 @@ def hash_api_key(key: str) -> str:
 
 def api_key_matches(key: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_api_key(key), stored_hash)
-
-
-async def credential_still_valid(db: AsyncSession, credential: str, *, secret: str) -> bool:
-    """Does ``credential`` (a staff bearer token or an integration API key) still authenticate
-    anyone? False once the token expired, was logged out or ended by a password change, reset,
-    disable or role change, or the key was revoked. One query in ``db``; call it again at every
-    heartbeat of anything long-lived that was let in with this credential."""
-    from api.security.actor import actor_for_credential
-
-    return await actor_for_credential(db, credential, secret=secret) is not None

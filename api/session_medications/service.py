@@ -3,16 +3,15 @@ session record, retractable like doses."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.clinical.adverse_events import is_study_drug
 from api.errors import Conflict, ValidationFailed, field_error
 from api.retraction import retract_record
+from api.session_medications.repository import medications_for_session
 from api.session_medications.schemas import SessionMedicationCreate
 from api.sessions.repository import get_session
 from models import SessionMedication
@@ -47,15 +46,6 @@ async def record_medication(
     await db.flush()
     audit.record("create", "session_medication", row.id, patient_id=session.patient_id)
     return medication_dict(row)
-
-
-async def medications_for_session(
-    db: AsyncSession, session_id: uuid.UUID, *, include_retracted: bool = True
-) -> list[SessionMedication]:
-    stmt = select(SessionMedication).where(SessionMedication.session_id == session_id)
-    if not include_retracted:
-        stmt = stmt.where(SessionMedication.not_retracted())
-    return list(await db.scalars(stmt.order_by(SessionMedication.given_at, SessionMedication.id)))
 
 
 async def list_medications(

@@ -8,15 +8,25 @@ more keyword argument of the pure gate.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.administrations.repository import (
+    first_administration_at,
+    first_administrations_at,
+    sessions_with_pending_waste,
+)
+from api.administrations.service import unwitnessed_waste_for_session
+from api.alerts.repository import open_alerts_of_session, open_alerts_of_sessions
+from api.assessments.repository import cadss_totals_for_session, cadss_totals_of_sessions
+from api.assessments.service import (
+    sedation_scores_for_session,
+    sedation_scores_for_sessions,
+)
+from api.checklists.service import discharge_items, discharge_items_for_sessions, predose_items
 from api.clinical.dose import DoseInputMissing, compute_session_dose
 from api.clinical.gates import (
     GATE_VITALS,
@@ -32,58 +42,38 @@ from api.clinical.gates import (
     evaluate_discharge_gate,
     evaluate_predose_gate,
 )
-from api.clinical.thresholds import effective_thresholds
-from api.config import get_settings
+from api.config import Settings
+from api.patients.service import get_patient
+from api.plans.limits import thresholds_for
+from api.plans.service import PinnedRevision, get_plan, get_revision
+from api.sessions import repository
+from api.users.repository import display_name
 from models import (
-    Administration,
-    Alert,
-    Assessment,
     DosingPlan,
     DosingPlanRevision,
-    Observation,
     TreatmentSession,
-    User,
 )
-
-if TYPE_CHECKING:
-    from api.plans.service import PinnedRevision
 
 GATED_VITALS = tuple(str(v) for v in GATE_VITALS)
 
 
-def clinic_tz() -> tzinfo:
-    return ZoneInfo(get_settings().clinic_tz)
+def clinic_tz(settings: Settings) -> tzinfo:
+    return ZoneInfo(settings.clinic_tz)
 
 
 async def gate_readings(
     db: AsyncSession, session_id: object, *, until: datetime
 ) -> list[GateReading]:
     """Non-retracted readings of the gated vitals up to ``until`` (gates only look back)."""
-    rows = await db.execute(
-        select(Observation.code, Observation.value, Observation.measured_at)
-        .where(
-            Observation.session_id == session_id,
-            Observation.status == "final",
-            Observation.code.in_(GATED_VITALS),
-            Observation.measured_at <= until,
-            Observation.measured_at >= until - timedelta(hours=24),
-        )
-        # Two readings of one vital at one measured_at: the one recorded last counts (the
-        # gate takes the later one in this order).
-        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
-    )
+    rows = await repository.gate_readings(db, session_id, GATED_VITALS, until=until)
     return [GateReading(code=c, value=v, measured_at=m) for c, v, m in rows]
 
 
 async def sedation_scores(db: AsyncSession, session: TreatmentSession) -> list[SedationScore]:
-    from api.assessments.service import sedation_scores_for_session
-
     return await sedation_scores_for_session(db, session.id)
 
 
 async def cadss_scores(db: AsyncSession, session: TreatmentSession) -> list[CadssScore]:
-    from api.assessments.service import cadss_totals_for_session
-
     return [
         CadssScore(total=t, administered_at=a)
         for a, t in await cadss_totals_for_session(db, session.id)
@@ -92,28 +82,10 @@ async def cadss_scores(db: AsyncSession, session: TreatmentSession) -> list[Cads
 
 async def open_alerts(db: AsyncSession, session: TreatmentSession) -> list[OpenAlert]:
     """The session's alerts still open (warnings included; acknowledged ones do not block)."""
-    rows = await db.execute(
-        select(Alert.id, Alert.severity, Alert.message, Alert.created_at)
-        .where(Alert.session_id == session.id, Alert.status == "open")
-        .order_by(Alert.created_at, Alert.id)
-    )
-    return [OpenAlert(id=str(i), severity=s, message=m, created_at=c) for i, s, m, c in rows.all()]
-
-
-async def first_administration_at(db: AsyncSession, session_id: uuid.UUID) -> datetime | None:
-    """The start of the session's first non-retracted administration: the monitoring clock."""
-    started: datetime | None = await db.scalar(
-        select(func.min(Administration.started_at)).where(
-            Administration.session_id == session_id, Administration.not_retracted()
-        )
-    )
-    if started is not None and started.tzinfo is None:  # SQLite aggregates lose the type
-        started = started.replace(tzinfo=UTC)
-    return started
-
-
-def thresholds_for(revision: DosingPlanRevision | PinnedRevision) -> dict[str, float]:
-    return effective_thresholds(get_settings().thresholds, revision.thresholds or None)
+    return [
+        OpenAlert(id=str(i), severity=s, message=m, created_at=c)
+        for i, s, m, c in await open_alerts_of_session(db, session.id)
+    ]
 
 
 def session_baseline(session: TreatmentSession) -> dict[str, float]:
@@ -123,18 +95,6 @@ def session_baseline(session: TreatmentSession) -> dict[str, float]:
         "heart_rate": session.baseline_heart_rate,
     }
     return {k: v for k, v in values.items() if v is not None}
-
-
-async def display_name(db: AsyncSession, user_id: str | None) -> str | None:
-    """A staff member's display name for a message, or None."""
-    if not user_id:
-        return None
-    from api.types import parse_id
-
-    uid = parse_id(user_id)
-    if uid is None:
-        return None
-    return await db.scalar(select(User.display_name).where(User.id == uid))
 
 
 def dose_from_revision(
@@ -165,9 +125,6 @@ async def plan_state(
     """How the session's plan stands against the revision it pinned. ``lock`` (the dosing
     transition) share-locks the plan row, so a revision or discontinuation written at the same
     moment either comes first and is seen, or waits for dosing to have started."""
-    from api.patients.service import get_patient
-    from api.plans.service import get_plan, get_revision
-
     plan: DosingPlan = await get_plan(db, session.plan_id, lock="share" if lock else None)
     pinned = session.plan_revision if session.checked_in_at is not None else None
     current_dose: float | None = None
@@ -199,21 +156,25 @@ async def predose_unmet(
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
     *,
+    settings: Settings,
     with_plan: bool = True,
     lock_plan: bool = False,
 ) -> list[Unmet]:
+    """The pre-dose gate's unmet items as of ``at`` (``settings``: the app's: the clinic's
+    limits, time zone and fasting minutes)."""
     readings = await gate_readings(db, session.id, until=at)
     inputs = PredoseInputs(
         at=at,
         readings=readings,
-        thresholds=thresholds_for(revision),
+        thresholds=thresholds_for(revision, settings.thresholds),
         plan=await plan_state(db, session, lock=lock_plan) if with_plan else None,
-        tz=clinic_tz(),
+        tz=clinic_tz(settings),
         session_id=str(session.id),
     )
     # the screening, then the pre-session checklist (SPEC §4 order)
     return evaluate_predose_gate(
-        inputs, eligibility_items=await predose_safety_items(db, session, revision, at)
+        inputs,
+        eligibility_items=await predose_safety_items(db, session, revision, at, npo=settings.npo),
     )
 
 
@@ -222,6 +183,8 @@ async def discharge_inputs(
     session: TreatmentSession,
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
+    *,
+    settings: Settings,
 ) -> DischargeInputs:
     return DischargeInputs(
         at=at,
@@ -229,13 +192,13 @@ async def discharge_inputs(
         medication=revision.medication,
         min_monitoring_minutes=revision.min_monitoring_minutes,
         readings=await gate_readings(db, session.id, until=at),
-        thresholds=thresholds_for(revision),
+        thresholds=thresholds_for(revision, settings.thresholds),
         first_administration_at=await first_administration_at(db, session.id),
         baseline=session_baseline(session),
         sedation_scores=await sedation_scores(db, session),
         cadss_scores=await cadss_scores(db, session),
         open_alerts=await open_alerts(db, session),
-        tz=clinic_tz(),
+        tz=clinic_tz(settings),
     )
 
 
@@ -244,12 +207,14 @@ async def discharge_unmet(
     session: TreatmentSession,
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
+    *,
+    settings: Settings,
 ) -> list[Unmet]:
-    inputs = await discharge_inputs(db, session, revision, at)
+    inputs = await discharge_inputs(db, session, revision, at, settings=settings)
     return evaluate_discharge_gate(
         inputs,
         checklist_items=await discharge_safety_items(db, session),
-        waste_items=await waste_unmet(db, session),
+        waste_items=await waste_unmet(db, session, tz=inputs.tz),
     )
 
 
@@ -270,25 +235,19 @@ async def predose_safety_items(
     session: TreatmentSession,
     revision: DosingPlanRevision | PinnedRevision,
     at: datetime,
+    *,
+    npo: Mapping[str, Mapping[str, int]],
 ) -> list[Unmet]:
-    from api.checklists.service import predose_items
-
-    return await predose_items(db, session, revision.medication, at)
+    return await predose_items(db, session, revision.medication, at, npo=npo)
 
 
 async def discharge_safety_items(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
-    from api.checklists.service import discharge_items
-
     return await discharge_items(db, session)
 
 
-async def waste_unmet(db: AsyncSession, session: TreatmentSession) -> list[Unmet]:
+async def waste_unmet(db: AsyncSession, session: TreatmentSession, *, tz: tzinfo) -> list[Unmet]:
     """``waste_unwitnessed``: every waste of the session still waiting for its witness."""
-    from api.administrations.service import unwitnessed_waste_for_session
-
-    return await unwitnessed_waste_for_session(
-        db, session.id, tz=ZoneInfo(get_settings().clinic_tz)
-    )
+    return await unwitnessed_waste_for_session(db, session.id, tz=tz)
 
 
 def as_dicts(unmet: Sequence[Unmet]) -> list[dict[str, object]]:
@@ -299,74 +258,36 @@ async def discharge_unmet_many(
     db: AsyncSession,
     sessions: Sequence[tuple[TreatmentSession, DosingPlanRevision]],
     at: datetime,
+    *,
+    settings: Settings,
 ) -> dict[object, list[Unmet]]:
     """:func:`discharge_unmet` for many sessions at once, in a fixed number of queries (the day
     board): the same :class:`DischargeInputs`, loaded for all the sessions together, and the
     same pure rule. ``tests/station/test_board.py`` checks that it agrees with ``/readiness``
     item for item, so a new gate input added to :func:`discharge_inputs` must be loaded here
     too."""
-    from api.assessments.service import sedation_scores_for_sessions
-    from api.checklists.service import discharge_items_for_sessions
-
     ids = [s.id for s, _ in sessions]
     if not ids:
         return {}
-    rows = await db.execute(
-        select(Observation.session_id, Observation.code, Observation.value, Observation.measured_at)
-        .where(
-            Observation.session_id.in_(ids),
-            Observation.status == "final",
-            Observation.code.in_(GATED_VITALS),
-            Observation.measured_at <= at,
-            Observation.measured_at >= at - timedelta(hours=24),
-        )
-        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
-    )
-    readings: dict[object, list[GateReading]] = {sid: [] for sid in ids}
-    for sid, code, value, measured_at in rows:
-        readings[sid].append(GateReading(code=code, value=value, measured_at=measured_at))
+    readings = {
+        sid: [GateReading(code=c, value=v, measured_at=m) for c, v, m in rows]
+        for sid, rows in (
+            await repository.gate_readings_of_sessions(db, ids, GATED_VITALS, until=at)
+        ).items()
+    }
     scores = await sedation_scores_for_sessions(db, ids)
-    cadss: dict[object, list[CadssScore]] = {}
-    for cadss_sid, administered_at, total in await db.execute(
-        select(Assessment.session_id, Assessment.administered_at, Assessment.total).where(
-            Assessment.session_id.in_(ids),
-            Assessment.instrument == "cadss",
-            Assessment.not_retracted(),
-        )
-    ):
-        cadss.setdefault(cadss_sid, []).append(
-            CadssScore(total=total, administered_at=administered_at)
-        )
-    alerts: dict[object, list[OpenAlert]] = {}
-    for alert_sid, alert_id, severity, message, created_at in await db.execute(
-        select(Alert.session_id, Alert.id, Alert.severity, Alert.message, Alert.created_at)
-        .where(Alert.session_id.in_(ids), Alert.status == "open")
-        .order_by(Alert.created_at, Alert.id)
-    ):
-        alerts.setdefault(alert_sid, []).append(
-            OpenAlert(id=str(alert_id), severity=severity, message=message, created_at=created_at)
-        )
-    first_doses: dict[object, datetime] = {}
-    for dose_sid, started in await db.execute(
-        select(Administration.session_id, func.min(Administration.started_at))
-        .where(Administration.session_id.in_(ids), Administration.not_retracted())
-        .group_by(Administration.session_id)
-    ):
-        if started is not None:
-            first_doses[dose_sid] = started if started.tzinfo else started.replace(tzinfo=UTC)
-    pending_waste = set(
-        await db.scalars(
-            select(Administration.session_id)
-            .where(
-                Administration.session_id.in_(ids),
-                Administration.witness_status == "pending",
-                Administration.not_retracted(),
-            )
-            .distinct()
-        )
-    )
+    cadss = {
+        sid: [CadssScore(total=t, administered_at=a) for a, t in rows]
+        for sid, rows in (await cadss_totals_of_sessions(db, ids)).items()
+    }
+    alerts = {
+        sid: [OpenAlert(id=str(i), severity=s, message=m, created_at=c) for i, s, m, c in rows]
+        for sid, rows in (await open_alerts_of_sessions(db, ids)).items()
+    }
+    first_doses = await first_administrations_at(db, ids)
+    pending_waste = await sessions_with_pending_waste(db, ids)
     checklists = await discharge_items_for_sessions(db, ids)
-    tz = clinic_tz()
+    tz = clinic_tz(settings)
     out: dict[object, list[Unmet]] = {}
     for session, revision in sessions:
         inputs = DischargeInputs(
@@ -375,7 +296,7 @@ async def discharge_unmet_many(
             medication=revision.medication,
             min_monitoring_minutes=revision.min_monitoring_minutes,
             readings=readings[session.id],
-            thresholds=thresholds_for(revision),
+            thresholds=thresholds_for(revision, settings.thresholds),
             first_administration_at=first_doses.get(session.id),
             baseline=session_baseline(session),
             sedation_scores=scores.get(session.id, []),
@@ -384,7 +305,7 @@ async def discharge_unmet_many(
             tz=tz,
         )
         # waste is rare: only a session that has some waiting for its witness costs a query
-        waste = await waste_unmet(db, session) if session.id in pending_waste else []
+        waste = await waste_unmet(db, session, tz=tz) if session.id in pending_waste else []
         out[session.id] = evaluate_discharge_gate(
             inputs, checklist_items=checklists.get(session.id, []), waste_items=waste
         )

@@ -7,12 +7,14 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from api.audit import AuditDep
 from api.csv_export import csv_response, wants_csv
 from api.db import DbSession
+from api.deps import AppSettings
 from api.errors import ValidationFailed, field_error
 from api.etag import set_etag
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
 from api.people import validate_named
 from api.sessions import service
+from api.sessions.record import session_record
 from api.sessions.schemas import (
     RepinRequest,
     SessionCreate,
@@ -36,11 +38,15 @@ CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
     responses=problems(404, 409),
 )
 async def create_session(
-    body: SessionCreate, db: DbSession, audit: AuditDep, response: Response
+    body: SessionCreate,
+    db: DbSession,
+    audit: AuditDep,
+    response: Response,
+    settings: AppSettings,
 ) -> SessionRead:
-    session = await service.create_session(db, audit, body)
+    session = await service.create_session(db, audit, body, settings=settings)
     set_etag(response, session.version)
-    return await validate_named(db, SessionRead, await service.session_record(db, session))
+    return await validate_named(db, SessionRead, await session_record(db, session))
 
 
 @router.get(
@@ -144,11 +150,12 @@ async def transition(
     db: DbSession,
     audit: AuditDep,
     response: Response,
+    settings: AppSettings,
     if_match: Annotated[str | None, Header()] = None,
 ) -> SessionRead:
-    session = await service.transition(db, audit, session_id, body, if_match)
+    session = await service.transition(db, audit, session_id, body, if_match, settings=settings)
     set_etag(response, session.version)
-    return await validate_named(db, SessionRead, await service.session_record(db, session))
+    return await validate_named(db, SessionRead, await session_record(db, session))
 
 
 @router.post(
@@ -168,11 +175,12 @@ async def repin(
     db: DbSession,
     audit: AuditDep,
     response: Response,
+    settings: AppSettings,
     if_match: Annotated[str | None, Header()] = None,
 ) -> SessionRead:
-    session = await service.repin(db, audit, session_id, body, if_match)
+    session = await service.repin(db, audit, session_id, body, if_match, settings=settings)
     set_etag(response, session.version)
-    return SessionRead.model_validate(await service.session_record(db, session))
+    return SessionRead.model_validate(await session_record(db, session))
 
 
 @router.get(
@@ -180,5 +188,7 @@ async def repin(
     summary="Both gates evaluated as of now, changing nothing",
     responses=problems(404),
 )
-async def readiness(session_id: str, db: DbSession, audit: AuditDep) -> dict[str, Any]:
-    return await service.readiness(db, audit, session_id)
+async def readiness(
+    session_id: str, db: DbSession, audit: AuditDep, settings: AppSettings
+) -> dict[str, Any]:
+    return await service.readiness(db, audit, session_id, settings=settings)

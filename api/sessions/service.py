@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alerts.overdue import vitals_due_at
 from api.alerts.service import alerts_after_transition
 from api.audit import Audit
 from api.clinical.dose import DoseComputation, DoseInputMissing, compute_session_dose
@@ -27,7 +26,7 @@ from api.clinical.status_machine import (
     infusion_ended_early,
     is_allowed,
 )
-from api.clinical.summary import SummaryReading, summarize_vitals
+from api.config import Settings
 from api.devices.lifecycle import release_bindings_of_ended_session
 from api.errors import (
     Conflict,
@@ -38,28 +37,33 @@ from api.errors import (
     refusal,
 )
 from api.etag import check_if_match
-from api.live.publishers import publish_status
-from api.pagination import cut_page, keyset
 from api.patients.service import get_patient
 from api.people import find_staff
-from api.plans.service import get_plan, get_revision, pinned_revision, session_revision
-from api.sessions import gates
+from api.plans.service import get_plan, get_revision, session_revision
+from api.sessions import gates, repository
+from api.sessions.events import publish_status
+from api.sessions.record import session_record
 from api.sessions.repository import get_session
+
+# bench/run.py reads these two statements from here
+from api.sessions.repository import history_query as history_query
+from api.sessions.repository import summary_readings_query as summary_readings_query
 from api.sessions.schemas import RepinRequest, SessionCreate, TransitionRequest
-from api.types import parse_id
+from api.users.repository import display_name
 from models import (
     DosingPlan,
     DosingPlanRevision,
-    Observation,
     Patient,
     SessionTransition,
     TreatmentSession,
     User,
 )
-from models.session import ONE_OPEN_SESSION_INDEX, OPEN_STATUSES
+from models.session import ONE_OPEN_SESSION_INDEX
 
 
-async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) -> TreatmentSession:
+async def create_session(
+    db: AsyncSession, audit: Audit, body: SessionCreate, *, settings: Settings
+) -> TreatmentSession:
     patient = await get_patient(db, body.patient_id)
     # Shared lock: a discontinue (FOR UPDATE) waits for this session to commit, or this
     # waits for the discontinue and then sees the plan discontinued (409).
@@ -68,7 +72,7 @@ async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) ->
         raise Conflict("The dosing plan belongs to another patient.", field="dosing_plan_id")
     if plan.status != "active":
         item = plan_discontinued_item(
-            await _discontinued_state(db, plan), tz=gates.clinic_tz(), doing="be booked"
+            await _discontinued_state(db, plan), tz=gates.clinic_tz(settings), doing="be booked"
         )
         raise refusal(item.message, [item.as_dict()])
     clinician = await _responsible_clinician(db, body.responsible_clinician)
@@ -85,7 +89,8 @@ async def create_session(db: AsyncSession, audit: Audit, body: SessionCreate) ->
     db.add(session)
     await db.flush()
     audit.record("create", "session", session.id, patient_id=patient.id)
-    await publish_status(db, session)  # a new session appears on the live boards at once
+    # a new session appears on the live boards at once
+    await publish_status(db, session, await session_record(db, session))
     return session
 
 
@@ -120,72 +125,8 @@ async def _discontinued_state(db: AsyncSession, plan: DosingPlan) -> PlanState:
         pinned_revision=plan.current_revision,
         current_revision=plan.current_revision,
         discontinued_at=plan.discontinued_at,
-        discontinued_by_name=await gates.display_name(db, plan.discontinued_by),
+        discontinued_by_name=await display_name(db, plan.discontinued_by),
         discontinue_reason=plan.discontinue_reason,
-    )
-
-
-async def session_record(db: AsyncSession, session: TreatmentSession) -> dict[str, Any]:
-    """Everything GET /v1/sessions/{id} returns, as plain data.
-
-    ``plan_revision`` is the revision the session uses: the one pinned at check-in
-    (``pinned_revision``), or while it is not checked in the plan's current one (it pins that
-    at check-in)."""
-    from api.sessions.record import extra_record_parts
-
-    revision_number = session.plan_revision
-    if session.checked_in_at is None:
-        revision_number = (await get_plan(db, session.plan_id)).current_revision
-    revision = await pinned_revision(db, session.plan_id, revision_number)
-    transitions = (
-        await db.scalars(
-            select(SessionTransition)
-            .where(SessionTransition.session_id == session.id)
-            .order_by(SessionTransition.at, SessionTransition.recorded_at)
-        )
-    ).all()
-    readings = (await db.execute(summary_readings_query(session.id))).all()
-    summary = summarize_vitals(
-        [SummaryReading(code=c, value=v, measured_at=m) for c, v, m in readings],
-        dosing_started_at=session.dosing_started_at,
-        dosing_ended_at=session.dosing_ended_at,
-        ended_at=session.ended_at,
-        first_administration_at=await gates.first_administration_at(db, session.id),
-    )
-    record: dict[str, Any] = {
-        **{c.key: getattr(session, c.key) for c in TreatmentSession.__table__.columns},
-        "plan_revision": revision_number,
-        "pinned_revision": session.plan_revision if session.checked_in_at is not None else None,
-        "baseline": {
-            "systolic_bp": session.baseline_systolic_bp,
-            "diastolic_bp": session.baseline_diastolic_bp,
-            "heart_rate": session.baseline_heart_rate,
-        },
-        "responsible_clinician": session.responsible_clinician_id,
-        "responsible_clinician_name": await gates.display_name(
-            db, session.responsible_clinician_id
-        ),
-        "medication": revision.medication,
-        "route": revision.route,
-        "min_monitoring_minutes": revision.min_monitoring_minutes,
-        "transitions": list(transitions),
-        "vitals_summary": summary,
-    }
-    record.update(await extra_record_parts(db, session))
-    return record
-
-
-def summary_readings_query(session_id: uuid.UUID) -> Select[str, float, datetime]:
-    """The readings the vitals summary needs (served by ix_observations_session_measured)."""
-    return (
-        select(Observation.code, Observation.value, Observation.measured_at)
-        .where(
-            Observation.session_id == session_id,
-            Observation.status == "final",
-            Observation.code.in_(("systolic_bp", "diastolic_bp", "spo2")),
-        )
-        # ties at one measured_at: the reading recorded last comes last (and counts)
-        .order_by(Observation.measured_at, Observation.recorded_at, Observation.id)
     )
 
 
@@ -193,41 +134,6 @@ async def read_session(db: AsyncSession, audit: Audit, session_id: str) -> dict[
     session = await get_session(db, session_id)
     audit.record("read", "session", session.id, patient_id=session.patient_id)
     return await session_record(db, session)
-
-
-def _list_query(
-    *,
-    patient_id: str | None,
-    status: list[str] | None,
-    location: str | None,
-    from_: datetime | None,
-    to: datetime | None,
-) -> Select[Any]:
-    stmt = select(TreatmentSession)
-    if patient_id is not None:
-        pid = parse_id(patient_id)
-        stmt = stmt.where(TreatmentSession.patient_id == pid) if pid else stmt.where(false())
-    if status is not None:
-        stmt = stmt.where(TreatmentSession.status.in_(status))
-    if location is not None:
-        stmt = stmt.where(TreatmentSession.location == location)
-    if from_ is not None:
-        stmt = stmt.where(TreatmentSession.scheduled_at >= from_)
-    if to is not None:
-        stmt = stmt.where(TreatmentSession.scheduled_at < to)
-    return stmt
-
-
-def history_query(*, limit: int, cursor: str | None, **filters: Any) -> Select[Any]:
-    """One page of the session history / day board (one row more than ``limit``)."""
-    return keyset(
-        _list_query(**filters),
-        cursor=cursor,
-        limit=limit,
-        sort=TreatmentSession.scheduled_at,
-        tiebreak=TreatmentSession.id,
-        descending=True,
-    )
 
 
 async def list_sessions(
@@ -239,11 +145,7 @@ async def list_sessions(
     **filters: Any,
 ) -> tuple[list[TreatmentSession], str | None]:
     """Newest ``scheduled_at`` first; keyset on (scheduled_at, id) descending."""
-    rows, next_cursor = cut_page(
-        list((await db.scalars(history_query(limit=limit, cursor=cursor, **filters))).all()),
-        limit,
-        lambda r: (r.scheduled_at, r.id),
-    )
+    rows, next_cursor = await repository.page_sessions(db, limit=limit, cursor=cursor, **filters)
     for row in rows:
         audit.record("read", "session", row.id, patient_id=row.patient_id)
     return rows, next_cursor
@@ -300,42 +202,11 @@ def _missing_dose_item(missing: DoseInputMissing) -> Unmet:
     return Unmet(code=missing.code, message=missing.message)
 
 
-async def _other_open_session(
-    db: AsyncSession, session: TreatmentSession
-) -> TreatmentSession | None:
-    return await db.scalar(
-        select(TreatmentSession)
-        .where(
-            TreatmentSession.patient_id == session.patient_id,
-            TreatmentSession.id != session.id,
-            TreatmentSession.status.in_(OPEN_STATUSES),
-        )
-        .limit(1)
-    )
-
-
-async def _last_dosed_at(db: AsyncSession, session: TreatmentSession) -> datetime | None:
-    """When the patient's last dosed session of this plan started dosing."""
-    rows = await db.scalars(
-        select(TreatmentSession.dosing_started_at)
-        .where(
-            TreatmentSession.patient_id == session.patient_id,
-            TreatmentSession.plan_id == session.plan_id,
-            TreatmentSession.id != session.id,
-            TreatmentSession.dosing_started_at.is_not(None),
-        )
-        .order_by(TreatmentSession.dosing_started_at.desc())
-        .limit(1)
-    )
-    return rows.first()
-
-
 async def _check_in(
-    db: AsyncSession, session: TreatmentSession, body: TransitionRequest, at: datetime
+    db: AsyncSession, session: TreatmentSession, body: TransitionRequest, at: datetime, tz: tzinfo
 ) -> tuple[list[Unmet], dict[str, Any]]:
     """The check-in items (SPEC §4 ``checked_in``) and, when the dose can be computed, the
     values check-in stores: the plan's current revision pinned, the dose computed."""
-    tz = gates.clinic_tz()
     # Shared lock: a revision or discontinue (FOR UPDATE) waits for this check-in, or this
     # waits for it and then pins what it wrote.
     plan = await get_plan(db, session.plan_id, lock="share")
@@ -344,7 +215,7 @@ async def _check_in(
         unmet.append(
             plan_discontinued_item(await _discontinued_state(db, plan), tz=tz, doing="check in")
         )
-    other = await _other_open_session(db, session)
+    other = await repository.other_open_session(db, session)
     if other is not None:
         unmet.append(
             session_open_item(
@@ -357,7 +228,7 @@ async def _check_in(
     revision = await get_revision(db, plan.id, plan.current_revision)
     interval = interval_item(
         at=at,
-        last_dosed_at=await _last_dosed_at(db, session),
+        last_dosed_at=await repository.last_dosed_at(db, session),
         min_interval_hours=revision.min_interval_hours,
         tz=tz,
     )
@@ -391,7 +262,13 @@ def _check_discharge_type(body: TransitionRequest) -> None:
 
 
 async def transition(
-    db: AsyncSession, audit: Audit, session_id: str, body: TransitionRequest, if_match: str | None
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    body: TransitionRequest,
+    if_match: str | None,
+    *,
+    settings: Settings,
 ) -> TreatmentSession:
     session = await get_session(db, session_id, for_update=True)
     if body.override_reason is not None:
@@ -424,14 +301,14 @@ async def transition(
     went_ahead_unmet: list[dict[str, object]] | None = None
 
     if target == "checked_in":
-        unmet, check_in_values = await _check_in(db, session, body, at)
+        unmet, check_in_values = await _check_in(db, session, body, at, gates.clinic_tz(settings))
         overridden = _gate(body, unmet, "Check-in is refused")
         values.update(check_in_values)
     elif target == "dosing":
         readings = await gates.gate_readings(db, session.id, until=at)
         overridden = _gate(
             body,
-            await gates.predose_unmet(db, session, revision, at, lock_plan=True),
+            await gates.predose_unmet(db, session, revision, at, settings=settings, lock_plan=True),
             "Pre-dose checks are not met",
         )
         baseline = predose_baseline(at=at, readings=readings)
@@ -462,7 +339,7 @@ async def transition(
             )
         values["dosing_ended_at"] = at
     elif target == "discharged":
-        unmet = await gates.discharge_unmet(db, session, revision, at)
+        unmet = await gates.discharge_unmet(db, session, revision, at, settings=settings)
         if body.discharge_type == "against_advice":
             # Recorded, never blocking: the patient has left (SPEC §4).
             went_ahead_unmet = gates.as_dicts(unmet)
@@ -475,23 +352,21 @@ async def transition(
             values["dosing_ended_at"] = at
 
     try:
-        result = await db.execute(
-            update(TreatmentSession)
-            .where(TreatmentSession.id == session.id, TreatmentSession.version == session.version)
-            .values(version=session.version + 1, **values)
-            .execution_options(synchronize_session=False)
-        )
+        written = await repository.update_if_version(db, session, values)
     except IntegrityError as error:
         if ONE_OPEN_SESSION_INDEX in str(error.orig) or "treatment_sessions.patient_id" in str(
             error.orig
         ):
             # Two check-ins of one patient at once: the database lets one through.
             item = session_open_item(
-                status="checked_in", checked_in_at=None, location=None, tz=gates.clinic_tz()
+                status="checked_in",
+                checked_in_at=None,
+                location=None,
+                tz=gates.clinic_tz(settings),
             )
             raise refusal(item.message, [item.as_dict()]) from None
         raise
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not written:
         raise Conflict(
             "The session was changed at the same time; reload and try again.",
             allowed=allowed_next(current),
@@ -513,7 +388,7 @@ async def transition(
     await db.refresh(session)
     await alerts_after_transition(db, session, target, at)
     await release_bindings_of_ended_session(db, session)
-    await publish_status(db, session)
+    await publish_status(db, session, await session_record(db, session))
     audit.record("transition", "session", session.id, patient_id=session.patient_id)
     if overridden:
         audit.record("override", "session", session.id, patient_id=session.patient_id)
@@ -539,7 +414,13 @@ def _gate(
 
 
 async def repin(
-    db: AsyncSession, audit: Audit, session_id: str, body: RepinRequest, if_match: str | None
+    db: AsyncSession,
+    audit: Audit,
+    session_id: str,
+    body: RepinRequest,
+    if_match: str | None,
+    *,
+    settings: Settings,
 ) -> TreatmentSession:
     """SPEC §4 "Repin": a checked-in session moves to the plan's current revision and its dose
     is recomputed (the check-in weight unless ``weight_kg`` is given)."""
@@ -559,7 +440,7 @@ async def repin(
     plan = await get_plan(db, session.plan_id, lock="share")
     if plan.status != "active":
         item = plan_discontinued_item(
-            await _discontinued_state(db, plan), tz=gates.clinic_tz(), doing="be re-pinned"
+            await _discontinued_state(db, plan), tz=gates.clinic_tz(settings), doing="be re-pinned"
         )
         raise refusal(item.message, [item.as_dict()])
     if plan.current_revision == session.plan_revision:
@@ -571,17 +452,14 @@ async def repin(
         dose = _dose_for(revision, patient, weight)
     except DoseInputMissing as missing:
         raise coded_refusal(missing.code, missing.message) from None
-    result = await db.execute(
-        update(TreatmentSession)
-        .where(TreatmentSession.id == session.id, TreatmentSession.version == session.version)
-        .values(version=session.version + 1, plan_revision=revision.revision, **_dose_values(dose))
-        .execution_options(synchronize_session=False)
+    written = await repository.update_if_version(
+        db, session, {"plan_revision": revision.revision, **_dose_values(dose)}
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not written:
         raise Conflict("The session was changed at the same time; reload and try again.")
     await db.flush()
     await db.refresh(session)
-    await publish_status(db, session)
+    await publish_status(db, session, await session_record(db, session))
     audit.record(
         "repin",
         "session",
@@ -591,16 +469,20 @@ async def repin(
     return session
 
 
-async def readiness(db: AsyncSession, audit: Audit, session_id: str) -> dict[str, Any]:
+async def readiness(
+    db: AsyncSession, audit: Audit, session_id: str, *, settings: Settings
+) -> dict[str, Any]:
     session = await get_session(db, session_id)
     revision = await session_revision(db, session)
     now = datetime.now(UTC)
-    dosing = gates.as_dicts(await gates.predose_unmet(db, session, revision, now))
-    discharge = gates.as_dicts(await gates.discharge_unmet(db, session, revision, now))
+    dosing = gates.as_dicts(
+        await gates.predose_unmet(db, session, revision, now, settings=settings)
+    )
+    discharge = gates.as_dicts(
+        await gates.discharge_unmet(db, session, revision, now, settings=settings)
+    )
     earliest = await gates.earliest_discharge(db, session, revision)
     audit.record("read", "session", session.id, patient_id=session.patient_id)
-    from api.alerts.overdue import vitals_due_at
-
     return {
         "dosing": {"ready": not dosing, "unmet": dosing},
         "discharge": {

@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from sqlalchemy import select
 
 from api.audit import AuditDep
-from api.auth.router import TokenResponse
+from api.auth.schemas import TokenResponse
 from api.auth.service import new_token
 from api.db import DbSession
+from api.errors import ValidationFailed, field_error
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
 from api.users import service
@@ -21,7 +21,6 @@ from api.users.schemas import (
     UserRead,
     UserUpdate,
 )
-from models import User
 
 router = APIRouter(prefix="/v1/users", tags=["users"], responses=PROBLEMS)
 staff_router = APIRouter(prefix="/v1/staff", tags=["users"], responses=PROBLEMS)
@@ -137,14 +136,14 @@ async def list_staff(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[StaffRead]:
-    stmt = select(User)
-    if role:
-        roles = _roles(role)
-        stmt = stmt.where(User.role.in_(roles))
-    if active is not None:
-        stmt = stmt.where(User.disabled.is_(not active))
-    audit.record("read", "staff", None)
-    rows, next_cursor = await service.page_users(db, stmt, limit=limit, cursor=cursor)
+    rows, next_cursor = await service.list_staff(
+        db,
+        audit,
+        roles=_roles(role) if role else None,
+        active=active,
+        limit=limit,
+        cursor=cursor,
+    )
     return Page(
         items=[
             StaffRead(
@@ -161,8 +160,6 @@ async def list_staff(
 
 
 def _roles(value: str) -> list[StaffRole]:
-    from api.errors import ValidationFailed, field_error
-
     allowed: tuple[StaffRole, ...] = ("admin", "clinician", "nurse")
     roles = [r.strip() for r in value.split(",") if r.strip()]
     bad = [r for r in roles if r not in allowed]

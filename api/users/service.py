@@ -7,18 +7,18 @@ back."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.auth.service import unlock
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
-from api.pagination import cut_page, keyset
 from api.security.passwords import hash_password, password_problem, verify_password
 from api.types import parse_id
+from api.users import repository
 from api.users.schemas import UserCreate, UserUpdate
 from models import User
 
@@ -51,7 +51,7 @@ async def create_user(db: AsyncSession, *, data: UserCreate, created_by: str | N
 
 async def get_user(db: AsyncSession, user_id: str | uuid.UUID) -> User:
     uid = user_id if isinstance(user_id, uuid.UUID) else parse_id(user_id)
-    user = await db.get(User, uid) if uid else None
+    user = await repository.user_by_id(db, uid)
     if user is None:
         raise NotFound(f"No user with id {user_id}.")
     return user
@@ -59,28 +59,32 @@ async def get_user(db: AsyncSession, user_id: str | uuid.UUID) -> User:
 
 async def find_user(db: AsyncSession, id_or_username: str) -> User:
     """By id or username (the CLI's way of naming someone)."""
-    uid = parse_id(id_or_username)
-    user = await db.get(User, uid) if uid else None
+    user = await repository.user_by_id(db, parse_id(id_or_username))
     if user is None:
-        user = await db.scalar(select(User).where(User.username == id_or_username))
+        user = await repository.user_by_username(db, id_or_username)
     if user is None:
         raise NotFound(f"No user with id or username {id_or_username}.")
     return user
 
 
-async def page_users(
-    db: AsyncSession, stmt: Select[User], *, limit: int, cursor: str | None
-) -> tuple[list[User], str | None]:
-    """One page by username (unique), the cursor holding the last username."""
-    stmt = keyset(stmt, cursor=cursor, limit=limit, sort=User.username, tiebreak=User.id, kind=str)
-    rows = list((await db.scalars(stmt)).all())
-    return cut_page(rows, limit, lambda u: (u.username, u.id))
-
-
 async def list_users(
     db: AsyncSession, *, limit: int = 500, cursor: str | None = None
 ) -> tuple[list[User], str | None]:
-    return await page_users(db, select(User), limit=limit, cursor=cursor)
+    return await repository.page_users(db, limit=limit, cursor=cursor)
+
+
+async def list_staff(
+    db: AsyncSession,
+    audit: Audit,
+    *,
+    roles: Sequence[str] | None,
+    active: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[User], str | None]:
+    """Staff members (to pick witnesses and clinicians), by username."""
+    audit.record("read", "staff", None)
+    return await repository.page_users(db, limit=limit, cursor=cursor, roles=roles, active=active)
 
 
 def end_tokens(user: User) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from api.config import get_settings
 from tests.api.safety_helpers import (
     checked_in_session,
     monitoring_session,
@@ -93,10 +93,10 @@ async def test_fasting_minutes_exactly_the_minimum_is_a_go(client: httpx.AsyncCl
 
 
 async def test_npo_minutes_are_a_clinic_setting_per_medication(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, app: FastAPI
 ) -> None:
-    npo = {**get_settings().npo, "ketamine": {"food": 60, "liquids": 10}}
-    monkeypatch.setattr(get_settings(), "npo", npo)
+    npo = {**app.state.settings.npo, "ketamine": {"food": 60, "liquids": 10}}
+    monkeypatch.setattr(app.state.settings, "npo", npo)  # the app's settings
     sid = await _ready_checked_in(client)
     at = now()
     body = good_checklist(

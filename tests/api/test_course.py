@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from api.config import get_settings
 from tests.api.safety_helpers import assess, monitoring_session, ok, ready_to_discharge
 from tests.factories import (
     ago,
@@ -187,7 +187,10 @@ async def test_follow_ups_due_after_discharge(
 
 
 async def test_follow_up_overdue_after_the_window(
-    client: httpx.AsyncClient, nurse_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    app: FastAPI,
 ) -> None:
     session = await monitoring_session(client, min_monitoring_minutes=60)
     sid = session["id"]
@@ -201,7 +204,7 @@ async def test_follow_up_overdue_after_the_window(
     entry = next(d for d in page["items"] if d["session_id"] == sid)
     assert entry["overdue"] is False
     assert entry["due_by"] == iso(discharged_at + timedelta(hours=48))
-    monkeypatch.setattr(get_settings(), "follow_up_hours", 1)
+    monkeypatch.setattr(app.state.settings, "follow_up_hours", 1)  # the app's settings
     page = await ok(
         await nurse_client.get("/v1/follow-ups", params={"status": "due", "limit": 500})
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from api.clinical.labels import clinic_time
@@ -90,10 +92,15 @@ def first_item(problem: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def new_york_clinic(monkeypatch: pytest.MonkeyPatch) -> ZoneInfo:
+def new_york_clinic(monkeypatch: pytest.MonkeyPatch, app: FastAPI) -> Iterator[ZoneInfo]:
+    """The clinic in New York: the app's settings, and the process's (which a few messages
+    still read)."""
     monkeypatch.setenv("VIGIL_CLINIC_TZ", "America/New_York")
     get_settings.cache_clear()
-    return ZoneInfo("America/New_York")
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"clinic_tz": "America/New_York"})
+    yield ZoneInfo("America/New_York")
+    app.state.settings = settings
 
 
 # ------------------------------------------------------------------------------ pre-dose

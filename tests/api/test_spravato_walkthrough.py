@@ -33,8 +33,9 @@ async def test_spravato_session_from_screening_to_a_filed_rems_form(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = get_settings()
-    monkeypatch.setattr(settings, "clinic_name", "Vigil Test Clinic")
-    monkeypatch.setattr(settings, "clinic_address", "1 Main St, Springfield, IL 62701")
+    for target in (settings, app.state.settings):
+        monkeypatch.setattr(target, "clinic_name", "Vigil Test Clinic")
+        monkeypatch.setattr(target, "clinic_address", "1 Main St, Springfield, IL 62701")
     started = now()  # one clock read; every time below derives from it
     t0 = started - timedelta(minutes=200)
     # The whole session, and the medication list recorded now, fall on one clinic day whatever
