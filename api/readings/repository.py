@@ -44,7 +44,14 @@ async def stored_bp_halves(
 # live-event id lock (migration 0005). The first key says "one BP reading"; the second is a hash
 # of (session, measured_at): a collision only makes two BP readings wait for each other.
 _BP_LOCK_CLASS = 0x42505052  # "BPPR"
-_BP_LOCK = text("SELECT pg_advisory_xact_lock(:class, :key)")
+# One statement however many keys: the keys sorted (OFFSET 0 keeps the sorted subquery from
+# being flattened into the outer one), each locked in that order.
+_BP_LOCK = text(
+    """
+    SELECT count(pg_advisory_xact_lock(CAST(:class AS integer), k))
+    FROM (SELECT k FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k OFFSET 0) AS sorted_keys
+    """
+)
 
 
 def bp_lock_key(session_id: uuid.UUID, measured_at: datetime) -> int:
@@ -58,12 +65,13 @@ async def lock_bp_readings(
     db: AsyncSession, readings: Iterable[tuple[uuid.UUID, datetime]]
 ) -> None:
     """Lock each (session, measured_at) of a BP half until commit, in key order (two requests
-    cannot each hold a key the other waits for). PostgreSQL only: on SQLite every writer is
-    alone already (BEGIN IMMEDIATE)."""
+    cannot each hold a key the other waits for), in one statement. PostgreSQL only: on SQLite
+    every writer is alone already (BEGIN IMMEDIATE)."""
     if db.get_bind().dialect.name != "postgresql":
         return
-    for key in sorted({bp_lock_key(sid, at) for sid, at in readings}):
-        await db.execute(_BP_LOCK, {"class": _BP_LOCK_CLASS, "key": key})
+    keys = sorted({bp_lock_key(sid, at) for sid, at in readings})
+    if keys:
+        await db.execute(_BP_LOCK, {"class": _BP_LOCK_CLASS, "keys": keys})
 
 
 def _insert_ignoring_duplicates(insert: Any) -> Any:

@@ -1,0 +1,36 @@
+"""The one BP pairing rule (api/clinical/bp.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api.clinical.bp import bp_pairs, pair_problem
+
+T = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+
+
+def test_halves_with_the_same_key_pair_others_do_not() -> None:
+    halves = [
+        ("systolic_bp", T),
+        ("heart_rate", T),
+        ("diastolic_bp", T + timedelta(seconds=1)),
+        ("diastolic_bp", T),
+    ]
+    assert bp_pairs(halves) == [(0, 3)]
+
+
+def test_the_last_half_of_one_code_at_one_key_counts() -> None:
+    halves = [("systolic_bp", T), ("diastolic_bp", T), ("systolic_bp", T)]
+    assert bp_pairs(halves) == [(2, 1)]
+
+
+def test_keys_can_hold_more_than_the_time() -> None:
+    halves = [("systolic_bp", ("a", T)), ("diastolic_bp", ("b", T)), ("diastolic_bp", ("a", T))]
+    assert bp_pairs(halves) == [(0, 2)]
+
+
+def test_systolic_must_be_above_diastolic() -> None:
+    assert pair_problem(120, 80) is None
+    assert pair_problem(80, 80) == (
+        "systolic 80 must be above diastolic 80 for one blood-pressure reading (same measured_at)"
+    )
