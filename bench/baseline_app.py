@@ -39,6 +39,11 @@ async def get_db() -> AsyncIterator[AsyncSession]:
         yield db
 
 
+@app.get("/readyz")
+async def ready() -> dict[str, str]:
+    return {"status": "ok"}
+
+
 class ReadingIn(BaseModel):
     code: str
     value: float

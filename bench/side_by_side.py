@@ -20,14 +20,10 @@ migrations) and dropped again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +33,7 @@ import orjson
 
 from bench.load import LoadClient, LoadResult, Reply, run_load
 from bench.run import SERVER_URL, create_patient_and_plan, create_session, reading, to_dosing
-from tests.live import create_database, drop_database, free_port, migrate, server_env
+from tests.live import LiveServer, create_database, drop_database, migrate, server_env
 from tests.live import staff_headers as live_staff_headers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,70 +46,41 @@ WORKERS = int(os.environ.get("SIDE_WORKERS", "2"))
 MAX_REQUESTS = 1_000_000  # bounded by time
 
 
-@dataclass
-class Server:
-    """A server process group on 127.0.0.1 (Vigil's ``vigil serve`` or uvicorn)."""
+class Server(LiveServer):
+    """A server process group on 127.0.0.1 (Vigil's ``vigil serve`` or uvicorn) started from
+    ``cwd`` with ``argv``: the tests' live server, from any tree and with any command."""
 
-    name: str
-    argv: list[str]
-    cwd: Path
-    env: dict[str, str]
-    port: int
-    process: subprocess.Popen[bytes] | None = None
+    def __init__(self, name: str, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+        super().__init__(env["DATABASE_URL"], workers=WORKERS)
+        self.name, self.cwd = name, cwd
+        self.argv = [*argv, "--host", "127.0.0.1", "--port", str(self.port)]
+        self.argv += ["--workers", str(WORKERS)]
+        self.env = env
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, ready_path: str, timeout: float = 60) -> None:
-        log = Path("/tmp") / f"side-by-side-{self.name}-{self.port}.log"
-        with log.open("ab") as out:
+    def start(self, *, timeout: float = 60.0) -> Server:
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
                 cwd=self.cwd,
                 env=self.env,
-                stdout=out,
+                stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited; see {log}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base_url + ready_path, timeout=2).status_code < 500:
-                    return
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready in {timeout}s; see {log}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        self.process = None
+        self.wait_ready(timeout)
+        return self
 
 
 def vigil_server(url: str) -> Server:
-    port = free_port()
     # Another tree is only read: no __pycache__ written into it.
     env = server_env(url, PYTHONPATH=str(VIGIL_TREE), PYTHONDONTWRITEBYTECODE="1")
-    argv = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return Server("vigil", [*argv, "--workers", str(WORKERS)], VIGIL_TREE, env, port)
+    return Server("vigil", [sys.executable, "-m", "api.cli", "serve"], VIGIL_TREE, env)
 
 
 def baseline_server(url: str) -> Server:
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     argv = [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--no-access-log"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
-    return Server("baseline", argv, ROOT, env, port)
+    return Server("baseline", argv, ROOT, env)
 
 
 async def setup_sessions(base_url: str) -> tuple[dict[str, str], list[str], datetime, datetime]:
@@ -191,19 +158,19 @@ async def run() -> dict[str, LoadResult]:
     try:
         await asyncio.to_thread(migrate, url)
         vigil = vigil_server(url)
-        await asyncio.to_thread(vigil.start, "/readyz")
+        await asyncio.to_thread(vigil.start)
         try:
             nurse, sessions, dosing_at, now = await setup_sessions(vigil.base_url)
         finally:
             await asyncio.to_thread(vigil.stop)
         world = {"sessions": sessions, "dosing_at": dosing_at, "now": now}
         for round_ in range(ROUNDS):
-            for app_name, make, headers, ready in (
-                ("vigil", vigil_server, nurse, "/readyz"),
-                ("baseline", baseline_server, {}, "/docs"),
+            for app_name, make, headers in (
+                ("vigil", vigil_server, nurse),
+                ("baseline", baseline_server, {}),
             ):
                 server = make(url)
-                await asyncio.to_thread(server.start, ready)
+                await asyncio.to_thread(server.start)
                 try:
                     tag = f"{app_name}-{round_}-{uuid.uuid4().hex[:6]}"
                     result = await measure(app_name, server, headers, world, tag)
