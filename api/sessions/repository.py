@@ -56,18 +56,12 @@ async def get_session(
 async def lock_sessions(
     db: AsyncSession, session_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, TreatmentSession]:
-    """Lock the rows of the sessions a request stores readings to, for the rest of its
-    transaction, and re-read them.
-
-    Every path that stores readings takes this lock before it checks anything against the
-    session (timeline, phase, end, BP partners): a transition or an administration of the
-    session (which lock it the same way) waits for the readings to commit, or the readings wait
-    for the transition and then see its timeline; two posts to one session are serialized.
-    FOR UPDATE, the same strength as the transition's, so it conflicts with it. Locked in id
-    order, so two requests that each touch several sessions cannot deadlock. (SQLite: a no-op;
-    every transaction there is BEGIN IMMEDIATE.)
+    """Lock the rows of several sessions FOR UPDATE (as a transition locks its one), for the
+    rest of the transaction, and re-read them: in id order, so two requests that each lock
+    several sessions cannot deadlock. Readings take :func:`share_sessions` instead. (SQLite: a
+    no-op; every transaction there is BEGIN IMMEDIATE.)
     """
-    return {sid: await get_session(db, sid, for_share=True) for sid in sorted(set(session_ids))}
+    return {sid: await get_session(db, sid, for_update=True) for sid in sorted(set(session_ids))}
 
 
 async def share_sessions(

@@ -104,18 +104,20 @@ async def test_sessions_are_locked_in_id_order(
     original = session_repository.get_session
 
     async def recording(db: Any, session_id: Any, **lock: bool) -> Any:
-        assert lock in ({"for_update": True}, {"for_share": True})
-        locked.append(session_id)
+        locked.append((session_id, lock))
         return await original(db, session_id, **lock)
 
     monkeypatch.setattr(session_repository, "get_session", recording)
     given = [*sorted(ids, reverse=True), ids[0]]  # unsorted, one twice
-    # FOR UPDATE (transitions), and FOR SHARE (the readings pipeline): both in id order.
-    for lock in (session_repository.lock_sessions, session_repository.share_sessions):
+    # FOR UPDATE (several sessions at once), and FOR SHARE (the readings pipeline): id order.
+    for lock, kind in (
+        (session_repository.lock_sessions, {"for_update": True}),
+        (session_repository.share_sessions, {"for_share": True}),
+    ):
         locked.clear()
         async with app.state.session_factory() as db, db.begin():
             sessions = await lock(db, given)
-        assert locked == sorted(ids)
+        assert locked == [(sid, kind) for sid in sorted(ids)]
         assert set(sessions) == set(ids)
         assert all(s.id == k for k, s in sessions.items())
 
