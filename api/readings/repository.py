@@ -54,10 +54,16 @@ _BP_LOCK = text(
 )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def bp_lock_key(session_id: uuid.UUID, measured_at: datetime) -> int:
-    digest = hashlib.blake2b(
-        session_id.bytes + measured_at.astimezone(UTC).isoformat().encode(), digest_size=4
-    ).digest()
+    """The lock of one BP reading: the same for any spelling of one instant. (The offset from
+    the epoch, not ``astimezone``: a time at the calendar's edge is refused by the checks after
+    the lock, and must not overflow before them.)"""
+    since = measured_at - _EPOCH
+    moment = f"{since.days}:{since.seconds}:{since.microseconds}".encode()
+    digest = hashlib.blake2b(session_id.bytes + moment, digest_size=4).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
