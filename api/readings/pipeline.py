@@ -19,6 +19,16 @@ another session: nothing is stored for it, and the other reading is not named). 
 call with any failing reading stores nothing. How each entry point answers each outcome is its
 own framing: REST 409 / 422 for the whole request, FHIR 409 / 422 per resource, push and HL7 a
 rejected item (quarantined).
+
+What no longer relies on readings of one session waiting for each other (they share the
+session's lock now): de-duplication is the unique (source, external_id) with ON CONFLICT; each
+reading raises at most one alert (unique observation_id; there is no "one open alert per rule"
+rule to race); a BP reading resolving the open ``vitals_overdue`` is one UPDATE ... WHERE status
+<> 'resolved' (a second one waits for the row and then matches nothing); the overdue scan locks
+the session FOR UPDATE; live-event ids follow commit order (migration 0005) and the audit chain
+locks its head at commit (``api.audit_chain``), whatever the session locks. A transition waits
+for the readings holding the session; readings arriving meanwhile may still share it, so under
+a continuous stream of overlapping readings of one session a transition waits for a gap.
 """
 
 from __future__ import annotations
