@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-pg check lint format typecheck bench faults fuzz clean lock
+.PHONY: run test test-pg check lint format typecheck bench bench-side-by-side faults fuzz clean lock
 
 $(VENV)/.runtime: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ check: lint typecheck test
 ## bench: benchmarks against a live server on PostgreSQL (see bench/README.md)
 bench: $(VENV)/.dev
 	$(PY) -m bench.run
+
+## bench-side-by-side: many writers on few sessions, Vigil next to a textbook app
+bench-side-by-side: $(VENV)/.dev
+	$(PY) -m bench.side_by_side
 
 ## lock: re-pin dependencies after editing requirements*.in
 lock:

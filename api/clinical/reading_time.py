@@ -3,7 +3,7 @@
 A reading measured more than 12 hours before the session's check-in (or, while it is not
 checked in, before its ``scheduled_at``) belongs to no session's record: it is refused (422) on
 every path that stores readings (REST, device push, HL7 v2, FHIR), through
-:func:`api.vitals.service.check_reading`. The bound is inclusive: exactly 12 hours before is
+:func:`api.readings.check.check_reading`. The bound is inclusive: exactly 12 hours before is
 accepted.
 """
 

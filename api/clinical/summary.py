@@ -4,9 +4,10 @@ Input readings are the session's non-retracted readings, canonical units, any or
 
 Definitions:
 
-* A **BP pair** is a systolic and a diastolic reading with the same ``measured_at`` (SPEC §5).
-  If several readings of one code share a timestamp (two sources), the later one in the input
-  wins, so the caller should pass readings in recording order.
+* A **BP pair** is a systolic and a diastolic reading with the same ``measured_at`` (SPEC §5),
+  paired by :func:`api.clinical.bp.bp_pairs`: if several readings of one code share a timestamp
+  (two sources), the later one in the input wins, so the caller should pass readings in
+  recording order.
 * ``last_pre_dose_bp``: last pair measured before dosing start (every pair while dosing has not
   started). ``{systolic, diastolic, measured_at}``.
 * ``peak_intra_*`` / ``peak_post_*``: highest single reading in that phase
@@ -31,7 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from api.clinical.phase import Phase, derive_phase
+from api.clinical.bp import bp_pairs as pair_indexes
+from api.clinical.phase import Phase, phase_labeler
 from api.clinical.vitals import VitalCode
 
 BP_40_TARGET = timedelta(minutes=40)
@@ -64,16 +66,11 @@ def bp_pairs(readings: Sequence[SummaryReading]) -> list[BpPair]:
 
     For duplicates of one code at one timestamp the last in input order wins.
     """
-    systolic: dict[datetime, float] = {}
-    diastolic: dict[datetime, float] = {}
-    for r in readings:
-        if r.code == VitalCode.systolic_bp:
-            systolic[r.measured_at] = r.value
-        elif r.code == VitalCode.diastolic_bp:
-            diastolic[r.measured_at] = r.value
-    return [
-        BpPair(systolic[at], diastolic[at], at) for at in sorted(systolic.keys() & diastolic.keys())
+    pairs = [
+        BpPair(readings[s].value, readings[d].value, readings[s].measured_at)
+        for s, d in pair_indexes((r.code, r.measured_at) for r in readings)
     ]
+    return sorted(pairs, key=lambda p: p.measured_at)
 
 
 def _peak(readings: Sequence[SummaryReading], *, highest: bool = True) -> dict[str, object] | None:
@@ -101,15 +98,12 @@ def summarize_vitals(
     kept = [r for r in readings if ended_at is None or r.measured_at <= ended_at]
     pairs = bp_pairs(kept)
 
-    def in_phase(code: VitalCode, phase: Phase) -> list[SummaryReading]:
-        return [
-            r
-            for r in kept
-            if r.code == code
-            and derive_phase(r.measured_at, dosing_started_at, dosing_ended_at) is phase
-        ]
+    phase_of = phase_labeler(dosing_started_at, dosing_ended_at)
 
-    pre_pairs = [p for p in pairs if dosing_started_at is None or p.measured_at < dosing_started_at]
+    def in_phase(code: VitalCode, phase: Phase) -> list[SummaryReading]:
+        return [r for r in kept if r.code == code and phase_of(r.measured_at) is phase]
+
+    pre_pairs = [p for p in pairs if phase_of(p.measured_at) is Phase.pre]
     summary: dict[str, object] = {
         "last_pre_dose_bp": pre_pairs[-1].as_dict() if pre_pairs else None,
         "peak_intra_systolic": _peak(in_phase(VitalCode.systolic_bp, Phase.intra)),

@@ -1,8 +1,8 @@
 """FHIR R4 facade over the record: vital-sign Observations in and out, Patient read.
 
-Incoming Observations go through the vitals service (check_reading, bp_pair_problems,
-store_readings): the same rules, de-duplication, alerts and live events as every other entry
-point. Failures are OperationOutcomes whose expressions name the element (inside a Bundle:
+Incoming Observations go through the readings pipeline (:mod:`api.readings.pipeline`): the
+same lock, rules, pairing, de-duplication, alerts and live events as every other entry point.
+Failures are OperationOutcomes whose expressions name the element (inside a Bundle:
 ``Bundle.entry[i]...``); what could not be stored is also kept in the quarantine.
 """
 
@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, false, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
+from api.clinical.bp import is_bp_half
 from api.config import get_settings
 from api.devices.service import patient_session_at
 from api.errors import NotFound
@@ -28,15 +29,10 @@ from api.fhir.errors import FhirError
 from api.fhir.search import ObservationSearch
 from api.fhir.translate import FhirInputError, InboundObservation, issue
 from api.integrations.ingest import Quarantine
-from api.sessions.repository import get_session, lock_sessions
+from api.readings import pipeline
+from api.readings.check import ReadingInput
+from api.sessions.repository import get_session
 from api.types import parse_id
-from api.vitals.service import (
-    ReadingInput,
-    after_end,
-    bp_pair_problems,
-    check_reading,
-    store_readings,
-)
 from models import Observation, Patient, TreatmentSession
 from models.base import EARLIEST_STORED, LATEST_STORED, utcnow
 
@@ -176,10 +172,31 @@ async def ingest_observation(
                 )
             ],
         )
-    # Locked (and re-read) before the checks below: see lock_sessions.
     target = await _target_session(db, inbound, path)
-    session = (await lock_sessions(db, [target.id]))[target.id]
-    if after_end(session, inbound.measured_at):
+    panel = len(inbound.readings) > 1
+    ingested = await pipeline.ingest(
+        db,
+        [
+            pipeline.Item(
+                index,
+                ReadingInput(
+                    code=reading.code,
+                    value=reading.value,
+                    unit=reading.unit,
+                    measured_at=reading.measured_at,
+                    external_id=_external_id(inbound.identifier, reading.code, panel),
+                ),
+                target.id,
+            )
+            for index, reading in enumerate(inbound.readings)
+        ],
+        source=audit.actor.source,
+        recorded_by=audit.actor.id,
+        recorded_at=utcnow(),
+        atomic=True,
+    )
+    session = ingested.sessions[target.id]
+    if ingested.failures(pipeline.Kind.after_end):
         ended = translate.fhir_instant(session.ended_at) if session.ended_at else ""
         raise FhirError(  # SPEC §4: a reading measured after the session ended is 409
             409,
@@ -191,70 +208,32 @@ async def ingest_observation(
                 )
             ],
         )
-    panel = len(inbound.readings) > 1
-    now = utcnow()
-    issues: list[dict[str, Any]] = []
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for index, reading in enumerate(inbound.readings):
-        checked = check_reading(
-            session,
-            index,
-            ReadingInput(
-                code=reading.code,
-                value=reading.value,
-                unit=reading.unit,
-                measured_at=reading.measured_at,
-                external_id=_external_id(inbound.identifier, reading.code, panel),
-            ),
-            source=audit.actor.source,
-            recorded_by=audit.actor.id,
-            recorded_at=now,
-        )
-        if isinstance(checked, list):
-            issues += [issue("value", p.message, [reading.value_path]) for p in checked]
-        else:
-            rows.append((index, checked))
-    for problem in await bp_pair_problems(db, session.id, rows):
-        issues.append(
-            issue("business-rule", problem.message, [inbound.readings[problem.index].value_path])
-        )
+    kinds = (("value", pipeline.Kind.invalid), ("business-rule", pipeline.Kind.bad_pair))
+    issues = [
+        issue(kind, o.message or "", [inbound.readings[o.index].value_path])
+        for kind, failed in kinds
+        for o in ingested.failures(failed)
+        if o.blamed
+    ]
     if issues:
         raise FhirError(422, issues)
     # An identifier already used (by this source) for a reading of another session is a
-    # conflict, as in REST: answering with that reading would mix two patients' records. Looked
-    # up first so nothing of this resource is stored (a batch entry is not rolled back on its
-    # own); checked again after the insert for a concurrent request.
-    if await _used_by_another_session(db, session, [r for _, r in rows]):
+    # conflict, as in REST: answering with that reading would mix two patients' records. The
+    # pipeline (atomic) stored nothing of this resource then (a batch entry is not rolled back
+    # on its own).
+    if ingested.failures(pipeline.Kind.foreign_external_id):
         raise _identifier_conflict(inbound, path)
-    stored = await store_readings(db, session, [r for _, r in rows])
-    if any(row["session_id"] != session.id for row, _ in stored):
-        raise _identifier_conflict(inbound, path)
-    audit.record("create", "observation", stored[0][0]["id"], patient_id=session.patient_id)
-    readings = [_stored(row, session.patient_id) for row, _ in stored]
+    outcomes = [ingested.outcomes[i] for i in range(len(inbound.readings))]
+    rows = list({o.row["id"]: o.row for o in outcomes if o.row is not None}.values())
+    audit.record("create", "observation", rows[0]["id"], patient_id=session.patient_id)
+    readings = [_stored(row, session.patient_id) for row in rows]
     resources = translate.group_for_fhir(readings)
     # A BP panel comes back as the panel (a mean pressure component is stored alongside).
     resource = next((r for r in resources if r["id"].startswith("bp-")), resources[0])
-    return Created(resource=resource, created=any(is_new for _, is_new in stored))
-
-
-async def _used_by_another_session(
-    db: AsyncSession, session: TreatmentSession, rows: Sequence[Mapping[str, Any]]
-) -> bool:
-    """Whether a (source, external_id) of these rows, not yet stored, names a reading of
-    another session."""
-    keyed = [r for r in rows if r.get("external_id") is not None]
-    if not keyed:
-        return False
-    found = await db.scalar(
-        select(Observation.id)
-        .where(
-            Observation.source == keyed[0]["source"],
-            Observation.external_id.in_([r["external_id"] for r in keyed]),
-            Observation.session_id != session.id,
-        )
-        .limit(1)
+    return Created(
+        resource=resource,
+        created=any(o.kind is pipeline.Kind.accepted for o in outcomes),
     )
-    return found is not None
 
 
 def _identifier_conflict(inbound: InboundObservation, path: str) -> FhirError:
@@ -371,21 +350,24 @@ async def ingest_bundle(
 async def _lock_targets(
     db: AsyncSession, entries: Sequence[tuple[int, Any]], base_url: str
 ) -> None:
-    """Lock the sessions of every entry up front, in id order (see lock_sessions): entries
-    would otherwise lock them in entry order, and two bundles naming two sessions in opposite
-    orders could deadlock. An entry that names no session is skipped here and answered when
-    it is ingested."""
+    """Take the pipeline's locks for every entry up front, in one order (sessions by id, then
+    BP readings by key; see :func:`api.readings.pipeline.lock`): entries would otherwise lock
+    them in entry order, and two bundles naming two sessions in opposite orders could deadlock.
+    An entry that names no session is skipped here and answered when it is ingested."""
     targets: set[uuid.UUID] = set()
+    bp: list[tuple[uuid.UUID, datetime]] = []
     for index, resource in entries:
         path = f"Bundle.entry[{index}].resource"
         try:
             inbound = translate.parse_observation(
                 resource, path=path, base_url=base_url, future_tolerance_seconds=_tolerance()
             )
-            targets.add((await _target_session(db, inbound, path)).id)
+            target = (await _target_session(db, inbound, path)).id
         except (FhirInputError, FhirError):
             continue
-    await lock_sessions(db, targets)
+        targets.add(target)
+        bp += [(target, r.measured_at) for r in inbound.readings if is_bp_half(r.code)]
+    await pipeline.lock(db, targets, bp)
 
 
 class TransactionFailed(Exception):

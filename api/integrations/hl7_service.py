@@ -54,13 +54,21 @@ from api.integrations.hl7v2 import (
     parse_oru,
     strip_mllp,
 )
-from api.integrations.ingest import Outcome, Quarantine, Routed, for_the_sender, store_routed
+from api.integrations.ingest import (
+    EXTERNAL_ID_CONFLICT,
+    Outcome,
+    Quarantine,
+    Routed,
+    for_the_sender,
+    store_routed,
+)
 from api.patients.mrn import mrn_key
+from api.readings.check import ReadingInput
 from api.vitals.identity import device_reading_identity, reading_identity
-from api.vitals.service import ReadingInput
 from models import Hl7Message, Patient, TreatmentSession
 
 ERR_UNKNOWN_KEY = "204"  # HL7 table 0357: unknown key identifier (device / patient)
+ERR_DUPLICATE_KEY = "205"  # HL7 table 0357: duplicate key identifier
 _ERR_FOR_REASON = {
     "missing_value": ERR_REQUIRED_FIELD_MISSING,
     "missing_unit": ERR_REQUIRED_FIELD_MISSING,
@@ -71,6 +79,7 @@ _ERR_FOR_REASON = {
     "invalid_time": ERR_DATA_TYPE,
     "unit_mismatch": ERR_TABLE_VALUE_NOT_FOUND,
     "unknown_code": ERR_TABLE_VALUE_NOT_FOUND,
+    EXTERNAL_ID_CONFLICT: ERR_DUPLICATE_KEY,
 }
 _MAX_ERR_TEXT = 2000
 TRAINING = "T"  # MSH-11 processing id (HL7 table 0103): T training, P production, D debugging

@@ -2,15 +2,16 @@
 
 Unlike ``POST /v1/sessions/{id}/vitals`` (atomic, 422 for the whole batch), a device batch is
 answered per item: each reading is accepted, a duplicate, or rejected with a reason, and every
-rejected item is kept in the quarantine with what was sent. Validation, de-duplication, alerts
-and live events are the vitals service's own functions: there is one ingest path.
+rejected item is kept in the quarantine with what was sent. Locking, validation, pairing,
+de-duplication, alerts and live events are the readings pipeline's (:mod:`api.readings.pipeline`),
+as for every entry point; this module frames its outcomes as items of a device batch.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,15 +21,8 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
-from api.clinical.phase import phase_labeler
-from api.sessions.repository import lock_sessions
-from api.vitals.service import (
-    ReadingInput,
-    after_end,
-    bp_pair_problems,
-    check_reading,
-    store_readings,
-)
+from api.readings import pipeline
+from api.readings.check import ReadingInput
 from models import QuarantinedReading, TreatmentSession
 from models.base import utcnow
 
@@ -42,6 +36,10 @@ _FIELD_REASONS = {
     "phase": "phase_mismatch",
     "measured_at": "invalid_time",
 }
+#: The reason a device batch gives an item whose external_id this source already used for a
+#: reading of another session (REST and FHIR: 409). Nothing is stored for it, the other reading
+#: is not named, and the item is quarantined for an administrator to look at.
+EXTERNAL_ID_CONFLICT = "external_id_conflict"
 
 
 @dataclass
@@ -150,100 +148,59 @@ async def store_routed(
     db: AsyncSession, audit: Audit, items: Sequence[Routed], *, recorded_at: datetime | None = None
 ) -> dict[int, Outcome]:
     """Check and store readings already routed to their sessions; an outcome per item index."""
-    outcomes: dict[int, Outcome] = {}
-    by_session: dict[uuid.UUID, list[Routed]] = defaultdict(list)
-    for item in items:
-        by_session[item.session.id].append(item)
-    # Every target session locked (in id order) and re-read before any check against it.
-    sessions = await lock_sessions(db, by_session)
-    now = recorded_at or utcnow()
-    for session_id, session_items in by_session.items():
-        session = sessions[session_id]
-        phase_of = phase_labeler(session.dosing_started_at, session.dosing_ended_at)
-        rows: list[tuple[int, dict[str, Any]]] = []
-        for item in session_items:
-            if after_end(session, item.reading.measured_at):
-                ended = session.ended_at.isoformat() if session.ended_at else ""
-                outcomes[item.index] = Outcome(
-                    item.index,
-                    "rejected",
-                    "session_ended",
-                    f"measured after session {session.id} ended at {ended}",
-                    session_id=session.id,
-                )
-                continue
-            checked = check_reading(
-                session,
-                item.index,
-                item.reading,
-                source=audit.actor.source,
-                recorded_by=audit.actor.id,
-                recorded_at=now,
-                phase_of=phase_of,
-            )
-            if isinstance(checked, list):
-                problem = checked[0]
-                outcomes[item.index] = Outcome(
-                    item.index,
-                    "rejected",
-                    _FIELD_REASONS.get(problem.field, "invalid"),
-                    problem.message,
-                    session_id=session.id,
-                )
-            else:
-                rows.append((item.index, checked))
-        bad_pairs = await bp_pair_problems(db, session.id, rows)
-        if bad_pairs:
-            rows = _reject_pairs(rows, bad_pairs, outcomes, session.id)
-        if not rows:
-            continue
-        stored = await store_readings(db, session, [r for _, r in rows])
-        by_row_id = {row["id"]: (row, is_new) for row, is_new in stored}
-        by_external = {
-            row["external_id"]: row for row, _ in stored if row["external_id"] is not None
-        }
-        for index, row in rows:
-            hit = by_row_id.get(row["id"])
-            if hit is not None and hit[1]:
-                outcomes[index] = Outcome(
-                    index, "accepted", observation_id=row["id"], session_id=session.id
-                )
-                continue
-            existing = hit[0] if hit is not None else by_external[row["external_id"]]
-            outcomes[index] = Outcome(
-                index,
-                "duplicate",
-                detail="already received from this source: the same external_id (or, without "
-                "one, the same device, code and measured_at)",
-                observation_id=existing["id"],
-                session_id=existing["session_id"],
-            )
-        if any(outcomes[i].status == "accepted" for i, _ in rows):
+    ingested = await pipeline.ingest(
+        db,
+        [pipeline.Item(item.index, item.reading, item.session.id) for item in items],
+        source=audit.actor.source,
+        recorded_by=audit.actor.id,
+        recorded_at=recorded_at or utcnow(),
+        atomic=False,
+    )
+    outcomes = {index: _framed(o) for index, o in ingested.outcomes.items()}
+    for session_id, session in ingested.sessions.items():
+        if any(
+            o.kind is pipeline.Kind.accepted and o.session.id == session_id
+            for o in ingested.outcomes.values()
+        ):
             audit.record("create", "observation", None, patient_id=session.patient_id)
     return outcomes
 
 
-def _reject_pairs(
-    rows: list[tuple[int, dict[str, Any]]],
-    problems: Sequence[Any],
-    outcomes: dict[int, Outcome],
-    session_id: uuid.UUID,
-) -> list[tuple[int, dict[str, Any]]]:
-    """A systolic not above its diastolic rejects both halves of that BP reading."""
-    rejected: dict[int, str] = {}
-    by_index = dict(rows)
-    for problem in problems:
-        rejected[problem.index] = problem.message
-        row = by_index[problem.index]
-        for index, other in rows:
-            if (
-                index != problem.index
-                and other["measured_at"] == row["measured_at"]
-                and {other["code"], row["code"]} == {"systolic_bp", "diastolic_bp"}
-            ):
-                rejected.setdefault(index, problem.message)
-    for index, message in rejected.items():
-        outcomes[index] = Outcome(
-            index, "rejected", "invalid_bp_pair", message, session_id=session_id
-        )
-    return [(i, r) for i, r in rows if i not in rejected]
+_DUPLICATE_DETAIL = (
+    "already received from this source: the same external_id (or, without one, the same "
+    "device, code and measured_at)"
+)
+
+
+def _framed(o: pipeline.Outcome) -> Outcome:
+    """A pipeline outcome as an item of a device batch."""
+    sid = o.session.id
+    match o.kind:
+        case pipeline.Kind.accepted:
+            assert o.row is not None
+            return Outcome(o.index, "accepted", observation_id=o.row["id"], session_id=sid)
+        case pipeline.Kind.duplicate:
+            assert o.row is not None
+            return Outcome(
+                o.index,
+                "duplicate",
+                detail=_DUPLICATE_DETAIL,
+                observation_id=o.row["id"],
+                session_id=o.row["session_id"],
+            )
+        case pipeline.Kind.after_end:
+            return Outcome(o.index, "rejected", "session_ended", o.message, session_id=sid)
+        case pipeline.Kind.bad_pair:
+            return Outcome(o.index, "rejected", "invalid_bp_pair", o.message, session_id=sid)
+        case pipeline.Kind.foreign_external_id:
+            return Outcome(
+                o.index,
+                "rejected",
+                EXTERNAL_ID_CONFLICT,
+                "this source already used the external_id for a reading of another session; "
+                "nothing is stored for this item",
+                session_id=sid,
+            )
+        case _:
+            reason = _FIELD_REASONS.get(o.field or "", "invalid")
+            return Outcome(o.index, "rejected", reason, o.message, session_id=sid)

@@ -10,7 +10,7 @@ from api.integrations import hl7_service, service
 from api.integrations.schemas import ObservationPush, PushResult, QuarantineRead
 from api.openapi import PROBLEMS, problems
 from api.pagination import Cursor, Limit, Page
-from api.vitals.service import check_batch_size
+from api.readings.check import check_batch_size
 
 router = APIRouter(prefix="/v1/integrations", tags=["integrations"], responses=PROBLEMS)
 

@@ -13,9 +13,9 @@ from api.audit import Audit
 from api.devices.service import Miss, find_device, load_routes, normalize_identifier
 from api.integrations.ingest import Outcome, Quarantine, Routed, for_the_sender, store_routed
 from api.pagination import cut_page, keyset
+from api.readings.check import ReadingInput
 from api.vitals.identity import device_reading_identity
 from api.vitals.schemas import ObservationIn
-from api.vitals.service import ReadingInput
 from models import QuarantinedReading
 
 _ITEM = TypeAdapter(ObservationIn)

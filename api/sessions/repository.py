@@ -28,15 +28,29 @@ _SESSION = (
     .execution_options(populate_existing=True)
 )
 _SESSION_FOR_UPDATE = _SESSION.with_for_update()
+_SESSION_FOR_SHARE = _SESSION.with_for_update(read=True)
 
 
-async def get_session(
-    db: AsyncSession, session_id: str | uuid.UUID, *, for_update: bool = False
-) -> TreatmentSession:
+def session_uuid(session_id: str | uuid.UUID) -> uuid.UUID:
+    """The id a path names (404 when it cannot be one)."""
     sid = session_id if isinstance(session_id, uuid.UUID) else parse_id(session_id)
     if sid is None:
         raise NotFound(f"No session with id {session_id}.")
-    stmt = _SESSION_FOR_UPDATE if for_update else _SESSION
+    return sid
+
+
+async def get_session(
+    db: AsyncSession,
+    session_id: str | uuid.UUID,
+    *,
+    for_update: bool = False,
+    for_share: bool = False,
+) -> TreatmentSession:
+    """The session row (404 when there is none); ``for_update``: locked against every other
+    lock of it until commit; ``for_share``: locked against FOR UPDATE only (see
+    :func:`share_sessions`)."""
+    sid = session_uuid(session_id)
+    stmt = _SESSION_FOR_UPDATE if for_update else _SESSION_FOR_SHARE if for_share else _SESSION
     session = await db.scalar(stmt, {"session_id": sid})
     if session is None:
         raise NotFound(f"No session with id {session_id}.")
@@ -46,16 +60,10 @@ async def get_session(
 async def lock_sessions(
     db: AsyncSession, session_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, TreatmentSession]:
-    """Lock the rows of the sessions a request stores readings to, for the rest of its
-    transaction, and re-read them.
-
-    Every path that stores readings takes this lock before it checks anything against the
-    session (timeline, phase, end, BP partners): a transition or an administration of the
-    session (which lock it the same way) waits for the readings to commit, or the readings wait
-    for the transition and then see its timeline; two posts to one session are serialized.
-    FOR UPDATE, the same strength as the transition's, so it conflicts with it. Locked in id
-    order, so two requests that each touch several sessions cannot deadlock. (SQLite: a no-op;
-    every transaction there is BEGIN IMMEDIATE.)
+    """Lock the rows of several sessions FOR UPDATE (as a transition locks its one), for the
+    rest of the transaction, and re-read them: in id order, so two requests that each lock
+    several sessions cannot deadlock. Readings take :func:`share_sessions` instead. (SQLite: a
+    no-op; every transaction there is BEGIN IMMEDIATE.)
     """
     return {sid: await get_session(db, sid, for_update=True) for sid in sorted(set(session_ids))}
 
@@ -239,3 +247,22 @@ async def readings_since(
         )
     )
     return [(i, c, v, m) for i, c, v, m in rows]
+
+
+async def share_sessions(
+    db: AsyncSession, session_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, TreatmentSession]:
+    """Lock the rows of the sessions a request stores readings to against changes of them, for
+    the rest of its transaction, and re-read them: FOR SHARE, in id order.
+
+    What the readings pipeline takes before it checks anything against a session (timeline,
+    phase, end): a transition, an administration or the overdue scan of the session (FOR
+    UPDATE, which conflicts with FOR SHARE) waits for the readings to commit, or the readings
+    wait for it and then see its timeline. Readings of one session do not wait for each other
+    (FOR SHARE does not conflict with FOR SHARE); the two halves of one blood pressure are kept
+    whole by their own lock (``api.readings.repository.lock_bp_readings``). Nothing that holds
+    this lock may update the session row (two holders would deadlock). Id order: two requests
+    that each touch several sessions cannot deadlock against a transition. (SQLite: no row
+    locks; every transaction there is BEGIN IMMEDIATE.)
+    """
+    return {sid: await get_session(db, sid, for_share=True) for sid in sorted(set(session_ids))}

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 import api.plans.service as plans_service
+import api.readings.pipeline as readings_pipeline
 import api.sessions.service as sessions_service
 import api.vitals.service as vitals_service
 from tests.conftest import Backend
@@ -28,7 +29,7 @@ from tests.factories import (
     transition,
     vital,
 )
-from tests.races import blocks_on_lock, needs_postgres, pause
+from tests.races import WAIT_SECONDS, blocks_on_lock, needs_postgres, pause
 
 
 async def checked_in(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -48,7 +49,7 @@ async def test_a_reading_racing_the_dosing_start_gets_its_phase_and_alert(
     session = await checked_in(client)
     sid = session["id"]
     await prepare_dosing(client, sid, ago(2))
-    paused = pause(monkeypatch, vitals_service, "bp_pair_problems")  # after the session read
+    paused = pause(monkeypatch, readings_pipeline, "check_pairs")  # after the session read
     reading = asyncio.create_task(post_vitals(client, sid, [vital("spo2", 80, "%", ago(1))]))
     await paused.wait_entered()
     dosing = asyncio.create_task(transition(client, sid, "dosing", at=ago(2)))
@@ -110,7 +111,7 @@ async def test_two_halves_of_one_blood_pressure_posted_at_once_are_checked_as_a_
     needs_postgres(backend)
     session = await create_session(client)
     sid, at = session["id"], ago(1)
-    paused = pause(monkeypatch, vitals_service, "store_readings")  # checked, not yet stored
+    paused = pause(monkeypatch, readings_pipeline, "store_readings")  # checked, not yet stored
     systolic = asyncio.create_task(
         post_vitals(client, sid, [vital("systolic_bp", 80, "mm[Hg]", at)])
     )
@@ -126,6 +127,41 @@ async def test_two_halves_of_one_blood_pressure_posted_at_once_are_checked_as_a_
     assert "systolic 80 must be above diastolic 120" in r2.text
     items = (await client.get(f"/v1/sessions/{sid}/vitals")).json()["items"]
     assert [(o["code"], o["value"]) for o in items] == [("systolic_bp", 80)]
+
+
+async def test_readings_of_one_session_proceed_together_and_a_transition_waits_for_them(
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    backend: Backend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reading holding its session's lock (checked, not yet stored) does not make another
+    reading of that session wait (FOR SHARE does not conflict with FOR SHARE), nor another BP
+    reading at another time; a transition of the session (FOR UPDATE) waits for it."""
+    needs_postgres(backend)
+    session = await checked_in(client)
+    sid, at = session["id"], ago(1)
+    paused = pause(monkeypatch, readings_pipeline, "store_readings")  # locked, not yet stored
+    first = asyncio.create_task(post_vitals(client, sid, [vital("systolic_bp", 120, "mm[Hg]", at)]))
+    await paused.wait_entered()
+    # Other readings of the same session, while the first holds its locks: they finish.
+    second = await asyncio.wait_for(
+        post_vitals(nurse_client, sid, [vital("heart_rate", 71, "/min", at)]), WAIT_SECONDS
+    )
+    assert second.status_code == 201, second.text
+    other_bp = await asyncio.wait_for(
+        post_vitals(nurse_client, sid, [vital("diastolic_bp", 80, "mm[Hg]", ago(2))]),
+        WAIT_SECONDS,
+    )
+    assert other_bp.status_code == 201, other_bp.text
+    cancel = asyncio.create_task(transition(client, sid, "cancelled", reason="unwell", at=ago(0)))
+    assert await blocks_on_lock(backend, cancel), "the transition did not wait for the reading"
+    paused.release()
+    r, c = await first, await cancel
+    assert r.status_code == 201, r.text
+    assert c.status_code == 200, c.text
+    codes = {o["code"] for o in (await client.get(f"/v1/sessions/{sid}/vitals")).json()["items"]}
+    assert {"systolic_bp", "diastolic_bp", "heart_rate"} <= codes
 
 
 async def test_the_second_of_two_concurrent_retractions_is_409(

@@ -193,6 +193,21 @@ async def test_external_id_deduplicates(client: httpx.AsyncClient, session: dict
     assert await _count(client, sid) == 1
 
 
+async def test_an_external_id_used_for_another_session_is_409_and_stores_nothing(
+    client: httpx.AsyncClient, session: dict
+) -> None:
+    """The readings pipeline's foreign_external_id, as REST answers it (FHIR: 409 too)."""
+    other = (await create_session(client))["id"]
+    ext = f"tab-7:{uuid.uuid4().hex[:6]}"
+    taken = vital("heart_rate", 72, "/min", ago(3), external_id=ext)
+    assert (await post_vitals(client, session["id"], [taken])).status_code == 201
+    fresh = vital("spo2", 97, "%", ago(3))
+    r = await post_vitals(client, other, [fresh, taken])
+    assert r.status_code == 409, r.text
+    assert "another session" in r.json()["detail"]
+    assert await _count(client, other) == 0  # neither item
+
+
 async def test_an_external_id_is_compared_exactly_and_whitespace_around_it_is_422(
     client: httpx.AsyncClient, session: dict
 ) -> None:

@@ -103,18 +103,23 @@ async def test_sessions_are_locked_in_id_order(
     locked: list[uuid.UUID] = []
     original = session_repository.get_session
 
-    async def recording(db: Any, session_id: Any, *, for_update: bool = False) -> Any:
-        assert for_update
-        locked.append(session_id)
-        return await original(db, session_id, for_update=for_update)
+    async def recording(db: Any, session_id: Any, **lock: bool) -> Any:
+        locked.append((session_id, lock))
+        return await original(db, session_id, **lock)
 
     monkeypatch.setattr(session_repository, "get_session", recording)
     given = [*sorted(ids, reverse=True), ids[0]]  # unsorted, one twice
-    async with app.state.session_factory() as db, db.begin():
-        sessions = await session_repository.lock_sessions(db, given)
-    assert locked == sorted(ids)
-    assert set(sessions) == set(ids)
-    assert all(s.id == k for k, s in sessions.items())
+    # FOR UPDATE (several sessions at once), and FOR SHARE (the readings pipeline): id order.
+    for lock, kind in (
+        (session_repository.lock_sessions, {"for_update": True}),
+        (session_repository.share_sessions, {"for_share": True}),
+    ):
+        locked.clear()
+        async with app.state.session_factory() as db, db.begin():
+            sessions = await lock(db, given)
+        assert locked == [(sid, kind) for sid in sorted(ids)]
+        assert set(sessions) == set(ids)
+        assert all(s.id == k for k, s in sessions.items())
 
 
 async def test_a_fhir_bundle_locks_its_sessions_in_id_order(
@@ -130,10 +135,10 @@ async def test_a_fhir_bundle_locks_its_sessions_in_id_order(
     locked: list[uuid.UUID] = []
     original = session_repository.get_session
 
-    async def recording(db: Any, session_id: Any, *, for_update: bool = False) -> Any:
-        if for_update:
+    async def recording(db: Any, session_id: Any, **lock: bool) -> Any:
+        if lock.get("for_share"):  # the readings pipeline's lock
             locked.append(session_id)
-        return await original(db, session_id, for_update=for_update)
+        return await original(db, session_id, **lock)
 
     monkeypatch.setattr(session_repository, "get_session", recording)
     resources = [

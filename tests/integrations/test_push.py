@@ -335,3 +335,43 @@ async def test_quarantined_items_that_are_bare_values_can_be_listed(
     )
     page = await admin_client.get("/v1/integrations/quarantine", params={"limit": 500})
     assert page.status_code == 200
+
+
+async def test_an_external_id_used_for_another_session_is_a_rejected_item(
+    client: httpx.AsyncClient,
+    nurse_client: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
+    integration_client: httpx.AsyncClient,
+) -> None:
+    """The readings pipeline's foreign_external_id (409 on REST and FHIR), as a device batch
+    answers it: a rejected, quarantined item that names neither the other session nor its
+    reading; the rest of the batch is stored."""
+    first, first_device = await bound_session(client, nurse_client, admin_client)
+    second, second_device = await bound_session(client, nurse_client, admin_client)
+    ext = f"gw-{uuid.uuid4().hex}"
+    at = ago(2)
+    stored = await push(
+        integration_client,
+        first_device["identifier"],
+        [vital("heart_rate", 70, "/min", at, external_id=ext)],
+    )
+    assert stored["results"][0]["status"] == "accepted"
+    body = await push(
+        integration_client,
+        second_device["identifier"],
+        [
+            vital("heart_rate", 90, "/min", at, external_id=ext),
+            vital("spo2", 97, "%", at, external_id=ext + ":spo2"),
+        ],
+    )
+    conflict, fine = body["results"]
+    assert (conflict["status"], conflict["reason"]) == ("rejected", "external_id_conflict")
+    assert conflict["observation_id"] is None
+    assert conflict["session_id"] == second["id"]
+    assert fine["status"] == "accepted"
+    items = (await client.get(f"/v1/sessions/{second['id']}/vitals")).json()["items"]
+    assert [o["code"] for o in items] == ["spo2"]
+    held = await quarantined(admin_client, second_device["identifier"])
+    assert [q["reason"] for q in held] == ["external_id_conflict"]
+    untouched = (await client.get(f"/v1/sessions/{first['id']}/vitals")).json()["items"]
+    assert [(o["code"], o["value"]) for o in untouched] == [("heart_rate", 70)]

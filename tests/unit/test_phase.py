@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from api.clinical.phase import Phase, derive_phase
+from api.clinical.phase import Phase, derive_phase, in_bounds, phase_bounds
 
 START = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 END = START + timedelta(minutes=40)
@@ -65,3 +65,16 @@ def test_end_without_start_rejected() -> None:
 def test_end_before_start_rejected() -> None:
     with pytest.raises(ValueError, match="before"):
         derive_phase(START, END, START)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [(None, None), (START, None), (START, END), (START, START)]
+)
+def test_the_bounds_cover_every_instant_once_and_label_it(
+    start: datetime | None, end: datetime | None
+) -> None:
+    """The labeler and the SQL filter apply the same bounds (api/vitals/repository.py)."""
+    bounds = phase_bounds(start, end)
+    for at in (START - S, START, START + S, END - S, END, END + S):
+        inside = [phase for phase, b in bounds.items() if in_bounds(at, b)]
+        assert inside == [derive_phase(at, start, end)]

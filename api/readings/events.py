@@ -1,8 +1,4 @@
-"""Readings on the live streams (the other domains publish their own events from
-``api/<domain>/events.py``; this module goes once readings have theirs).
-
-The event ``data`` is the resource exactly as the REST API returns it.
-"""
+"""The ``reading`` live event: new or retracted readings, as the REST API returns them."""
 
 from __future__ import annotations
 
@@ -20,7 +16,7 @@ from models import TreatmentSession
 def publish_readings(
     db: AsyncSession, session: TreatmentSession, rows: Sequence[dict[str, Any]]
 ) -> list[bytes]:
-    """New readings of ``session`` (rows as the vitals service returns them, with phase).
+    """New readings of ``session`` (rows as the readings store returns them, with phase).
 
     A batch is one outbox row holding the readings as a JSON list (the streams send one
     ``reading`` event per item): one row and one serialization per batch, not per reading.
