@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,9 +90,10 @@ async def _due(
     session: TreatmentSession,
     latest_bp_at: datetime | None,
     first_administration_at: datetime | None,
+    clinic_thresholds: Mapping[str, float] | None = None,
 ) -> SessionDue:
     pinned = await pinned_revision(db, session.plan_id, session.plan_revision)
-    limits = await pinned_limits(db, session)
+    limits = await pinned_limits(db, session, clinic_thresholds)
     interval = float(limits.get("vitals_interval_minutes", DEFAULT_VITALS_INTERVAL_MINUTES))
     due = next_bp_due(
         status=session.status,
@@ -111,19 +112,28 @@ async def _due(
     )
 
 
-async def session_due(db: AsyncSession, session: TreatmentSession) -> SessionDue:
-    """When ``session``'s next blood pressure is due, from the database as it stands."""
+async def session_due(
+    db: AsyncSession,
+    session: TreatmentSession,
+    clinic_thresholds: Mapping[str, float] | None = None,
+) -> SessionDue:
+    """When ``session``'s next blood pressure is due, from the database as it stands
+    (``clinic_thresholds``: the app's, under the plan's overrides)."""
     latest, first = (
         await db.execute(select(_latest_bp(session.id), _first_administration(session.id)))
     ).one()
-    return await _due(db, session, latest, first)
+    return await _due(db, session, latest, first, clinic_thresholds)
 
 
-async def vitals_due_at(db: AsyncSession, session: TreatmentSession) -> datetime | None:
+async def vitals_due_at(
+    db: AsyncSession,
+    session: TreatmentSession,
+    clinic_thresholds: Mapping[str, float] | None = None,
+) -> datetime | None:
     """SPEC §6 ``vitals_due_at`` of ``session`` (None outside dosing/monitoring)."""
     if session.status not in WATCHED_STATUSES:
         return None
-    due = (await session_due(db, session)).due
+    due = (await session_due(db, session, clinic_thresholds)).due
     return due.due_at if due is not None else None
 
 
@@ -143,7 +153,10 @@ _INSERT = {
 
 
 async def _raise_for(
-    factory: async_sessionmaker[AsyncSession], session_id: uuid.UUID, now: datetime
+    factory: async_sessionmaker[AsyncSession],
+    session_id: uuid.UUID,
+    now: datetime,
+    clinic_thresholds: Mapping[str, float] | None = None,
 ) -> bool:
     """Raise ``session_id``'s vitals_overdue if it is still overdue under the session's lock;
     True when this call stored it (False: not overdue after all, or already raised)."""
@@ -151,7 +164,7 @@ async def _raise_for(
         session = await get_session(db, session_id, for_update=True)
         if session.status not in WATCHED_STATUSES:
             return False
-        state = await session_due(db, session)
+        state = await session_due(db, session, clinic_thresholds)
         due = state.due
         if due is None or not is_overdue(due, now):
             return False
@@ -199,13 +212,17 @@ async def _raise_for(
         return True
 
 
-async def scan_overdue(factory: async_sessionmaker[AsyncSession], now: datetime) -> int:
+async def scan_overdue(
+    factory: async_sessionmaker[AsyncSession],
+    now: datetime,
+    clinic_thresholds: Mapping[str, float] | None = None,
+) -> int:
     """One scan as of ``now``: raise every overdue blood pressure's alert not raised yet; how
-    many this call raised."""
+    many this call raised. ``clinic_thresholds``: the app's (the vitals interval in force)."""
     async with factory() as db:
         candidates: list[tuple[uuid.UUID, datetime]] = []
         for session, latest, first in (await db.execute(_WATCHED)).all():
-            due = (await _due(db, session, latest, first)).due
+            due = (await _due(db, session, latest, first, clinic_thresholds)).due
             if due is not None and is_overdue(due, now):
                 candidates.append((session.id, due.gap_started_at))
         if not candidates:
@@ -223,7 +240,7 @@ async def scan_overdue(factory: async_sessionmaker[AsyncSession], now: datetime)
         await db.rollback()
     raised = 0
     for sid, gap in candidates:
-        if (sid, gap) not in raised_for and await _raise_for(factory, sid, now):
+        if (sid, gap) not in raised_for and await _raise_for(factory, sid, now, clinic_thresholds):
             raised += 1
     return raised
 
@@ -241,8 +258,10 @@ class OverdueWatch:
         every_seconds: float,
         *,
         clock: Clock = utcnow,
+        clinic_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         self.factory = factory
+        self.clinic_thresholds = clinic_thresholds
         self.every_seconds = every_seconds
         self.clock = clock
         self.scans = 0
@@ -252,7 +271,7 @@ class OverdueWatch:
 
     async def scan_once(self) -> int:
         try:
-            raised = await scan_overdue(self.factory, self.clock())
+            raised = await scan_overdue(self.factory, self.clock(), self.clinic_thresholds)
         except Exception as exc:  # the database may be away: try again at the next scan
             log.warning("vitals_overdue scan failed: %s", type(exc).__name__)
             raised = 0
@@ -297,7 +316,9 @@ def install_overdue_watch(app: FastAPI) -> None:
         return
 
     async def start(app: FastAPI) -> None:
-        watch = OverdueWatch(app.state.session_factory, every)
+        watch = OverdueWatch(
+            app.state.session_factory, every, clinic_thresholds=app.state.settings.thresholds
+        )
         app.state.overdue_watch = watch
         await watch.start()
 

@@ -10,7 +10,7 @@ so re-evaluating a reading (a back-dated transition, a retried batch) never rais
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,8 +27,7 @@ from api.clinical.phase import Phase, derive_phase
 from api.config import clinic_zone
 from api.errors import Conflict, NotFound, ValidationFailed, field_error
 from api.people import add_names, names_of
-from api.plans.limits import thresholds_for
-from api.plans.service import pinned_revision
+from api.plans.limits import limits_in_force
 from api.sessions.repository import get_session, readings_since
 from api.types import parse_id
 from models import Alert, TreatmentSession
@@ -77,9 +76,14 @@ def _row(
     }
 
 
-async def pinned_limits(db: AsyncSession, session: TreatmentSession) -> dict[str, float]:
-    """The alert limits of the plan revision ``session`` pinned (never the plan's current one)."""
-    return thresholds_for(await pinned_revision(db, session.plan_id, session.plan_revision))
+async def pinned_limits(
+    db: AsyncSession,
+    session: TreatmentSession,
+    clinic_thresholds: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """The alert limits in force for ``session`` (:func:`api.plans.limits.limits_in_force`):
+    the revision it uses over the clinic's settings (``clinic_thresholds``: the app's)."""
+    return await limits_in_force(db, session, clinic_thresholds=clinic_thresholds)
 
 
 # A reading's phase (value or member) -> the member, without constructing the enum per reading.
@@ -92,6 +96,7 @@ async def raise_alerts_for_readings(
     readings: Sequence[dict[str, Any]],
     *,
     new_readings: bool = True,
+    clinic_thresholds: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate newly stored readings of any phase (each with ``phase``) against the session's
     pinned limits; store one alert per reading outside them in one INSERT. A new blood pressure
@@ -102,7 +107,7 @@ async def raise_alerts_for_readings(
         return []
     if new_readings:
         await _resolve_overdue_by_bp(db, session, readings)
-    thresholds = await pinned_limits(db, session)
+    thresholds = await pinned_limits(db, session, clinic_thresholds)
     tz = clinic_zone()
     decided = []
     for reading in readings:
@@ -166,7 +171,12 @@ async def resolve_overdue_of_ended_session(db: AsyncSession, session: TreatmentS
 
 
 async def alerts_after_transition(
-    db: AsyncSession, session: TreatmentSession, target: str, at: datetime
+    db: AsyncSession,
+    session: TreatmentSession,
+    target: str,
+    at: datetime,
+    *,
+    clinic_thresholds: Mapping[str, float] | None = None,
 ) -> None:
     """A session that ended resolves its ``vitals_overdue`` alerts. A back-dated move to dosing
     or monitoring re-labels readings already stored after ``at``: evaluate them again (those
@@ -187,7 +197,9 @@ async def alerts_after_transition(
         }
         for oid, code, value, measured_at in stored
     ]
-    await raise_alerts_for_readings(db, session, readings, new_readings=False)
+    await raise_alerts_for_readings(
+        db, session, readings, new_readings=False, clinic_thresholds=clinic_thresholds
+    )
 
 
 async def raise_assessment_alert(

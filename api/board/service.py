@@ -22,10 +22,12 @@ from api.clinical.overdue import DEFAULT_VITALS_INTERVAL_MINUTES, vitals_due_at
 from api.clinical.vitals import VitalCode
 from api.config import Settings
 from api.plans.limits import thresholds_for
+from api.plans.service import revision_in_force_sql
 from api.sessions import gates
 from models import (
     Administration,
     Alert,
+    DosingPlan,
     DosingPlanRevision,
     Observation,
     Patient,
@@ -62,16 +64,17 @@ async def board(
     )
     if day == today:
         in_day = or_(in_day, TreatmentSession.status.in_(OPEN_STATUSES))
-    # 1. the sessions, their patients and the plan revisions they pinned
+    # 1. the sessions, their patients and the plan revisions they use
     rows = (
         await db.execute(
             select(TreatmentSession, Patient, DosingPlanRevision)
             .join(Patient, Patient.id == TreatmentSession.patient_id)
+            .join(DosingPlan, DosingPlan.id == TreatmentSession.plan_id)
             .join(
                 DosingPlanRevision,
                 and_(
                     DosingPlanRevision.plan_id == TreatmentSession.plan_id,
-                    DosingPlanRevision.revision == TreatmentSession.plan_revision,
+                    DosingPlanRevision.revision == revision_in_force_sql(),
                 ),
             )
             .where(in_day)

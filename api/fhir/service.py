@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.audit import Audit
 from api.clinical.bp import is_bp_half
 from api.config import get_settings
+from api.deps import app_settings
 from api.devices.service import patient_session_at
 from api.errors import NotFound
 from api.fhir import translate
@@ -194,6 +195,7 @@ async def ingest_observation(
         recorded_by=audit.actor.id,
         recorded_at=utcnow(),
         atomic=True,
+        clinic_thresholds=app_settings(audit.request).thresholds,
     )
     session = ingested.sessions[target.id]
     if ingested.failures(pipeline.Kind.after_end):

@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
+from api.deps import app_settings
 from api.readings import pipeline
 from api.readings.check import ReadingInput
 from models import QuarantinedReading, TreatmentSession
@@ -155,6 +156,7 @@ async def store_routed(
         recorded_by=audit.actor.id,
         recorded_at=recorded_at or utcnow(),
         atomic=False,
+        clinic_thresholds=app_settings(audit.request).thresholds,
     )
     outcomes = {index: _framed(o) for index, o in ingested.outcomes.items()}
     for session_id, session in ingested.sessions.items():

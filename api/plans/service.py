@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
@@ -290,6 +290,14 @@ async def revision_in_force(db: AsyncSession, session: TreatmentSession) -> int:
     if session.checked_in_at is not None:
         return session.plan_revision
     return (await get_plan(db, session.plan_id)).current_revision
+
+
+def revision_in_force_sql() -> ColumnElement[int]:
+    """:func:`revision_in_force` as SQL, for a query that joins the session to its plan."""
+    return case(
+        (TreatmentSession.checked_in_at.is_(None), DosingPlan.current_revision),
+        else_=TreatmentSession.plan_revision,
+    )
 
 
 async def session_revision(db: AsyncSession, session: TreatmentSession) -> DosingPlanRevision:

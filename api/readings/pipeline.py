@@ -34,7 +34,7 @@ a continuous stream of overlapping readings of one session a transition waits fo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -123,13 +123,15 @@ async def ingest(
     recorded_at: datetime,
     atomic: bool,
     session_ids: Iterable[uuid.UUID] = (),
+    clinic_thresholds: Mapping[str, float] | None = None,
 ) -> Ingested:
     """Lock, check, pair and store ``items``; an outcome for each item index.
 
     ``atomic``: when any item fails, nothing is stored and only the failures have outcomes
     (``after_end`` ones first: the rest is not checked for pairs then). ``session_ids``:
     sessions to lock besides the items' own (REST: the path's, so an unknown one is a 404 even
-    for an empty batch)."""
+    for an empty batch). ``clinic_thresholds``: the app's, under the plans' overrides for the
+    alerts (:func:`api.plans.limits.limits_in_force`)."""
     result = Ingested()
     result.sessions = await lock(
         db,
@@ -154,7 +156,9 @@ async def ingest(
     for session, rows in checked:
         good = [(i, r) for i, r in rows if i not in result.outcomes]
         if good:
-            await _store(db, session, good, result, atomic=atomic)
+            await _store(
+                db, session, good, result, atomic=atomic, clinic_thresholds=clinic_thresholds
+            )
     return result
 
 
@@ -248,9 +252,12 @@ async def _store(
     result: Ingested,
     *,
     atomic: bool,
+    clinic_thresholds: Mapping[str, float] | None,
 ) -> None:
     """Step 4 for the checked rows of one session: an outcome for each."""
-    stored = await store_readings(db, session, [r for _, r in rows], atomic=atomic)
+    stored = await store_readings(
+        db, session, [r for _, r in rows], atomic=atomic, clinic_thresholds=clinic_thresholds
+    )
     if stored.new_json is not None:
         result.new_json[session.id] = stored.new_json
     by_row_id = {row["id"]: (row, is_new) for row, is_new in stored}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,12 @@ class StoredReadings(list[tuple[dict[str, Any], bool]]):
 
 
 async def store_readings(
-    db: AsyncSession, session: TreatmentSession, rows: list[dict[str, Any]], *, atomic: bool
+    db: AsyncSession,
+    session: TreatmentSession,
+    rows: list[dict[str, Any]],
+    *,
+    atomic: bool,
+    clinic_thresholds: Mapping[str, float] | None = None,
 ) -> StoredReadings:
     """Store checked rows of one session (every entry point: REST, push, HL7 v2, FHIR).
 
@@ -40,7 +46,7 @@ async def store_readings(
         stored.taken_back = True
         return stored
     new = await add_names(db, with_phases([r for r, is_new in stored if is_new], session))
-    await raise_alerts_for_readings(db, session, new)
+    await raise_alerts_for_readings(db, session, new, clinic_thresholds=clinic_thresholds)
     published = publish_readings(db, session, new)
     if len(published) == 1:
         stored.new_json = published[0]

@@ -386,7 +386,7 @@ async def transition(
     )
     await db.flush()
     await db.refresh(session)
-    await alerts_after_transition(db, session, target, at)
+    await alerts_after_transition(db, session, target, at, clinic_thresholds=settings.thresholds)
     await release_bindings_of_ended_session(db, session)
     await publish_status(db, session, await session_record(db, session))
     audit.record("transition", "session", session.id, patient_id=session.patient_id)
@@ -490,5 +490,5 @@ async def readiness(
             "unmet": discharge,
             "earliest_at": utc_iso(earliest) if earliest is not None else None,
         },
-        "vitals_due_at": await vitals_due_at(db, session),
+        "vitals_due_at": await vitals_due_at(db, session, settings.thresholds),
     }

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.alerts.service import resolve_alerts_for_observation
 from api.audit import Audit
+from api.deps import app_settings
 from api.errors import Conflict, ValidationFailed, field_error
 from api.pagination import cut_page
 from api.people import add_names
@@ -54,6 +55,7 @@ async def record_vitals(
         recorded_by=audit.actor.id,
         recorded_at=utcnow(),
         atomic=True,
+        clinic_thresholds=app_settings(audit.request).thresholds,
         session_ids=[sid],
     )
     session = ingested.sessions[sid]

@@ -29,13 +29,6 @@ from tests.factories import (
 )
 from tests.factories import transition as move
 
-# Wired by the integrator: the alert and gate callers (api/alerts/service.py pinned_limits,
-# api/sessions/gates.py, api/board/service.py) read api.plans.limits.limits_in_force with the
-# app's settings.thresholds. Until then these two fail; strict, so they say when they pass.
-NOT_WIRED = pytest.mark.xfail(
-    strict=True, reason="alerts/gates do not read api.plans.limits.limits_in_force yet"
-)
-
 
 @pytest.fixture(scope="module")
 async def clinic_app(backend: Backend) -> AsyncIterator[FastAPI]:
@@ -92,7 +85,6 @@ async def test_limits_in_force_follow_the_revision_and_the_clinic(
         assert (await limits_in_force(db, session))["heart_rate_min"] == 100
 
 
-@NOT_WIRED
 async def test_alerts_before_check_in_use_the_plans_current_revision(
     client: httpx.AsyncClient,
 ) -> None:
@@ -102,7 +94,6 @@ async def test_alerts_before_check_in_use_the_plans_current_revision(
     assert (alert["kind"], alert["limit"]) == ("spo2_low", 94)
 
 
-@NOT_WIRED
 async def test_a_plan_runs_under_the_limits_it_was_checked_against(
     clinic_app: FastAPI, staff: Staff, client: httpx.AsyncClient
 ) -> None:
