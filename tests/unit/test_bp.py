@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
-from api.clinical.bp import bp_pairs, pair_problem
+from api.clinical.bp import bp_pairs, bp_pairs_in_order, pair_problem
 from api.readings.repository import bp_lock_key
 
 T = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -50,3 +50,16 @@ def test_the_lock_of_one_bp_reading_is_one_key_for_any_spelling_of_its_time() ->
         datetime.max.replace(tzinfo=timezone(timedelta(hours=-14))),
     ):
         assert -(2**31) <= bp_lock_key(sid, edge) < 2**31
+
+
+def test_a_listing_pairs_every_half_one_to_one_in_order() -> None:
+    halves = [
+        ("systolic_bp", "t"),
+        ("systolic_bp", "t"),
+        ("diastolic_bp", "t"),
+        ("heart_rate", "t"),
+        ("diastolic_bp", "t"),
+    ]
+    assert bp_pairs_in_order(halves) == [(0, 2), (1, 4)]
+    # the checks count the last of each code instead
+    assert bp_pairs(halves) == [(1, 4)]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from api.clinical.bp import bp_pairs_in_order
 from api.clinical.vitals import VITALS, VitalCode, plain_unit_spelling
 from api.fhir.translate.codes import (
     BP_PANEL_LOINC,
@@ -217,25 +218,15 @@ def _updated(reading: ReadingLike) -> datetime | None:
 
 
 def _pairs(readings: Sequence[ReadingLike]) -> dict[int, int]:
-    """Index of each systolic paired with a diastolic of the same session, time and status."""
-    waiting: dict[tuple[str, datetime, str, str], list[int]] = {}
-    pairs: dict[int, int] = {}
-    partner = {"systolic_bp": "diastolic_bp", "diastolic_bp": "systolic_bp"}
-    for index, reading in enumerate(readings):
-        if reading.code not in partner or reading.unit != "mm[Hg]":
-            continue
-        key = (reading.session_id, reading.measured_at, reading.status, partner[reading.code])
-        candidates = waiting.get(key)
-        if candidates:
-            other = candidates.pop(0)
-            systolic, diastolic = (
-                (index, other) if reading.code == "systolic_bp" else (other, index)
-            )
-            pairs[systolic] = diastolic
-        else:
-            own = (reading.session_id, reading.measured_at, reading.status, reading.code)
-            waiting.setdefault(own, []).append(index)
-    return pairs
+    """Index of each systolic paired with a diastolic of the same session, time and status
+    (the pairing rule for a listing, :func:`api.clinical.bp.bp_pairs_in_order`; a half not in
+    mm[Hg] pairs with nothing)."""
+    return dict(
+        bp_pairs_in_order(
+            (r.code if r.unit == "mm[Hg]" else "", (r.session_id, r.measured_at, r.status))
+            for r in readings
+        )
+    )
 
 
 def group_for_fhir(readings: Sequence[ReadingLike]) -> list[dict[str, Any]]:
