@@ -39,6 +39,7 @@ from api.clinical.overdue import (
     next_bp_due,
     overdue_message,
 )
+from api.clinical.phase import since_dosing_started
 from api.config import clinic_zone
 from api.plans.service import pinned_revision
 from api.precommit import queue_audit
@@ -106,8 +107,7 @@ async def _due(
     return SessionDue(
         due=due,
         had_bp=latest_bp_at is not None
-        and session.dosing_started_at is not None
-        and latest_bp_at >= session.dosing_started_at,
+        and since_dosing_started(latest_bp_at, session.dosing_started_at),
         interval_minutes=interval,
     )
 

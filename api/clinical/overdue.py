@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from api.clinical.gates import monitoring_clock_start
 from api.clinical.labels import clinic_time
+from api.clinical.phase import since_dosing_started
 
 WATCHED_STATUSES = frozenset({"dosing", "monitoring"})
 DEFAULT_VITALS_INTERVAL_MINUTES = 15.0
@@ -51,7 +52,7 @@ def next_bp_due(
         return None
     gap = (
         dosing_started_at
-        if latest_bp_at is None or latest_bp_at < dosing_started_at
+        if latest_bp_at is None or not since_dosing_started(latest_bp_at, dosing_started_at)
         else latest_bp_at
     )
     due = gap + timedelta(minutes=interval_minutes)

@@ -81,6 +81,12 @@ def in_bounds(measured_at: datetime, bounds: Bounds | None) -> bool:
     return (start is None or measured_at >= start) and (end is None or measured_at < end)
 
 
+def since_dosing_started(moment: datetime, dosing_started_at: datetime | None) -> bool:
+    """Is ``moment`` past the ``pre`` phase (dosing has started and it is not before the start)?
+    The one reading of "after dosing started" for scores, readings and gaps."""
+    return not in_bounds(moment, phase_bounds(dosing_started_at, None)[Phase.pre])
+
+
 def phase_labeler(
     dosing_started_at: datetime | None, dosing_ended_at: datetime | None
 ) -> Callable[[datetime], Phase]:

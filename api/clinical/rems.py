@@ -65,6 +65,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, tzinfo
 
 from api.clinical.gates import SedationScore
+from api.clinical.phase import since_dosing_started
 from api.clinical.summary import monitoring_minutes as _monitoring_minutes
 
 REMS_FORM_VERSION = "spravato-pmf-2021-11.vigil-1"
@@ -261,9 +262,7 @@ def assemble_rems_form(
     # Sedation, dissociation, respiratory depression, adverse events
     event_kinds = {str(e.get("kind")) for e in adverse_events or ()}
     after_start = [
-        s
-        for s in sedation_scores
-        if dosing_started_at is not None and s.administered_at >= dosing_started_at
+        s for s in sedation_scores if since_dosing_started(s.administered_at, dosing_started_at)
     ]
     if sedation_observed is not None:
         sedation = _answer(sedation_observed, "recorded")
@@ -282,9 +281,7 @@ def assemble_rems_form(
         missing.append("sedation")
 
     cadss_after = [
-        total
-        for at, total in cadss_totals
-        if dosing_started_at is not None and at >= dosing_started_at
+        total for at, total in cadss_totals if since_dosing_started(at, dosing_started_at)
     ]
     if dissociation_observed is not None:
         dissociation = _answer(dissociation_observed, "recorded")
