@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
 from api.clinical.bp import is_bp_half
-from api.config import get_settings
 from api.deps import app_settings
 from api.devices.service import patient_session_at
 from api.errors import NotFound
@@ -40,10 +39,10 @@ from models.base import EARLIEST_STORED, LATEST_STORED, utcnow
 MAX_EXTERNAL_ID = 200
 
 
-def _tolerance() -> int:
-    """SPEC §1's ``future_tolerance_seconds``, as the translator read it before it became pure
-    (the process settings, like api.types.future_problem for REST)."""
-    return get_settings().future_tolerance_seconds
+def _tolerance(audit: Audit) -> int:
+    """SPEC §1's ``future_tolerance_seconds``: the app's setting, which the pure translator takes
+    as an input."""
+    return app_settings(audit.request).future_tolerance_seconds
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ async def ingest_observation(
     ``base_url``: this server's FHIR base (absolute references on it are this server's)."""
     try:
         inbound = translate.parse_observation(
-            resource, path=path, base_url=base_url, future_tolerance_seconds=_tolerance()
+            resource, path=path, base_url=base_url, future_tolerance_seconds=_tolerance(audit)
         )
     except FhirInputError as exc:
         raise FhirError(exc.status, exc.issues) from None
@@ -309,7 +308,7 @@ async def ingest_bundle(
     except FhirInputError as exc:
         raise FhirError(400, exc.issues) from None
     if len(entries) > 1:
-        await _lock_targets(db, entries, base_url)
+        await _lock_targets(db, audit, entries, base_url)
     responses: list[translate.EntryResponse] = []
     failures: list[tuple[int, Any, FhirError]] = []
     for index, resource in entries:
@@ -350,7 +349,7 @@ async def ingest_bundle(
 
 
 async def _lock_targets(
-    db: AsyncSession, entries: Sequence[tuple[int, Any]], base_url: str
+    db: AsyncSession, audit: Audit, entries: Sequence[tuple[int, Any]], base_url: str
 ) -> None:
     """Take the pipeline's locks for every entry up front, in one order (sessions by id, then
     BP readings by key; see :func:`api.readings.pipeline.lock`): entries would otherwise lock
@@ -362,7 +361,7 @@ async def _lock_targets(
         path = f"Bundle.entry[{index}].resource"
         try:
             inbound = translate.parse_observation(
-                resource, path=path, base_url=base_url, future_tolerance_seconds=_tolerance()
+                resource, path=path, base_url=base_url, future_tolerance_seconds=_tolerance(audit)
             )
             target = (await _target_session(db, inbound, path)).id
         except (FhirInputError, FhirError):

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import Audit
-from api.config import get_settings
+from api.deps import app_settings
 from api.devices.service import (
     DeviceRoutes,
     Miss,
@@ -133,8 +133,8 @@ async def process_message(
         parsed = parse_oru(
             text,
             clinic_tz=clinic_tz,
-            # SPEC §1, as the translator read it before it became pure
-            future_tolerance_seconds=get_settings().future_tolerance_seconds,
+            # SPEC §1: the app's setting, an input of the pure translator
+            future_tolerance_seconds=app_settings(audit.request).future_tolerance_seconds,
         )
     except Hl7Error as exc:
         quarantine = Quarantine("hl7v2", audit.actor.source, exc.control_id)
