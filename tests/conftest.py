@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from fastapi import FastAPI
 from api.config import Settings, get_settings
 from api.main import create_app
 from api.readiness import alembic_config
+from tests.factories import fixed_instant
 from tests.live import create_database, drop_database
 
 PG_SERVER_URL = os.environ.get("VIGIL_TEST_DATABASE_URL")
@@ -227,6 +229,18 @@ async def integration_client(app: FastAPI, staff: Staff) -> AsyncIterator[httpx.
 async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with _client(app) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def instant() -> Iterator[datetime]:
+    """The test's one reading of the clock: ``tests.factories.now()`` (and ``ago``) return it
+    for the whole test, its function-scoped fixtures included (autouse fixtures run first), so
+    times a test builds never drift apart on a loaded machine. The server keeps its own clock,
+    which runs ahead of this instant by the test's duration: tests keep their times well inside
+    its bounds ("not in the future", the 12-hour rule), or fix the server's clock where it is
+    injectable (the overdue scanner's ``clock``)."""
+    with fixed_instant() as at:
+        yield at
 
 
 @pytest.fixture(autouse=True)
