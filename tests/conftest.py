@@ -24,10 +24,13 @@ import pytest
 from alembic import command
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from api.config import Settings, get_settings
 from api.main import create_app
 from api.readiness import alembic_config
+from api.security import passwords
 from tests.factories import fixed_instant
 from tests.live import create_database, drop_database
 
@@ -107,6 +110,22 @@ async def drop_role(server_url: str, role: str) -> None:
         await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
     finally:
         await conn.close()
+
+
+# Argon2id at a small cost for the apps the tests run in this process: the recommended one
+# (64 MiB, 3 passes) takes about 0.3 s a hash or check on these shared cores, and the suite logs
+# in and creates staff hundreds of times. Same algorithm, same code paths, same answers; the
+# servers the live tests start (tests/live.py) keep the production cost.
+_TEST_HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", lambda: _TEST_HASHER)
+        passwords._dummy_hash.cache_clear()
+        yield
+    passwords._dummy_hash.cache_clear()
 
 
 ADMIN_PASSWORD = "admin-password-for-tests"
