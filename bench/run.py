@@ -50,12 +50,25 @@ from bench.reads import read_phases
 from bench.report import cpu_share, cpu_times, machine, table, targets
 from bench.seed import seed_to
 from bench.server import fresh_database, live_server, staff
-from bench.world import reading, setup
+from bench.world import create_patient_and_plan, create_session, reading, setup, to_dosing
 from tests.factories import iso
 from tests.live import asyncpg_dsn
 
-# Names other bench modules import from here (bench.profile, bench.outbox_lock).
-__all__ = ["BATCH_SIZE", "RESULTS", "ROOT", "SERVER_URL", "main", "reading", "run", "setup"]
+# Names other bench modules import from here (bench.profile, bench.outbox_lock, ...): kept
+# where they were before the split.
+__all__ = [
+    "BATCH_SIZE",
+    "RESULTS",
+    "ROOT",
+    "SERVER_URL",
+    "create_patient_and_plan",
+    "create_session",
+    "main",
+    "reading",
+    "run",
+    "setup",
+    "to_dosing",
+]
 
 
 async def run() -> dict[str, Any]:

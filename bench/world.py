@@ -13,15 +13,8 @@ import httpx
 
 from bench.config import HISTORY_SESSIONS, INGEST_SESSIONS
 from bench.seed import VITALS
-from tests.factories import (
-    create_patient,
-    create_plan,
-    create_session,
-    iso,
-    post_vitals,
-    start_dosing,
-    transition,
-)
+from tests import factories
+from tests.factories import create_patient, create_plan, iso, post_vitals, transition
 
 
 async def create_patient_and_plan(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -32,9 +25,19 @@ async def create_patient_and_plan(client: httpx.AsyncClient) -> dict[str, Any]:
     return await create_plan(client, patient["id"])
 
 
-async def scheduled(client: httpx.AsyncClient, plan: dict[str, Any], at: datetime) -> str:
-    session = await create_session(client, plan=plan, scheduled_at=at, location="chair-1")
+async def create_session(
+    client: httpx.AsyncClient, plan: dict[str, Any], scheduled_at: datetime
+) -> str:
+    """A session of ``plan`` scheduled at ``scheduled_at``; its id."""
+    session = await factories.create_session(
+        client, plan=plan, scheduled_at=scheduled_at, location="chair-1"
+    )
     return str(session["id"])
+
+
+async def to_dosing(client: httpx.AsyncClient, sid: str, dosing_at: datetime) -> None:
+    """Check in, record pre-dose vitals that pass the gate, start dosing at ``dosing_at``."""
+    await factories.start_dosing(client, sid, dosing_at)
 
 
 def reading(index: int, dosing_at: datetime, now: datetime, ext: str) -> dict[str, Any]:
@@ -67,15 +70,17 @@ async def setup(client: httpx.AsyncClient) -> dict[str, Any]:
     plans = await asyncio.gather(*(create_patient_and_plan(client) for _ in range(INGEST_SESSIONS)))
     sessions: list[str] = []
     for i in range(0, INGEST_SESSIONS, 8):
-        batch = await asyncio.gather(*(scheduled(client, plans[j], now) for j in range(i, i + 8)))
-        await asyncio.gather(*(start_dosing(client, sid, dosing_at) for sid in batch))
+        batch = await asyncio.gather(
+            *(create_session(client, plans[j], now) for j in range(i, i + 8))
+        )
+        await asyncio.gather(*(to_dosing(client, sid, dosing_at) for sid in batch))
         sessions.extend(batch)
 
     # The timeline session: 2 hours, ~700 readings; its patient has a history of sessions.
     plan = await create_patient_and_plan(client)
-    timeline = await scheduled(client, plan, now - timedelta(minutes=140))
+    timeline = await create_session(client, plan, now - timedelta(minutes=140))
     started = now - timedelta(minutes=125)
-    await start_dosing(client, timeline, started)
+    await to_dosing(client, timeline, started)
     points = [started + timedelta(seconds=80 * t) for t in range(88)]
     tag = uuid.uuid4().hex[:6]
     for chunk in range(0, len(points), 12):
@@ -99,7 +104,7 @@ async def setup(client: httpx.AsyncClient) -> dict[str, Any]:
     _ok(await transition(client, timeline, "monitoring", at=ended), 200)
     await asyncio.gather(
         *(
-            scheduled(client, plan, now - timedelta(days=3 * (i + 1)))
+            create_session(client, plan, now - timedelta(days=3 * (i + 1)))
             for i in range(HISTORY_SESSIONS)
         )
     )
