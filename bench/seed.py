@@ -222,3 +222,17 @@ async def seed_readings(conn: asyncpg.Connection, count: int, *, now: datetime) 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def seed_to(dsn: str, scale: int) -> tuple[dict[str, Any], int]:
+    """Top ``observations`` up to about ``scale`` readings (nothing if it has that many);
+    what :func:`seed_readings` added, and the readings in the table now."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        current = await conn.fetchval("SELECT count(*) FROM observations")
+        print(f"seeding to {scale:,} readings (have {current:,}) ...", flush=True)
+        seeded = await seed_readings(conn, max(0, scale - current), now=utc_now())
+        total = await conn.fetchval("SELECT count(*) FROM observations")
+    finally:
+        await conn.close()
+    return seeded, int(total)

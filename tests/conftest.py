@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -23,10 +24,14 @@ import pytest
 from alembic import command
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from api.config import Settings, get_settings
 from api.main import create_app
 from api.readiness import alembic_config
+from api.security import passwords
+from tests.factories import fixed_instant
 from tests.live import create_database, drop_database
 
 PG_SERVER_URL = os.environ.get("VIGIL_TEST_DATABASE_URL")
@@ -105,6 +110,22 @@ async def drop_role(server_url: str, role: str) -> None:
         await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
     finally:
         await conn.close()
+
+
+# Argon2id at a small cost for the apps the tests run in this process: the recommended one
+# (64 MiB, 3 passes) takes about 0.3 s a hash or check on these shared cores, and the suite logs
+# in and creates staff hundreds of times. Same algorithm, same code paths, same answers; the
+# servers the live tests start (tests/live.py) keep the production cost.
+_TEST_HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", lambda: _TEST_HASHER)
+        passwords._dummy_hash.cache_clear()
+        yield
+    passwords._dummy_hash.cache_clear()
 
 
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -227,6 +248,18 @@ async def integration_client(app: FastAPI, staff: Staff) -> AsyncIterator[httpx.
 async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with _client(app) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def instant() -> Iterator[datetime]:
+    """The test's one reading of the clock: ``tests.factories.now()`` (and ``ago``) return it
+    for the whole test, its function-scoped fixtures included (autouse fixtures run first), so
+    times a test builds never drift apart on a loaded machine. The server keeps its own clock,
+    which runs ahead of this instant by the test's duration: tests keep their times well inside
+    its bounds ("not in the future", the 12-hour rule), or fix the server's clock where it is
+    injectable (the overdue scanner's ``clock``)."""
+    with fixed_instant() as at:
+        yield at
 
 
 @pytest.fixture(autouse=True)

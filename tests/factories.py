@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,12 +15,36 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# The running test's instant (set by tests/conftest.py's autouse ``instant`` fixture): the
+# clock is read once per test, so every time a test builds (``ago(27)``, ``now() + ...``) is
+# relative to the same moment however slowly the machine runs the test.
+_instant: list[datetime] = []
+
+
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """The test's instant, to the second (outside a test, e.g. the bench: the clock now)."""
+    return _instant[-1] if _instant else datetime.now(UTC).replace(microsecond=0)
 
 
 def ago(minutes: float) -> datetime:
     return now() - timedelta(minutes=minutes)
+
+
+def live_clock() -> datetime:
+    """The clock as it is: only for a time compared with the server's own clock by the very
+    next request (a boundary such as "not in the future"), never to build times related to the
+    test's instant (use :func:`now`)."""
+    return datetime.now(UTC)
+
+
+@contextmanager
+def fixed_instant(at: datetime | None = None) -> Iterator[datetime]:
+    """:func:`now` is ``at`` (default: one reading of the clock, to the second) inside."""
+    _instant.append(at or datetime.now(UTC).replace(microsecond=0))
+    try:
+        yield _instant[-1]
+    finally:
+        _instant.pop()
 
 
 ABSENT_CONTRAINDICATIONS = {
@@ -129,8 +155,15 @@ async def create_plan(
 
 
 async def create_session(
-    client: httpx.AsyncClient, *, plan: dict[str, Any] | None = None, **plan_overrides: Any
+    client: httpx.AsyncClient,
+    *,
+    plan: dict[str, Any] | None = None,
+    scheduled_at: datetime | None = None,
+    location: str = "chair-3",
+    **plan_overrides: Any,
 ) -> dict[str, Any]:
+    """A scheduled session (an hour from now unless ``scheduled_at``); for a new patient with
+    a plan of ``plan_overrides`` unless ``plan`` is given."""
     if plan is None:
         patient = await create_patient(client)
         plan = await create_plan(client, patient["id"], **plan_overrides)
@@ -139,8 +172,8 @@ async def create_session(
         json={
             "patient_id": plan["patient_id"],
             "dosing_plan_id": plan["id"],
-            "scheduled_at": iso(now() + timedelta(hours=1)),
-            "location": "chair-3",
+            "scheduled_at": iso(scheduled_at or now() + timedelta(hours=1)),
+            "location": location,
         },
     )
     assert r.status_code == 201, r.text
@@ -173,6 +206,24 @@ async def post_vitals(
     return await client.post(
         f"/v1/sessions/{session_id}/vitals", json={"observations": observations}
     )
+
+
+async def start_dosing(
+    client: httpx.AsyncClient, session_id: str, at: datetime, *, weight_kg: float = 72
+) -> dict[str, Any]:
+    """Check in 10 minutes before ``at``, record good pre-dose vitals 5 minutes before it and
+    what else the pre-dose gate needs (:func:`prepare_dosing`), start dosing at ``at``; the
+    session as the dosing transition answers it."""
+    r = await transition(
+        client, session_id, "checked_in", weight_kg=weight_kg, at=at - timedelta(minutes=10)
+    )
+    assert r.status_code == 200, r.text
+    r = await post_vitals(client, session_id, good_predose(at - timedelta(minutes=5)))
+    assert r.status_code == 201, r.text
+    await prepare_dosing(client, session_id, at)
+    r = await transition(client, session_id, "dosing", at=at)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
 
 
 async def prepare_dosing(client: httpx.AsyncClient, session_id: str, at: datetime) -> None:

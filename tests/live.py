@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from tests.factories import prepare_dosing
+from tests.factories import ago, create_session, start_dosing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -330,15 +330,5 @@ async def dosing_session(client: httpx.AsyncClient, *, minutes_ago: float = 60) 
     """A session checked in, pre-dose vitals recorded, dosing since ``minutes_ago``.
 
     ``client`` carries a clinician's credentials (plans are a clinician's to write)."""
-    from tests.factories import ago, create_session, good_predose, post_vitals, transition
-
     session = await create_session(client)
-    sid = session["id"]
-    r = await transition(client, sid, "checked_in", weight_kg=72, at=ago(minutes_ago + 10))
-    assert r.status_code == 200, r.text
-    r = await post_vitals(client, sid, good_predose(ago(minutes_ago + 5)))
-    assert r.status_code == 201, r.text
-    await prepare_dosing(client, sid, ago(minutes_ago))
-    r = await transition(client, sid, "dosing", at=ago(minutes_ago))
-    assert r.status_code == 200, r.text
-    return dict(r.json())
+    return await start_dosing(client, session["id"], ago(minutes_ago))

@@ -57,6 +57,8 @@ def test_events_prune_removes_only_old_live_events(
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
 
+    at = utcnow()  # one reading of the clock for the three ages
+
     async def seed_and_count(seed: bool) -> list[int]:
         engine = create_engine(get_settings())
         try:
@@ -65,7 +67,7 @@ def test_events_prune_removes_only_old_live_events(
                     await conn.execute(
                         insert(LiveEvent),
                         [
-                            {"kind": "status", "payload": {}, "created_at": utcnow() - age}
+                            {"kind": "status", "payload": {}, "created_at": at - age}
                             for age in (timedelta(days=30), timedelta(days=8), timedelta(hours=1))
                         ],
                     )

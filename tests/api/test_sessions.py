@@ -15,6 +15,7 @@ from tests.factories import (
     create_session,
     good_predose,
     iso,
+    live_clock,
     now,
     post_vitals,
     prepare_dosing,
@@ -252,9 +253,9 @@ async def test_transition_at_later_than_the_server_clock_is_422(
     """SPEC §4: a transition's `at` is never in the future, not even within the 2-minute
     tolerance readings get (SPEC §1)."""
     sid = (await create_session(client))["id"]
-    r = await transition(
-        client, sid, "checked_in", weight_kg=70, at=now() + timedelta(seconds=ahead_seconds + 1)
-    )
+    # against the server's clock itself (the test's instant is behind it by the test so far)
+    ahead = live_clock() + timedelta(seconds=ahead_seconds + 1)
+    r = await transition(client, sid, "checked_in", weight_kg=70, at=ahead)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert [e["loc"] for e in r.json()["errors"]] == [["body", "at"]]

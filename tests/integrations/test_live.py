@@ -32,7 +32,7 @@ from tests.factories import (
     vital,
 )
 from tests.integrations.helpers import bound_session, checked_in_session, sse_events
-from tests.live import free_port, free_ports
+from tests.live import free_port, free_ports, wait_until
 
 # A critical alert is acknowledged with a note of at least 10 characters (SPEC §6).
 ACK_NOTE = {"note": "Checked the patient, all well"}
@@ -57,10 +57,11 @@ async def serve_in_process(app: FastAPI) -> AsyncIterator[str]:
         uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     )
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
+
+    async def started() -> bool:
+        return bool(server.started)
+
+    assert await wait_until(started, 20, interval=0.02), "uvicorn did not start"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

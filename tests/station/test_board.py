@@ -17,7 +17,7 @@ from tests.api.safety_helpers import (
     ok,
     ready_to_discharge,
 )
-from tests.factories import ago, create_patient, create_plan, iso, post_vitals, vital
+from tests.factories import ago, create_patient, create_plan, iso, now, post_vitals, vital
 
 
 def _day(session: dict[str, Any]) -> str:
@@ -119,7 +119,7 @@ async def test_board_not_in_monitoring_has_no_discharge_or_due_time(
 async def test_board_lists_the_day_asked_for(client: httpx.AsyncClient) -> None:
     patient = await create_patient(client)
     plan = await create_plan(client, patient["id"])
-    later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    later = now() + timedelta(days=3)
     r = await client.post(
         "/v1/sessions",
         json={

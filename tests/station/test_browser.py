@@ -13,7 +13,7 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -293,13 +293,14 @@ async def test_wrong_password_and_an_expired_sign_in(
     await expect(page.locator("#live-status")).to_have_text("Live")
 
     # the token expires: the page goes back to sign-in and says so
+    at = now()
     expired = jwt.encode(
         {
             "sub": nurse["id"],
             "role": "nurse",
             "iss": "vigil",
-            "iat": int((datetime.now(UTC) - timedelta(hours=9)).timestamp()),
-            "exp": int((datetime.now(UTC) - timedelta(hours=1)).timestamp()),
+            "iat": int((at - timedelta(hours=9)).timestamp()),
+            "exp": int((at - timedelta(hours=1)).timestamp()),
         },
         SECRET_KEY,
         algorithm="HS256",

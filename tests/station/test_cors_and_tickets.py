@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import update
 from api.main import create_app
 from models import StreamTicket
 from tests.conftest import Backend, Staff, make_settings
-from tests.factories import create_session
+from tests.factories import create_session, now
 
 ORIGIN = "https://station.clinic.example"
 
@@ -165,7 +165,7 @@ async def test_an_expired_ticket_is_refused(
         await db.execute(
             update(StreamTicket)
             .where(StreamTicket.ticket_hash == hashlib.sha256(ticket.encode()).hexdigest())
-            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            .values(expires_at=now() - timedelta(seconds=1))
         )
         await db.commit()
     r = await anon_client.get("/v1/events", params={"ticket": ticket, "max_seconds": 0})
@@ -254,7 +254,7 @@ async def test_expired_tickets_are_pruned(app: FastAPI, client: httpx.AsyncClien
         await db.execute(
             update(StreamTicket)
             .where(StreamTicket.ticket_hash == hashes[0])
-            .values(expires_at=datetime.now(UTC) - timedelta(days=2))
+            .values(expires_at=now() - timedelta(days=2))
         )
         await db.commit()
     assert await prune_expired_tickets(app.state.engine) >= 1
