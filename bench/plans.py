@@ -10,9 +10,8 @@ from sqlalchemy import ClauseElement, Executable
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 
-from api.sessions.repository import get_session
-from api.sessions.service import history_query, summary_readings_query
-from api.vitals.service import vitals_page_query
+from api.sessions.repository import get_session, history_query, summary_readings_query
+from api.vitals.repository import vitals_page_query
 
 
 class Explain(Executable, ClauseElement):

@@ -46,8 +46,6 @@ from api.sessions.record import session_record
 from api.sessions.repository import get_session
 
 # bench/run.py reads these two statements from here
-from api.sessions.repository import history_query as history_query
-from api.sessions.repository import summary_readings_query as summary_readings_query
 from api.sessions.schemas import RepinRequest, SessionCreate, TransitionRequest
 from api.users.repository import display_name
 from models import (

@@ -32,7 +32,6 @@ __all__ = [
     "list_vitals",
     "record_vitals",
     "retract_observation",
-    "vitals_page_query",
 ]
 
 _COLUMNS = [c.key for c in Observation.__table__.columns]
