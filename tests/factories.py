@@ -30,13 +30,6 @@ def ago(minutes: float) -> datetime:
     return now() - timedelta(minutes=minutes)
 
 
-def live_clock() -> datetime:
-    """The clock as it is: only for a time compared with the server's own clock by the very
-    next request (a boundary such as "not in the future"), never to build times related to the
-    test's instant (use :func:`now`)."""
-    return datetime.now(UTC)
-
-
 @contextmanager
 def fixed_instant(at: datetime | None = None) -> Iterator[datetime]:
     """:func:`now` is ``at`` (default: one reading of the clock, to the second) inside."""

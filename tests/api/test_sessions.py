@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+import api.types
 from tests.conftest import Backend
 from tests.factories import (
     ago,
@@ -15,7 +16,6 @@ from tests.factories import (
     create_session,
     good_predose,
     iso,
-    live_clock,
     now,
     post_vitals,
     prepare_dosing,
@@ -248,13 +248,14 @@ async def test_concurrent_changes_with_the_same_etag_one_wins(client: httpx.Asyn
 
 @pytest.mark.parametrize("ahead_seconds", [100, 5])
 async def test_transition_at_later_than_the_server_clock_is_422(
-    client: httpx.AsyncClient, ahead_seconds: int
+    client: httpx.AsyncClient, ahead_seconds: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SPEC §4: a transition's `at` is never in the future, not even within the 2-minute
     tolerance readings get (SPEC §1)."""
     sid = (await create_session(client))["id"]
-    # against the server's clock itself (the test's instant is behind it by the test so far)
-    ahead = live_clock() + timedelta(seconds=ahead_seconds + 1)
+    # the in-process server's clock fixed at the test's instant: the margin is exact
+    monkeypatch.setattr(api.types, "server_now", now)
+    ahead = now() + timedelta(seconds=ahead_seconds + 1)
     r = await transition(client, sid, "checked_in", weight_kg=70, at=ahead)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
