@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.alerts.events import publish_alerts
-from api.alerts.service import BP_CODES, pinned_limits
+from api.alerts.service import BP_CODES
 from api.clinical.overdue import (
     DEFAULT_VITALS_INTERVAL_MINUTES,
     OVERDUE_KIND,
@@ -41,6 +41,7 @@ from api.clinical.overdue import (
 )
 from api.clinical.phase import since_dosing_started
 from api.config import clinic_zone
+from api.plans.limits import limits_in_force
 from api.plans.service import pinned_revision
 from api.precommit import queue_audit
 from api.sessions.repository import get_session
@@ -94,7 +95,7 @@ async def _due(
     clinic_thresholds: Mapping[str, float] | None = None,
 ) -> SessionDue:
     pinned = await pinned_revision(db, session.plan_id, session.plan_revision)
-    limits = await pinned_limits(db, session, clinic_thresholds)
+    limits = await limits_in_force(db, session, clinic_thresholds=clinic_thresholds)
     interval = float(limits.get("vitals_interval_minutes", DEFAULT_VITALS_INTERVAL_MINUTES))
     due = next_bp_due(
         status=session.status,

@@ -76,16 +76,6 @@ def _row(
     }
 
 
-async def pinned_limits(
-    db: AsyncSession,
-    session: TreatmentSession,
-    clinic_thresholds: Mapping[str, float] | None = None,
-) -> dict[str, float]:
-    """The alert limits in force for ``session`` (:func:`api.plans.limits.limits_in_force`):
-    the revision it uses over the clinic's settings (``clinic_thresholds``: the app's)."""
-    return await limits_in_force(db, session, clinic_thresholds=clinic_thresholds)
-
-
 # A reading's phase (value or member) -> the member, without constructing the enum per reading.
 _PHASES: dict[str, Phase] = {phase: phase for phase in Phase}
 
@@ -107,7 +97,7 @@ async def raise_alerts_for_readings(
         return []
     if new_readings:
         await _resolve_overdue_by_bp(db, session, readings)
-    thresholds = await pinned_limits(db, session, clinic_thresholds)
+    thresholds = await limits_in_force(db, session, clinic_thresholds=clinic_thresholds)
     tz = clinic_zone()
     decided = []
     for reading in readings:

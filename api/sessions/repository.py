@@ -57,17 +57,6 @@ async def get_session(
     return session
 
 
-async def lock_sessions(
-    db: AsyncSession, session_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, TreatmentSession]:
-    """Lock the rows of several sessions FOR UPDATE (as a transition locks its one), for the
-    rest of the transaction, and re-read them: in id order, so two requests that each lock
-    several sessions cannot deadlock. Readings take :func:`share_sessions` instead. (SQLite: a
-    no-op; every transaction there is BEGIN IMMEDIATE.)
-    """
-    return {sid: await get_session(db, sid, for_update=True) for sid in sorted(set(session_ids))}
-
-
 def summary_readings_query(session_id: uuid.UUID) -> Select[str, float, datetime]:
     """The readings the vitals summary needs (served by ix_observations_session_measured)."""
     return (

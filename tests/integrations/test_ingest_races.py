@@ -109,17 +109,12 @@ async def test_sessions_are_locked_in_id_order(
 
     monkeypatch.setattr(session_repository, "get_session", recording)
     given = [*sorted(ids, reverse=True), ids[0]]  # unsorted, one twice
-    # FOR UPDATE (several sessions at once), and FOR SHARE (the readings pipeline): id order.
-    for lock, kind in (
-        (session_repository.lock_sessions, {"for_update": True}),
-        (session_repository.share_sessions, {"for_share": True}),
-    ):
-        locked.clear()
-        async with app.state.session_factory() as db, db.begin():
-            sessions = await lock(db, given)
-        assert locked == [(sid, kind) for sid in sorted(ids)]
-        assert set(sessions) == set(ids)
-        assert all(s.id == k for k, s in sessions.items())
+    # FOR SHARE (the readings pipeline's lock), in id order.
+    async with app.state.session_factory() as db, db.begin():
+        sessions = await session_repository.share_sessions(db, given)
+    assert locked == [(sid, {"for_share": True}) for sid in sorted(ids)]
+    assert set(sessions) == set(ids)
+    assert all(s.id == k for k, s in sessions.items())
 
 
 async def test_a_fhir_bundle_locks_its_sessions_in_id_order(
